@@ -23,8 +23,10 @@
 
 pub mod alg;
 pub mod backoff;
+pub mod credential;
 mod crypto;
 mod ec_point;
+pub mod hmac_keyring;
 pub mod http;
 pub mod jose;
 pub mod jwk;
@@ -33,6 +35,8 @@ pub mod rejection;
 pub mod rng;
 pub mod spiffe;
 pub mod time;
+pub mod token_file;
+pub mod vault;
 pub mod verify;
 
 pub use alg::{AlgSet, Algorithm};
