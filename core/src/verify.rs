@@ -220,10 +220,20 @@ pub fn complete_with(pending: PendingCheck, matched: Option<usize>, now: UnixTim
 /// Header, policy, claims and key-selection rules: everything but the
 /// signature itself.
 pub fn prepare(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Result<PendingCheck, Rejection> {
-    let parsed = parse_token(token, policy)?;
-    check_issuer(&parsed.claims, policy)?;
-    let times = check_claims(&parsed.header, &parsed.claims, policy, now)?;
+    prepare_parsed(parse_token(token, policy.max_token_bytes)?, keys, policy, now)
+}
+
+/// [`prepare`] for a token already parsed (the multi-issuer verifier parses
+/// once to route by `iss`).
+pub(crate) fn prepare_parsed(
+    parsed: ParsedToken,
+    keys: &KeySet,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<PendingCheck, Rejection> {
+    check_policy_rules(&parsed, policy, now)?;
     let candidates = select_keys(keys, &parsed.header)?;
+    let times = time_rules(&parsed.claims, policy)?;
     Ok(PendingCheck {
         header: parsed.header,
         claims: parsed.claims,
@@ -234,18 +244,50 @@ pub fn prepare(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Re
     })
 }
 
-/// A token whose structure, header and algorithm passed, nothing else yet.
-pub(crate) struct ParsedToken {
-    pub header: TokenHeader,
-    pub claims: Map<String, Value>,
-    pub signing_input: Vec<u8>,
-    pub signature: Vec<u8>,
+/// Every rule that needs no key: algorithm allowed, issuer, claims.
+pub(crate) fn check_policy_rules(parsed: &ParsedToken, policy: &Policy, now: UnixTime) -> Result<(), Rejection> {
+    let alg = parsed.header.alg;
+    if !policy.algorithms.contains(alg) {
+        return Err(Rejection::AlgNotAllowed { alg: alg.name().into(), by: AlgRefusal::Policy });
+    }
+    if parsed.max_token_bytes_exceeded(policy) {
+        return Err(Rejection::TokenTooLarge { len: parsed.token_len, limit: policy.max_token_bytes });
+    }
+    check_issuer(&parsed.claims, policy)?;
+    check_claims(&parsed.header, &parsed.claims, policy, now)?;
+    Ok(())
+}
+
+/// A token whose structure and header passed; nothing else checked yet.
+/// Produced by [`parse`], consumed by the checks that follow.
+#[derive(Debug)]
+pub struct ParsedToken {
+    pub(crate) token_len: usize,
+    pub(crate) header: TokenHeader,
+    pub(crate) claims: Map<String, Value>,
+    pub(crate) signing_input: Vec<u8>,
+    pub(crate) signature: Vec<u8>,
+}
+
+/// Structure and header rules only: what a multi-issuer host needs to route a
+/// token by `iss` before choosing a policy and keys. Nothing here is trusted.
+pub fn parse(token: &str, max_token_bytes: usize) -> Result<ParsedToken, Rejection> {
+    parse_token(token, max_token_bytes)
 }
 
 impl ParsedToken {
-    /// `iss` when it is a string.
-    pub(crate) fn issuer(&self) -> Option<&str> {
+    /// `iss` when it is a string (unverified).
+    pub fn issuer(&self) -> Option<&str> {
         self.claims.get("iss").and_then(Value::as_str)
+    }
+
+    /// Header fields (unverified).
+    pub fn header(&self) -> &TokenHeader {
+        &self.header
+    }
+
+    fn max_token_bytes_exceeded(&self, policy: &Policy) -> bool {
+        self.token_len > policy.max_token_bytes
     }
 }
 
@@ -263,14 +305,14 @@ fn json_object(b64: &str, which: Malformed) -> Result<Map<String, Value>, Reject
     }
 }
 
-/// Structure, header and algorithm rules (RFC 8725); also what the cache needs
-/// to route a token (`iss`) before any key is involved.
-pub(crate) fn parse_token(token: &str, policy: &Policy) -> Result<ParsedToken, Rejection> {
+/// Structure and header rules (RFC 8725), independent of any policy but the
+/// size limit; also what a multi-issuer verifier needs to route by `iss`.
+pub(crate) fn parse_token(token: &str, max_token_bytes: usize) -> Result<ParsedToken, Rejection> {
     if token.is_empty() {
         return Err(Rejection::MissingToken);
     }
-    if token.len() > policy.max_token_bytes {
-        return Err(Rejection::TokenTooLarge { len: token.len(), limit: policy.max_token_bytes });
+    if token.len() > max_token_bytes {
+        return Err(Rejection::TokenTooLarge { len: token.len(), limit: max_token_bytes });
     }
     let parts = split_compact(token).map_err(|e| match e {
         jose::SplitError::Jwe => malformed(Malformed::Jwe),
@@ -309,12 +351,10 @@ pub(crate) fn parse_token(token: &str, policy: &Policy) -> Result<ParsedToken, R
     };
     let kid = string_member("kid")?;
     let typ = string_member("typ")?;
-    if !policy.algorithms.contains(alg) {
-        return Err(Rejection::AlgNotAllowed { alg: alg.name().into(), by: AlgRefusal::Policy });
-    }
     let claims = json_object(parts.payload_b64, Malformed::ClaimsJson)?;
     let signature = b64_decode(parts.signature_b64).ok_or(malformed(Malformed::Base64))?;
     Ok(ParsedToken {
+        token_len: token.len(),
         header: TokenHeader { alg, kid, typ },
         claims,
         signing_input: parts.signing_input.as_bytes().to_vec(),
@@ -342,19 +382,23 @@ fn missing(claim: &str) -> Rejection {
     Rejection::MissingClaim { claim: claim.to_owned() }
 }
 
-fn check_claims(
-    header: &TokenHeader,
-    claims: &Map<String, Value>,
-    policy: &Policy,
-    now: UnixTime,
-) -> Result<TimeRules, Rejection> {
-    let times = TimeRules {
+fn time_rules(claims: &Map<String, Value>, policy: &Policy) -> Result<TimeRules, Rejection> {
+    Ok(TimeRules {
         exp: numeric_claim(claims, "exp")?,
         nbf: numeric_claim(claims, "nbf")?,
         iat: numeric_claim(claims, "iat")?,
         leeway: policy.leeway,
         max_age: policy.max_age,
-    };
+    })
+}
+
+fn check_claims(
+    header: &TokenHeader,
+    claims: &Map<String, Value>,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<(), Rejection> {
+    let times = time_rules(claims, policy)?;
     let audiences: Vec<&str> = match claims.get("aud") {
         None => Vec::new(),
         Some(Value::String(s)) => vec![s],
@@ -390,8 +434,7 @@ fn check_claims(
     if !policy.typ.accepts(header.typ.as_deref()) {
         return Err(Rejection::WrongType { typ: header.typ.as_deref().map(sanitize) });
     }
-    check_subject(subject, policy)?;
-    Ok(times)
+    check_subject(subject, policy)
 }
 
 fn check_subject(subject: Option<&str>, policy: &Policy) -> Result<(), Rejection> {

@@ -1,0 +1,45 @@
+# tokenkeep developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
+
+.PHONY: help setup demo test test-rust test-ring test-wasm vectors vectors-check lint bench fuzz
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install toolchain pieces the build needs (clang, wasm32 target, node)
+	@scripts/setup.sh
+
+demo: setup ## The main job: verify every shared vector token and print claims or codes
+	$(CARGO) run -q --release -p tokenkeep-core --example verify_vectors
+
+test: setup vectors-check lint test-rust test-ring test-wasm ## Every test suite (what CI runs)
+	@echo "make test: all suites passed"
+
+test-rust: ## Workspace tests on the native (aws-lc-rs) backend
+	$(CARGO) test --workspace --all-targets
+
+test-ring: ## Shared vectors on the ring backend (the one wasm32 uses)
+	$(CARGO) test -p tokenkeep-core --features ring-backend --test vectors
+
+test-wasm: ## Core built for wasm32: imports nothing from env, every vector passes inside the engine
+	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
+	node scripts/check-wasm.mjs $(WASM_SELFCHECK)
+
+vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
+	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors
+
+vectors-check: ## Fail when the checked-in vectors differ from the generator's output
+	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --check tests/vectors
+
+lint: ## Formatting and clippy, warnings are errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
+
+bench: ## Benchmarks against the peer libraries (prints per-op times and ratios)
+	$(CARGO) bench -p tokenkeep-benches
+
+fuzz: ## Run each fuzz target for FUZZ_SECONDS (default 300) on nightly
+	scripts/fuzz.sh $${FUZZ_SECONDS:-300}

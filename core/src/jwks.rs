@@ -1,0 +1,1041 @@
+//! The JWKS cache state machine: when to fetch keys, what to serve meanwhile.
+//!
+//! States: `Empty -> Fetching -> Fresh -> (RefreshingAhead) -> Stale -> Expired`.
+//! The machine never does I/O. A host loop:
+//!
+//! ```
+//! use tokenkeep_core::http::{HttpOutcome, HttpResponse};
+//! use tokenkeep_core::jwks::{CacheConfig, JwksCache, KeySource};
+//! use tokenkeep_core::UnixTime;
+//!
+//! let mut now = UnixTime::from_secs(1_767_225_600);
+//! let source = KeySource::jwks_url("https://idp.example/jwks").unwrap();
+//! let mut cache = JwksCache::new(source, CacheConfig::default(), 42, now);
+//! for _ in 0..3 {
+//!     cache.handle_timeout(now);
+//!     while let Some(request) = cache.poll_request() {
+//!         // A real host sends `request` over HTTP; this one answers from memory.
+//!         let body = br#"{"keys":[]}"#.to_vec();
+//!         let answer = HttpResponse::new(200, body).with_header("cache-control", "max-age=600");
+//!         cache.handle_response(request.id, HttpOutcome::Response(answer), now);
+//!     }
+//!     while let Some(event) = cache.poll_event() {
+//!         println!("{}", event.code());
+//!     }
+//!     // A real host sleeps until `poll_timeout()`; an early wake-up does nothing.
+//!     now = cache.poll_timeout().unwrap_or(now);
+//! }
+//! ```
+
+use crate::backoff::Backoff;
+use crate::http::{HeaderValue, HttpOutcome, HttpRequest, HttpResponse, Method, RequestId, TransportError};
+use crate::jwk::{JwksError, KeySet, VerificationKey};
+use crate::policy::Policy;
+use crate::rejection::{Rejection, sanitize};
+use crate::rng::JitterRng;
+use crate::time::UnixTime;
+use crate::verify::{self, ParsedToken, Verified};
+use core::fmt;
+use serde_json::Value;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Tunables, with the defaults of the design table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheConfig {
+    /// Fresh TTL when the response has no usable `Cache-Control: max-age`.
+    pub default_ttl: Duration,
+    /// `max-age` is clamped to at least this.
+    pub min_ttl: Duration,
+    /// `max-age` is clamped to at most this.
+    pub max_ttl: Duration,
+    /// Refresh ahead at this fraction of the fresh TTL…
+    pub refresh_ahead: f64,
+    /// …jittered by ± this fraction.
+    pub refresh_jitter: f64,
+    /// How long past the fresh TTL the last good keys are served while fetches fail.
+    pub stale_if_error: Duration,
+    /// At most one fetch triggered by an unknown kid or a bad signature per this
+    /// period, counted from the last attempt of any kind.
+    pub miss_cooldown: Duration,
+    /// Retry schedule while no usable key exists.
+    pub backoff: Backoff,
+    /// Budget for one request (the host enforces it).
+    pub request_timeout: Duration,
+    /// Largest response body read.
+    pub max_body_bytes: usize,
+    /// How long a kid that a fetch did not contain is answered `unknown_kid` at once.
+    pub negative_kid_ttl: Duration,
+    /// How many such kids are remembered.
+    pub negative_kid_capacity: usize,
+    /// How long a discovery document is used before it is fetched again.
+    pub discovery_ttl: Duration,
+    /// Allow plain-HTTP URLs to hosts other than loopback. Never in production.
+    pub dangerous_allow_http: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            default_ttl: Duration::from_secs(300),
+            min_ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(24 * 3600),
+            refresh_ahead: 0.8,
+            refresh_jitter: 0.1,
+            stale_if_error: Duration::from_secs(3600),
+            miss_cooldown: Duration::from_secs(30),
+            backoff: Backoff {
+                base: Duration::from_secs(1),
+                cap: Duration::from_secs(300),
+                floor: Duration::from_millis(250),
+            },
+            request_timeout: Duration::from_secs(5),
+            max_body_bytes: 1024 * 1024,
+            negative_kid_ttl: Duration::from_secs(300),
+            negative_kid_capacity: 128,
+            discovery_ttl: Duration::from_secs(24 * 3600),
+            dangerous_allow_http: false,
+        }
+    }
+}
+
+/// Where keys come from.
+#[derive(Clone)]
+pub enum KeySource {
+    /// A JWKS URL.
+    JwksUrl(String),
+    /// An OIDC issuer: `<issuer>/.well-known/openid-configuration` first, whose
+    /// `issuer` must equal this one exactly, then its `jwks_uri`.
+    OidcIssuer(String),
+    /// Keys given once, never fetched.
+    Static(Arc<KeySet>),
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::JwksUrl(u) => f.debug_tuple("JwksUrl").field(u).finish(),
+            KeySource::OidcIssuer(i) => f.debug_tuple("OidcIssuer").field(i).finish(),
+            KeySource::Static(k) => f.debug_tuple("Static").field(&k.len()).finish(),
+        }
+    }
+}
+
+impl KeySource {
+    /// A JWKS URL source.
+    pub fn jwks_url(url: impl Into<String>) -> Result<KeySource, SourceError> {
+        let url = url.into();
+        check_url(&url, false)?;
+        Ok(KeySource::JwksUrl(url))
+    }
+
+    /// An OIDC discovery source.
+    pub fn oidc_issuer(issuer: impl Into<String>) -> Result<KeySource, SourceError> {
+        let issuer = issuer.into();
+        check_url(&issuer, false)?;
+        Ok(KeySource::OidcIssuer(issuer))
+    }
+
+    /// Like [`KeySource::jwks_url`], also accepting plain HTTP to any host.
+    pub fn dangerous_jwks_url_allow_http(url: impl Into<String>) -> Result<KeySource, SourceError> {
+        let url = url.into();
+        check_url(&url, true)?;
+        Ok(KeySource::JwksUrl(url))
+    }
+
+    /// Like [`KeySource::oidc_issuer`], also accepting plain HTTP to any host.
+    pub fn dangerous_oidc_issuer_allow_http(issuer: impl Into<String>) -> Result<KeySource, SourceError> {
+        let issuer = issuer.into();
+        check_url(&issuer, true)?;
+        Ok(KeySource::OidcIssuer(issuer))
+    }
+
+    /// The discovery document URL of an issuer.
+    pub fn discovery_url(issuer: &str) -> String {
+        format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+    }
+}
+
+/// A source that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// Not an absolute http(s) URL with a host.
+    InvalidUrl,
+    /// Plain HTTP to a host other than loopback, without `dangerous_allow_http`.
+    InsecureUrl,
+}
+
+impl SourceError {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SourceError::InvalidUrl => "invalid_url",
+            SourceError::InsecureUrl => "insecure_url",
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceError::InvalidUrl => "not an absolute http(s) URL with a host",
+            SourceError::InsecureUrl => "plain http is only allowed to loopback (or with dangerous_allow_http)",
+        })
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// Https always; plain http only to loopback, unless explicitly allowed.
+pub(crate) fn check_url(url: &str, allow_http: bool) -> Result<(), SourceError> {
+    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(SourceError::InvalidUrl);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(SourceError::InvalidUrl);
+    }
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        return Err(SourceError::InvalidUrl);
+    }
+    if https || allow_http || is_loopback(host) {
+        Ok(())
+    } else {
+        Err(SourceError::InsecureUrl)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a fetch did not produce keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// No response (connect, TLS, timeout, body too large, redirect).
+    Transport(TransportError),
+    /// An HTTP status other than 200 (or 304 to a conditional request).
+    Status(u16),
+    /// The JWKS document is not a key set.
+    Document(JwksError),
+    /// A key set without a single usable key: kept out, the last good keys stay.
+    NoUsableKeys,
+    /// The discovery document is not JSON with a string `jwks_uri`.
+    BadDiscovery,
+    /// The discovery document's `issuer` differs from the configured one.
+    IssuerMismatch,
+    /// The discovered `jwks_uri` is not an acceptable URL (plain http, …).
+    InsecureJwksUri,
+}
+
+impl FetchError {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::Transport(t) => t.code(),
+            FetchError::Status(s) if *s >= 500 => "http_5xx",
+            FetchError::Status(429) => "http_429",
+            FetchError::Status(s) if (300..400).contains(s) => "redirect",
+            FetchError::Status(_) => "http_4xx",
+            FetchError::Document(e) => e.code(),
+            FetchError::NoUsableKeys => "jwks_no_usable_keys",
+            FetchError::BadDiscovery => "discovery_invalid",
+            FetchError::IssuerMismatch => "discovery_issuer_mismatch",
+            FetchError::InsecureJwksUri => "discovery_insecure_jwks_uri",
+        }
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Status(s) => write!(f, "HTTP status {s}"),
+            other => f.write_str(other.code()),
+        }
+    }
+}
+
+/// Something a host should log or count. Carries no token or key material.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum JwksEvent {
+    /// A new key set was loaded.
+    Refreshed {
+        /// Usable keys now served (including those kept until a second fetch agrees they are gone).
+        key_count: usize,
+        /// Kids that appeared.
+        added: Vec<String>,
+        /// Kids that were dropped (two fetches agreed).
+        removed: Vec<String>,
+        /// Keys of the set that were skipped, with reasons.
+        skipped: Vec<crate::jwk::SkippedKey>,
+    },
+    /// A conditional request answered 304; freshness extended.
+    NotModified,
+    /// A fetch failed.
+    RefreshFailed {
+        /// Why.
+        error: FetchError,
+        /// Consecutive failures, this one included.
+        attempt: u32,
+        /// When the next scheduled attempt is due.
+        next_retry_in: Duration,
+        /// Whether the last good keys are still being served.
+        serving_stale: bool,
+    },
+    /// The fresh TTL ran out without a successful refresh; stale keys are served.
+    BecameStale,
+    /// The stale window ran out: no usable keys until a fetch succeeds.
+    Expired,
+    /// A discovery document was loaded.
+    Discovered {
+        /// Its `jwks_uri`.
+        jwks_uri: String,
+    },
+}
+
+impl JwksEvent {
+    /// Stable snake_case name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            JwksEvent::Refreshed { .. } => "jwks_refreshed",
+            JwksEvent::NotModified => "jwks_not_modified",
+            JwksEvent::RefreshFailed { .. } => "jwks_refresh_failed",
+            JwksEvent::BecameStale => "jwks_stale",
+            JwksEvent::Expired => "jwks_expired",
+            JwksEvent::Discovered { .. } => "oidc_discovered",
+        }
+    }
+}
+
+/// Whether keys can be used right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheState {
+    /// Never loaded, no fetch running.
+    Empty,
+    /// Never loaded, first fetch running.
+    Fetching,
+    /// Keys within their fresh TTL.
+    Fresh,
+    /// Fresh keys, and a refresh-ahead fetch running.
+    RefreshingAhead,
+    /// Past the fresh TTL, within stale-if-error: served while fetches fail.
+    Stale,
+    /// Past the stale window: nothing usable.
+    Expired,
+}
+
+impl CacheState {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheState::Empty => "empty",
+            CacheState::Fetching => "fetching",
+            CacheState::Fresh => "fresh",
+            CacheState::RefreshingAhead => "refreshing_ahead",
+            CacheState::Stale => "stale",
+            CacheState::Expired => "expired",
+        }
+    }
+
+    /// Whether keys may be used to verify.
+    pub fn is_usable(self) -> bool {
+        matches!(self, CacheState::Fresh | CacheState::RefreshingAhead | CacheState::Stale)
+    }
+}
+
+/// An immutable view of the keys for lock-free readers: hosts publish a new
+/// `Arc<KeySnapshot>` after every change and verify against whichever they hold.
+#[derive(Clone, Debug)]
+pub struct KeySnapshot {
+    keys: Option<Arc<KeySet>>,
+    fresh_until: UnixTime,
+    usable_until: UnixTime,
+    generation: u64,
+}
+
+/// Freshness of a snapshot at some time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Within the fresh TTL.
+    Fresh,
+    /// Past it, within the stale window.
+    Stale,
+    /// Nothing usable.
+    Unavailable,
+}
+
+impl KeySnapshot {
+    /// The keys, when any were ever loaded.
+    pub fn keys(&self) -> Option<&Arc<KeySet>> {
+        self.keys.as_ref()
+    }
+
+    /// Increases with every completed fetch attempt, failed or not: a host that
+    /// waits for a refetch waits for a generation above the one it saw.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether the keys can be used at `now`.
+    pub fn status(&self, now: UnixTime) -> KeyStatus {
+        match &self.keys {
+            Some(_) if now < self.fresh_until => KeyStatus::Fresh,
+            Some(_) if now < self.usable_until => KeyStatus::Stale,
+            _ => KeyStatus::Unavailable,
+        }
+    }
+
+    /// The keys usable at `now`.
+    pub fn usable_keys(&self, now: UnixTime) -> Option<&Arc<KeySet>> {
+        match self.status(now) {
+            KeyStatus::Unavailable => None,
+            _ => self.keys.as_ref(),
+        }
+    }
+}
+
+/// Why a token could not be answered from the keys at hand.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyMiss {
+    /// What was missing.
+    pub kind: MissKind,
+    /// The token's kid (sanitized), if any.
+    pub kid: Option<String>,
+    /// The answer to give if no refetch happens.
+    pub rejection: Rejection,
+    /// The snapshot generation the miss was seen on.
+    pub generation: u64,
+}
+
+/// The kinds of key miss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissKind {
+    /// No keys are usable (never loaded, or past the stale window).
+    NoKeys,
+    /// No key with the token's kid (or, without kid, no single key for its alg).
+    UnknownKid,
+    /// A key with the kid exists but the signature did not verify: maybe the
+    /// key was replaced under the same kid.
+    BadSignature,
+}
+
+/// The answer of a snapshot to a token.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// Verified.
+    Verified(Verified),
+    /// Rejected for good.
+    Rejected(Rejection),
+    /// Maybe a refetch would help: ask [`JwksCache::handle_key_miss`].
+    Miss(KeyMiss),
+}
+
+/// Verifies a parsed token against a snapshot: the pure, lock-free read path.
+pub fn check_parsed(snapshot: &KeySnapshot, parsed: ParsedToken, policy: &Policy, now: UnixTime) -> Check {
+    let generation = snapshot.generation;
+    if let Err(r) = verify::check_policy_rules(&parsed, policy, now) {
+        return Check::Rejected(r);
+    }
+    let kid = parsed.header.kid.as_deref().map(sanitize);
+    let Some(keys) = snapshot.usable_keys(now) else {
+        return Check::Miss(KeyMiss { kind: MissKind::NoKeys, kid, rejection: Rejection::KeysUnavailable, generation });
+    };
+    match verify::prepare_parsed(parsed, keys, policy, now) {
+        Ok(pending) => {
+            let matched = pending.check_natively();
+            match verify::complete_with(pending, matched, now) {
+                Ok(v) => Check::Verified(v),
+                Err(r @ Rejection::InvalidSignature) => {
+                    Check::Miss(KeyMiss { kind: MissKind::BadSignature, kid, rejection: r, generation })
+                }
+                Err(r) => Check::Rejected(r),
+            }
+        }
+        Err(r @ Rejection::UnknownKid { .. }) => {
+            Check::Miss(KeyMiss { kind: MissKind::UnknownKid, kid, rejection: r, generation })
+        }
+        Err(r @ Rejection::KeysUnavailable) => {
+            Check::Miss(KeyMiss { kind: MissKind::NoKeys, kid, rejection: r, generation })
+        }
+        Err(r) => Check::Rejected(r),
+    }
+}
+
+/// Verifies `token` against `snapshot` under `policy`.
+pub fn check(snapshot: &KeySnapshot, token: &str, policy: &Policy, now: UnixTime) -> Check {
+    match verify::parse_token(token, policy.max_token_bytes) {
+        Ok(parsed) => check_parsed(snapshot, parsed, policy, now),
+        Err(r) => Check::Rejected(r),
+    }
+}
+
+/// What the cache decided about a [`KeyMiss`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum MissDecision {
+    /// A fetch is running or was just started: wait until the snapshot
+    /// generation exceeds this one (or the request timeout passes), then check
+    /// the token once more and accept that answer.
+    WaitForGeneration(u64),
+    /// No refetch now (cooldown, negative kid cache, static keys): answer with this.
+    Reject(Rejection),
+}
+
+/// Health of a cache, for `/health` endpoints and metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheHealth {
+    /// State at the time asked.
+    pub state: CacheState,
+    /// Usable keys.
+    pub key_count: usize,
+    /// Seconds since the last successful fetch (or 304).
+    pub age_seconds: Option<f64>,
+    /// Seconds until the fresh TTL ends (negative once stale).
+    pub fresh_for_seconds: Option<f64>,
+    /// Seconds until the next scheduled fetch.
+    pub next_fetch_in_seconds: Option<f64>,
+    /// Consecutive failed fetches.
+    pub consecutive_failures: u32,
+    /// Code of the last fetch error, if the last fetch failed.
+    pub last_error_code: Option<&'static str>,
+    /// Fetch attempts made so far.
+    pub fetches: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestKind {
+    Discovery,
+    Jwks,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    id: RequestId,
+    kind: RequestKind,
+    deadline: UnixTime,
+}
+
+/// One key source's cache. See the module docs for the host loop.
+pub struct JwksCache {
+    source: KeySource,
+    config: CacheConfig,
+    rng: JitterRng,
+    keys: Option<Arc<KeySet>>,
+    /// Keys (by kid and handle) that the last fetch did not contain: dropped if
+    /// the next one agrees.
+    missing_once: HashSet<(Option<String>, String)>,
+    jwks_uri: Option<String>,
+    discovered_at: Option<UnixTime>,
+    last_success_at: Option<UnixTime>,
+    fresh_until: UnixTime,
+    usable_until: UnixTime,
+    etag: Option<String>,
+    last_attempt_at: Option<UnixTime>,
+    next_attempt_at: Option<UnixTime>,
+    in_flight: Option<InFlight>,
+    consecutive_failures: u32,
+    last_error: Option<FetchError>,
+    next_id: u64,
+    outbox: VecDeque<HttpRequest>,
+    events: VecDeque<JwksEvent>,
+    negative_kids: VecDeque<(String, UnixTime)>,
+    kids_awaited: Vec<String>,
+    generation: u64,
+    fetches: u64,
+    reported: CacheState,
+    snapshot: Arc<KeySnapshot>,
+}
+
+impl fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("source", &self.source)
+            .field("keys", &self.keys.as_ref().map(|k| k.len()))
+            .field("fresh_until", &self.fresh_until)
+            .field("usable_until", &self.usable_until)
+            .field("in_flight", &self.in_flight)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwksCache {
+    /// A cache for `source`; `seed` seeds the jitter (hosts pass a random
+    /// value, simulations a constant). The first fetch is due at `now`.
+    pub fn new(source: KeySource, config: CacheConfig, seed: u64, now: UnixTime) -> JwksCache {
+        let mut cache = JwksCache {
+            source,
+            config,
+            rng: JitterRng::new(seed),
+            keys: None,
+            missing_once: HashSet::new(),
+            jwks_uri: None,
+            discovered_at: None,
+            last_success_at: None,
+            fresh_until: UnixTime::EPOCH,
+            usable_until: UnixTime::EPOCH,
+            etag: None,
+            last_attempt_at: None,
+            next_attempt_at: Some(now),
+            in_flight: None,
+            consecutive_failures: 0,
+            last_error: None,
+            next_id: 1,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            negative_kids: VecDeque::new(),
+            kids_awaited: Vec::new(),
+            generation: 0,
+            fetches: 0,
+            reported: CacheState::Empty,
+            snapshot: Arc::new(KeySnapshot {
+                keys: None,
+                fresh_until: UnixTime::EPOCH,
+                usable_until: UnixTime::EPOCH,
+                generation: 0,
+            }),
+        };
+        if let KeySource::Static(keys) = &cache.source {
+            cache.keys = Some(keys.clone());
+            cache.fresh_until = UnixTime::from_millis(u64::MAX);
+            cache.usable_until = UnixTime::from_millis(u64::MAX);
+            cache.next_attempt_at = None;
+            cache.reported = CacheState::Fresh;
+            cache.publish();
+        }
+        cache
+    }
+
+    /// The current snapshot, for lock-free readers.
+    pub fn snapshot(&self) -> Arc<KeySnapshot> {
+        self.snapshot.clone()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// The state at `now`.
+    pub fn state(&self, now: UnixTime) -> CacheState {
+        match (&self.keys, &self.in_flight) {
+            (None, None) => CacheState::Empty,
+            (None, Some(_)) => CacheState::Fetching,
+            (Some(_), flight) if now < self.fresh_until => {
+                if flight.is_some() {
+                    CacheState::RefreshingAhead
+                } else {
+                    CacheState::Fresh
+                }
+            }
+            (Some(_), _) if now < self.usable_until => CacheState::Stale,
+            (Some(_), _) => CacheState::Expired,
+        }
+    }
+
+    /// Whether keys were ever loaded and are usable at `now` (readiness).
+    pub fn is_ready(&self, now: UnixTime) -> bool {
+        self.state(now).is_usable()
+    }
+
+    /// Next request to send, if any. At most one is in flight per cache.
+    pub fn poll_request(&mut self) -> Option<HttpRequest> {
+        self.outbox.pop_front()
+    }
+
+    /// Next event to log or count.
+    pub fn poll_event(&mut self) -> Option<JwksEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`JwksCache::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<UnixTime> {
+        let mut t: Option<UnixTime> = None;
+        let mut consider = |x: UnixTime| t = Some(t.map_or(x, |c| c.min(x)));
+        if let Some(f) = &self.in_flight {
+            consider(f.deadline);
+        } else if let Some(n) = self.next_attempt_at {
+            consider(n);
+        }
+        if self.keys.is_some() && !matches!(self.source, KeySource::Static(_)) {
+            match self.reported {
+                CacheState::Fresh | CacheState::RefreshingAhead => consider(self.fresh_until),
+                CacheState::Stale => consider(self.usable_until),
+                _ => {}
+            }
+        }
+        t
+    }
+
+    /// Advances time: starts due fetches, times out a lost request, reports
+    /// state changes. Early or repeated calls do nothing.
+    pub fn handle_timeout(&mut self, now: UnixTime) {
+        if let Some(f) = &self.in_flight {
+            if now >= f.deadline {
+                let id = f.id;
+                self.handle_response(id, HttpOutcome::Failed(TransportError::Timeout), now);
+            }
+        }
+        if self.in_flight.is_none() && self.next_attempt_at.is_some_and(|t| now >= t) {
+            self.start_fetch(now);
+        }
+        self.report_state(now);
+    }
+
+    /// Takes the answer to request `id`. Answers to unknown or superseded
+    /// requests are ignored.
+    pub fn handle_response(&mut self, id: RequestId, outcome: HttpOutcome, now: UnixTime) {
+        let Some(flight) = self.in_flight.take_if(|f| f.id == id) else {
+            return;
+        };
+        let retry_after = match &outcome {
+            HttpOutcome::Response(r) => r.retry_after(),
+            HttpOutcome::Failed(_) => None,
+        };
+        let result = match (flight.kind, outcome) {
+            (_, HttpOutcome::Failed(t)) => Err(FetchError::Transport(t)),
+            (RequestKind::Discovery, HttpOutcome::Response(r)) => self.on_discovery(r, now),
+            (RequestKind::Jwks, HttpOutcome::Response(r)) => self.on_jwks(r, now).map(|()| false),
+        };
+        match result {
+            Ok(true) => {
+                // Discovery done: the JWKS fetch follows at once.
+                self.start_fetch(now);
+            }
+            Ok(false) => self.finish_attempt(now),
+            Err(error) => self.on_failure(error, retry_after, now),
+        }
+        self.report_state(now);
+    }
+
+    /// Decides whether a key miss seen by a reader warrants a refetch.
+    pub fn handle_key_miss(&mut self, miss: &KeyMiss, now: UnixTime) -> MissDecision {
+        if matches!(self.source, KeySource::Static(_)) {
+            return MissDecision::Reject(miss.rejection.clone());
+        }
+        if miss.generation < self.generation {
+            // The keys changed since the reader looked: let it look again.
+            return MissDecision::WaitForGeneration(miss.generation);
+        }
+        if miss.kind == MissKind::UnknownKid {
+            if let Some(kid) = &miss.kid {
+                self.expire_negative(now);
+                if self.negative_kids.iter().any(|(k, _)| k == kid) {
+                    return MissDecision::Reject(miss.rejection.clone());
+                }
+            }
+        }
+        if self.in_flight.is_some() {
+            self.await_kid(miss);
+            return MissDecision::WaitForGeneration(self.generation);
+        }
+        if miss.kind == MissKind::NoKeys && self.keys.is_none() && self.last_attempt_at.is_none() {
+            self.await_kid(miss);
+            self.start_fetch(now);
+            return MissDecision::WaitForGeneration(self.generation);
+        }
+        let cooled = self.last_attempt_at.is_none_or(|t| now >= t + self.config.miss_cooldown);
+        if cooled {
+            self.await_kid(miss);
+            self.start_fetch(now);
+            MissDecision::WaitForGeneration(self.generation)
+        } else {
+            MissDecision::Reject(miss.rejection.clone())
+        }
+    }
+
+    /// Health at `now`.
+    pub fn health(&self, now: UnixTime) -> CacheHealth {
+        let secs = |d: Duration| d.as_secs_f64();
+        CacheHealth {
+            state: self.state(now),
+            key_count: self.keys.as_ref().map_or(0, |k| k.len()),
+            age_seconds: self.last_success_at.map(|t| secs(now.saturating_since(t))),
+            fresh_for_seconds: self.keys.as_ref().map(|_| {
+                if self.fresh_until >= now {
+                    secs(self.fresh_until.saturating_since(now))
+                } else {
+                    -secs(now.saturating_since(self.fresh_until))
+                }
+            }),
+            next_fetch_in_seconds: self.next_attempt_at.map(|t| secs(t.saturating_since(now))),
+            consecutive_failures: self.consecutive_failures,
+            last_error_code: self.last_error.as_ref().map(FetchError::code),
+            fetches: self.fetches,
+        }
+    }
+
+    fn await_kid(&mut self, miss: &KeyMiss) {
+        if let (MissKind::UnknownKid, Some(kid)) = (miss.kind, &miss.kid) {
+            if self.kids_awaited.len() < self.config.negative_kid_capacity && !self.kids_awaited.contains(kid) {
+                self.kids_awaited.push(kid.clone());
+            }
+        }
+    }
+
+    fn expire_negative(&mut self, now: UnixTime) {
+        self.negative_kids.retain(|(_, until)| now < *until);
+    }
+
+    fn start_fetch(&mut self, now: UnixTime) {
+        if self.in_flight.is_some() || matches!(self.source, KeySource::Static(_)) {
+            return;
+        }
+        let (kind, url) = match &self.source {
+            KeySource::JwksUrl(u) => (RequestKind::Jwks, u.clone()),
+            KeySource::OidcIssuer(issuer) => {
+                let stale_discovery = self.discovered_at.is_none_or(|t| now >= t + self.config.discovery_ttl);
+                match &self.jwks_uri {
+                    Some(uri) if !stale_discovery => (RequestKind::Jwks, uri.clone()),
+                    _ => (RequestKind::Discovery, KeySource::discovery_url(issuer)),
+                }
+            }
+            KeySource::Static(_) => return,
+        };
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        let mut headers = vec![("accept".to_owned(), HeaderValue::plain("application/json"))];
+        if kind == RequestKind::Jwks {
+            if let (Some(etag), Some(_)) = (&self.etag, &self.keys) {
+                headers.push(("if-none-match".to_owned(), HeaderValue::plain(etag.clone())));
+            }
+        }
+        self.outbox.push_back(HttpRequest {
+            id,
+            method: Method::Get,
+            url,
+            headers,
+            body: Vec::new(),
+            timeout: self.config.request_timeout,
+            max_body_bytes: self.config.max_body_bytes,
+        });
+        // Allow the host a little beyond its own timeout before declaring the
+        // request lost, so its timeout answer normally arrives first.
+        let deadline = now + self.config.request_timeout + Duration::from_secs(1);
+        self.in_flight = Some(InFlight { id, kind, deadline });
+        self.last_attempt_at = Some(now);
+        self.next_attempt_at = None;
+        self.fetches += 1;
+    }
+
+    fn on_discovery(&mut self, response: HttpResponse, now: UnixTime) -> Result<bool, FetchError> {
+        if response.status != 200 {
+            return Err(FetchError::Status(response.status));
+        }
+        if response.body.len() > self.config.max_body_bytes {
+            return Err(FetchError::Transport(TransportError::BodyTooLarge));
+        }
+        let doc: Value = serde_json::from_slice(&response.body).map_err(|_| FetchError::BadDiscovery)?;
+        let KeySource::OidcIssuer(issuer) = &self.source else {
+            return Err(FetchError::BadDiscovery);
+        };
+        if doc.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {
+            return Err(FetchError::IssuerMismatch);
+        }
+        let uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or(FetchError::BadDiscovery)?;
+        check_url(uri, self.config.dangerous_allow_http).map_err(|_| FetchError::InsecureJwksUri)?;
+        if self.jwks_uri.as_deref() != Some(uri) {
+            self.etag = None;
+        }
+        self.jwks_uri = Some(uri.to_owned());
+        self.discovered_at = Some(now);
+        self.events.push_back(JwksEvent::Discovered { jwks_uri: uri.to_owned() });
+        Ok(true)
+    }
+
+    fn on_jwks(&mut self, response: HttpResponse, now: UnixTime) -> Result<(), FetchError> {
+        match response.status {
+            304 if self.keys.is_some() && self.etag.is_some() => {
+                self.mark_fresh(&response, now);
+                self.events.push_back(JwksEvent::NotModified);
+                Ok(())
+            }
+            200 => {
+                if response.body.len() > self.config.max_body_bytes {
+                    return Err(FetchError::Transport(TransportError::BodyTooLarge));
+                }
+                let fetched = KeySet::from_jwks_json(&response.body).map_err(FetchError::Document)?;
+                if fetched.is_empty() {
+                    return Err(FetchError::NoUsableKeys);
+                }
+                self.etag = response.header("etag").map(str::to_owned);
+                self.merge(fetched, now);
+                self.mark_fresh(&response, now);
+                Ok(())
+            }
+            status => {
+                if matches!(status, 404 | 410) {
+                    // The jwks_uri may have moved: look at discovery again next time.
+                    self.discovered_at = None;
+                }
+                Err(FetchError::Status(status))
+            }
+        }
+    }
+
+    /// New keys replace old ones, except that a key the previous fetch had is
+    /// kept until a second fetch in a row agrees it is gone.
+    fn merge(&mut self, fetched: KeySet, now: UnixTime) {
+        let identity = |k: &VerificationKey| (k.kid().map(str::to_owned), k.handle().to_owned());
+        let fetched_ids: HashSet<_> = fetched.keys().iter().map(|k| identity(k)).collect();
+        let previous_kids: HashSet<String> =
+            self.keys.as_ref().map(|k| k.kids().map(str::to_owned).collect()).unwrap_or_default();
+        let mut keys: Vec<Arc<VerificationKey>> = fetched.keys().to_vec();
+        let mut missing_now = HashSet::new();
+        let mut dropped = Vec::new();
+        if let Some(old) = &self.keys {
+            for key in old.keys() {
+                let id = identity(key);
+                if fetched_ids.contains(&id) {
+                    continue;
+                }
+                if self.missing_once.contains(&id) {
+                    dropped.push(id);
+                } else if keys.len() < crate::jwk::MAX_KEYS {
+                    keys.push(key.clone());
+                    missing_now.insert(id);
+                }
+            }
+        }
+        self.missing_once = missing_now;
+        let merged = KeySet::from_parts(keys, fetched.skipped().to_vec());
+        let now_kids: HashSet<String> = merged.kids().map(str::to_owned).collect();
+        let mut added: Vec<String> = now_kids.difference(&previous_kids).cloned().collect();
+        let mut removed: Vec<String> = previous_kids.difference(&now_kids).cloned().collect();
+        added.sort();
+        removed.sort();
+        // Kids that readers were waiting for and that this fetch did not bring
+        // are answered `unknown_kid` at once for a while.
+        let awaited = std::mem::take(&mut self.kids_awaited);
+        self.expire_negative(now);
+        for kid in awaited {
+            if !now_kids.contains(&kid) {
+                self.negative_kids.push_back((kid, now + self.config.negative_kid_ttl));
+            }
+        }
+        // A kid that arrived is no longer negative.
+        self.negative_kids.retain(|(k, _)| !now_kids.contains(k));
+        while self.negative_kids.len() > self.config.negative_kid_capacity {
+            self.negative_kids.pop_front();
+        }
+        self.events.push_back(JwksEvent::Refreshed {
+            key_count: merged.len(),
+            added,
+            removed,
+            skipped: merged.skipped().to_vec(),
+        });
+        self.keys = Some(Arc::new(merged));
+    }
+
+    fn ttl_from(&self, response: &HttpResponse) -> Duration {
+        let max_age = response.header("cache-control").and_then(|cc| {
+            cc.split(',').find_map(|d| {
+                let d = d.trim();
+                let v = d.strip_prefix("max-age=").or_else(|| d.strip_prefix("MAX-AGE="))?;
+                v.trim_matches('"').parse::<u64>().ok()
+            })
+        });
+        match max_age {
+            Some(s) => Duration::from_secs(s).clamp(self.config.min_ttl, self.config.max_ttl),
+            None => self.config.default_ttl,
+        }
+    }
+
+    fn mark_fresh(&mut self, response: &HttpResponse, now: UnixTime) {
+        let ttl = self.ttl_from(response);
+        self.fresh_until = now + ttl;
+        self.usable_until = self.fresh_until + self.config.stale_if_error;
+        self.last_success_at = Some(now);
+        self.consecutive_failures = 0;
+        self.last_error = None;
+        self.next_attempt_at = Some(now + self.refresh_delay(ttl));
+    }
+
+    /// 80% of the TTL, ±10%: spread so replicas never refresh in step.
+    fn refresh_delay(&mut self, ttl: Duration) -> Duration {
+        let factor = self.config.refresh_ahead * (1.0 + self.config.refresh_jitter * self.rng.signed_unit());
+        ttl.mul_f64(factor.clamp(0.05, 1.0)).max(self.config.backoff.floor)
+    }
+
+    fn finish_attempt(&mut self, _now: UnixTime) {
+        self.generation += 1;
+        self.publish();
+    }
+
+    fn on_failure(&mut self, error: FetchError, retry_after: Option<Duration>, now: UnixTime) {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        let serving_stale = self.keys.is_some() && now < self.usable_until;
+        // With usable keys there is no hurry: retry on the refresh cadence, so a
+        // fleet riding out an IdP outage does not multiply the IdP's load. With
+        // nothing usable, callers are failing: back off exponentially from 1 s.
+        let delay = if serving_stale {
+            let ttl = self.last_ttl();
+            self.refresh_delay(ttl)
+        } else {
+            self.config.backoff.delay(self.consecutive_failures, &mut self.rng)
+        };
+        let delay = retry_after.map_or(delay, |ra| delay.max(ra.min(self.config.backoff.cap)));
+        self.next_attempt_at = Some(now + delay);
+        self.kids_awaited.clear();
+        self.events.push_back(JwksEvent::RefreshFailed {
+            error: error.clone(),
+            attempt: self.consecutive_failures,
+            next_retry_in: delay,
+            serving_stale,
+        });
+        self.last_error = Some(error);
+        self.finish_attempt(now);
+    }
+
+    fn last_ttl(&self) -> Duration {
+        match self.last_success_at {
+            Some(t) => self.fresh_until.saturating_since(t),
+            None => self.config.default_ttl,
+        }
+    }
+
+    fn publish(&mut self) {
+        self.snapshot = Arc::new(KeySnapshot {
+            keys: self.keys.clone(),
+            fresh_until: self.fresh_until,
+            usable_until: self.usable_until,
+            generation: self.generation,
+        });
+    }
+
+    fn report_state(&mut self, now: UnixTime) {
+        let state = self.state(now);
+        let before = self.reported;
+        let became = |s: CacheState| matches!(s, CacheState::Stale) && !matches!(before, CacheState::Stale);
+        if became(state) {
+            self.events.push_back(JwksEvent::BecameStale);
+        }
+        if state == CacheState::Expired && before != CacheState::Expired {
+            self.events.push_back(JwksEvent::Expired);
+            if self.in_flight.is_none() {
+                // Nothing usable any more: retry on the urgent schedule.
+                let d = self.config.backoff.delay(1, &mut self.rng);
+                let due = now + d;
+                if self.next_attempt_at.is_none_or(|t| t > due) {
+                    self.next_attempt_at = Some(due);
+                }
+            }
+        }
+        self.reported = state;
+    }
+}
