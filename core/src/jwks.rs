@@ -41,6 +41,10 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long before the stale window closes a failing cache makes its last try
+/// (at least this, at most three times this, jittered).
+const LAST_CHANCE_MARGIN: Duration = Duration::from_secs(15);
+
 /// Tunables, with the defaults of the design table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheConfig {
@@ -57,7 +61,7 @@ pub struct CacheConfig {
     /// How long past the fresh TTL the last good keys are served while fetches fail.
     pub stale_if_error: Duration,
     /// At most one fetch triggered by an unknown kid or a bad signature per this
-    /// period, counted from the last attempt of any kind.
+    /// period, counted from the last such fetch and from the last failed attempt.
     pub miss_cooldown: Duration,
     /// Retry schedule while no usable key exists.
     pub backoff: Backoff,
@@ -513,8 +517,10 @@ pub struct CacheHealth {
     pub consecutive_failures: u32,
     /// Code of the last fetch error, if the last fetch failed.
     pub last_error_code: Option<&'static str>,
-    /// Fetch attempts made so far.
+    /// Fetch attempts made so far (discovery and JWKS).
     pub fetches: u64,
+    /// Of those, the ones a key miss (unknown kid, bad signature, no keys) started.
+    pub fetches_on_miss: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -536,6 +542,8 @@ pub struct JwksCache {
     config: CacheConfig,
     rng: JitterRng,
     keys: Option<Arc<KeySet>>,
+    /// The set exactly as last fetched (a 304 reaffirms it).
+    last_fetched: Option<Arc<KeySet>>,
     /// Keys (by kid and handle) that the last fetch did not contain: dropped if
     /// the next one agrees.
     missing_once: HashSet<(Option<String>, String)>,
@@ -546,6 +554,10 @@ pub struct JwksCache {
     usable_until: UnixTime,
     etag: Option<String>,
     last_attempt_at: Option<UnixTime>,
+    /// Start of the last fetch a key miss triggered.
+    last_miss_fetch_at: Option<UnixTime>,
+    /// Start of the last attempt that failed.
+    last_failed_attempt_at: Option<UnixTime>,
     next_attempt_at: Option<UnixTime>,
     in_flight: Option<InFlight>,
     consecutive_failures: u32,
@@ -557,6 +569,7 @@ pub struct JwksCache {
     kids_awaited: Vec<String>,
     generation: u64,
     fetches: u64,
+    fetches_on_miss: u64,
     reported: CacheState,
     snapshot: Arc<KeySnapshot>,
 }
@@ -583,6 +596,7 @@ impl JwksCache {
             config,
             rng: JitterRng::new(seed),
             keys: None,
+            last_fetched: None,
             missing_once: HashSet::new(),
             jwks_uri: None,
             discovered_at: None,
@@ -591,6 +605,8 @@ impl JwksCache {
             usable_until: UnixTime::EPOCH,
             etag: None,
             last_attempt_at: None,
+            last_miss_fetch_at: None,
+            last_failed_attempt_at: None,
             next_attempt_at: Some(now),
             in_flight: None,
             consecutive_failures: 0,
@@ -602,6 +618,7 @@ impl JwksCache {
             kids_awaited: Vec::new(),
             generation: 0,
             fetches: 0,
+            fetches_on_miss: 0,
             reported: CacheState::Empty,
             snapshot: Arc::new(KeySnapshot {
                 keys: None,
@@ -744,15 +761,19 @@ impl JwksCache {
             self.await_kid(miss);
             return MissDecision::WaitForGeneration(self.generation);
         }
-        if miss.kind == MissKind::NoKeys && self.keys.is_none() && self.last_attempt_at.is_none() {
-            self.await_kid(miss);
-            self.start_fetch(now);
-            return MissDecision::WaitForGeneration(self.generation);
-        }
-        let cooled = self.last_attempt_at.is_none_or(|t| now >= t + self.config.miss_cooldown);
+        // The cooldown runs from the last fetch a miss triggered and from the
+        // last failed attempt of any kind, not from a successful scheduled
+        // refresh: a rotation right after a refresh must not mean 30 s of 401s.
+        let cooldown = self.config.miss_cooldown;
+        let cooled = [self.last_miss_fetch_at, self.last_failed_attempt_at]
+            .into_iter()
+            .flatten()
+            .all(|t| now >= t + cooldown);
         if cooled {
             self.await_kid(miss);
             self.start_fetch(now);
+            self.last_miss_fetch_at = Some(now);
+            self.fetches_on_miss += 1;
             MissDecision::WaitForGeneration(self.generation)
         } else {
             MissDecision::Reject(miss.rejection.clone())
@@ -777,6 +798,7 @@ impl JwksCache {
             consecutive_failures: self.consecutive_failures,
             last_error_code: self.last_error.as_ref().map(FetchError::code),
             fetches: self.fetches,
+            fetches_on_miss: self.fetches_on_miss,
         }
     }
 
@@ -861,6 +883,20 @@ impl JwksCache {
     fn on_jwks(&mut self, response: HttpResponse, now: UnixTime) -> Result<(), FetchError> {
         match response.status {
             304 if self.keys.is_some() && self.etag.is_some() => {
+                // The server reaffirms the last set: that counts as a fetch
+                // agreeing that keys missing from it are gone.
+                if let (false, Some(last)) = (self.missing_once.is_empty(), self.last_fetched.clone()) {
+                    let (added, removed) = self.merge(&last, now);
+                    if !removed.is_empty() {
+                        let merged = self.keys.as_ref().map_or(0, |k| k.len());
+                        self.events.push_back(JwksEvent::Refreshed {
+                            key_count: merged,
+                            added,
+                            removed,
+                            skipped: last.skipped().to_vec(),
+                        });
+                    }
+                }
                 self.mark_fresh(&response, now);
                 self.events.push_back(JwksEvent::NotModified);
                 Ok(())
@@ -874,7 +910,15 @@ impl JwksCache {
                     return Err(FetchError::NoUsableKeys);
                 }
                 self.etag = response.header("etag").map(str::to_owned);
-                self.merge(fetched, now);
+                let fetched = Arc::new(fetched);
+                let (added, removed) = self.merge(&fetched, now);
+                self.events.push_back(JwksEvent::Refreshed {
+                    key_count: self.keys.as_ref().map_or(0, |k| k.len()),
+                    added,
+                    removed,
+                    skipped: fetched.skipped().to_vec(),
+                });
+                self.last_fetched = Some(fetched);
                 self.mark_fresh(&response, now);
                 Ok(())
             }
@@ -890,7 +934,7 @@ impl JwksCache {
 
     /// New keys replace old ones, except that a key the previous fetch had is
     /// kept until a second fetch in a row agrees it is gone.
-    fn merge(&mut self, fetched: KeySet, now: UnixTime) {
+    fn merge(&mut self, fetched: &KeySet, now: UnixTime) -> (Vec<String>, Vec<String>) {
         let identity = |k: &VerificationKey| (k.kid().map(str::to_owned), k.handle().to_owned());
         let fetched_ids: HashSet<_> = fetched.keys().iter().map(|k| identity(k)).collect();
         let previous_kids: HashSet<String> =
@@ -933,13 +977,8 @@ impl JwksCache {
         while self.negative_kids.len() > self.config.negative_kid_capacity {
             self.negative_kids.pop_front();
         }
-        self.events.push_back(JwksEvent::Refreshed {
-            key_count: merged.len(),
-            added,
-            removed,
-            skipped: merged.skipped().to_vec(),
-        });
         self.keys = Some(Arc::new(merged));
+        (added, removed)
     }
 
     fn ttl_from(&self, response: &HttpResponse) -> Duration {
@@ -963,7 +1002,8 @@ impl JwksCache {
         self.last_success_at = Some(now);
         self.consecutive_failures = 0;
         self.last_error = None;
-        self.next_attempt_at = Some(now + self.refresh_delay(ttl));
+        let delay = self.refresh_delay(ttl);
+        self.next_attempt_at = Some(now + delay);
     }
 
     /// 80% of the TTL, ±10%: spread so replicas never refresh in step.
@@ -979,13 +1019,23 @@ impl JwksCache {
 
     fn on_failure(&mut self, error: FetchError, retry_after: Option<Duration>, now: UnixTime) {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.last_failed_attempt_at = self.last_attempt_at;
         let serving_stale = self.keys.is_some() && now < self.usable_until;
         // With usable keys there is no hurry: retry on the refresh cadence, so a
         // fleet riding out an IdP outage does not multiply the IdP's load. With
         // nothing usable, callers are failing: back off exponentially from 1 s.
         let delay = if serving_stale {
             let ttl = self.last_ttl();
-            self.refresh_delay(ttl)
+            let cadence = self.refresh_delay(ttl);
+            // One last try shortly before the stale window closes, instead of
+            // the cadence attempt that would land after it; never an extra one.
+            let margin = LAST_CHANCE_MARGIN.mul_f64(1.0 + 2.0 * self.rng.unit());
+            let last_chance = self.usable_until.saturating_sub(margin);
+            if now + cadence > last_chance && now + self.config.backoff.floor < last_chance {
+                last_chance.saturating_since(now)
+            } else {
+                cadence
+            }
         } else {
             self.config.backoff.delay(self.consecutive_failures, &mut self.rng)
         };
