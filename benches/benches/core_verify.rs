@@ -38,14 +38,17 @@ fn best_us(mut f: impl FnMut() -> bool) -> f64 {
     best
 }
 
+/// A raw signature check of (message, signature) with a key captured inside.
+type RawCheck = Box<dyn Fn(&[u8], &[u8]) -> bool>;
+
 struct Case {
     alg: &'static str,
     token: String,
     jwk: Value,
     signing_input: Vec<u8>,
     signature: Vec<u8>,
-    raw_fastest: Box<dyn Fn(&[u8], &[u8]) -> bool>,
-    raw_ring: Box<dyn Fn(&[u8], &[u8]) -> bool>,
+    raw_fastest: RawCheck,
+    raw_ring: RawCheck,
     jsonwebtoken_key: jsonwebtoken::DecodingKey,
     jsonwebtoken_alg: jsonwebtoken::Algorithm,
 }
@@ -163,9 +166,7 @@ fn main() {
         let mut validation = jsonwebtoken::Validation::new(case.jsonwebtoken_alg);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        let jwt = best_us(|| {
-            jsonwebtoken::decode::<Value>(&case.token, &case.jsonwebtoken_key, &validation).is_ok()
-        });
+        let jwt = best_us(|| jsonwebtoken::decode::<Value>(&case.token, &case.jsonwebtoken_key, &validation).is_ok());
         println!(
             "{:<6} {:>9.2}us {:>7.2}us {:>6.2}x {:>7.2}us {:>6.2}x {:>7.2}us {:>6.2}x",
             case.alg,

@@ -15,7 +15,12 @@ fn main() {
     let paint = |code: &str, s: &str| if colour { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() };
     let mut agree = 0;
     let vectors = support::all_vectors();
-    println!("tokenkeep-core {} ({} backend): {} shared vectors\n", env!("CARGO_PKG_VERSION"), tokenkeep_core::CRYPTO_BACKEND, vectors.len());
+    println!(
+        "tokenkeep-core {} ({} backend): {} shared vectors\n",
+        env!("CARGO_PKG_VERSION"),
+        tokenkeep_core::CRYPTO_BACKEND,
+        vectors.len()
+    );
     let mut current_file = String::new();
     for (file, v) in &vectors {
         if *file != current_file {
@@ -49,7 +54,8 @@ fn run(v: &Value) -> Result<Value, (String, String)> {
     for s in v.get("hmac_keys").and_then(Value::as_array).into_iter().flatten() {
         keys = keys.with_secret_jwk(s).map_err(|e| (e.code().to_owned(), e.to_string()))?;
     }
-    let config: PolicyConfig = serde_json::from_value(v["policy"].clone()).map_err(|e| ("policy".into(), e.to_string()))?;
+    let config: PolicyConfig =
+        serde_json::from_value(v["policy"].clone()).map_err(|e| ("policy".into(), e.to_string()))?;
     let policy = Policy::from_config(&config).map_err(|e| (e.code().to_owned(), e.to_string()))?;
     let now = UnixTime::from_secs(v["now"].as_u64().unwrap_or(0));
     verify(v["token"].as_str().unwrap_or(""), &keys, &policy, now)

@@ -109,16 +109,9 @@ impl AlgSet {
 
     /// The RSA algorithms (PKCS#1 v1.5 and PSS).
     pub fn rsa() -> AlgSet {
-        [
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-        ]
-        .into_iter()
-        .collect()
+        [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512]
+            .into_iter()
+            .collect()
     }
 
     /// Both names of Ed25519.

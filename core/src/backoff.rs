@@ -39,11 +39,8 @@ mod tests {
 
     #[test]
     fn windows_grow_then_cap_and_never_undercut_floor() {
-        let b = Backoff {
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(300),
-            floor: Duration::from_millis(250),
-        };
+        let b =
+            Backoff { base: Duration::from_secs(1), cap: Duration::from_secs(300), floor: Duration::from_millis(250) };
         let mut rng = JitterRng::new(1);
         for attempt in 1..60 {
             for _ in 0..200 {

@@ -63,11 +63,7 @@ impl HeaderValue {
 
 impl core::fmt::Debug for HeaderValue {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.sensitive {
-            f.write_str("<redacted>")
-        } else {
-            core::fmt::Debug::fmt(&self.value, f)
-        }
+        if self.sensitive { f.write_str("<redacted>") } else { core::fmt::Debug::fmt(&self.value, f) }
     }
 }
 
@@ -148,26 +144,18 @@ impl HttpResponse {
 
     /// First value of header `name`, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// `Retry-After` in seconds, when the server sent the delta-seconds form.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.header("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs)
+        self.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
     }
 }
 
 impl core::fmt::Debug for HttpResponse {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HttpResponse")
-            .field("status", &self.status)
-            .field("body_len", &self.body.len())
-            .finish()
+        f.debug_struct("HttpResponse").field("status", &self.status).field("body_len", &self.body.len()).finish()
     }
 }
 

@@ -121,9 +121,10 @@ pub(crate) fn split_compact(token: &str) -> Result<CompactParts<'_>, SplitError>
     let (Some(first), Some(second)) = (dots.next(), dots.next()) else {
         return Err(SplitError::PartCount);
     };
+    // Two dots consumed; a JWE's five parts leave two more.
     match dots.count() {
         0 => {}
-        3 => return Err(SplitError::Jwe),
+        2 => return Err(SplitError::Jwe),
         _ => return Err(SplitError::PartCount),
     }
     Ok(CompactParts {

@@ -213,11 +213,7 @@ pub(crate) fn check_url(url: &str, allow_http: bool) -> Result<(), SourceError> 
     if host.is_empty() {
         return Err(SourceError::InvalidUrl);
     }
-    if https || allow_http || is_loopback(host) {
-        Ok(())
-    } else {
-        Err(SourceError::InsecureUrl)
-    }
+    if https || allow_http || is_loopback(host) { Ok(()) } else { Err(SourceError::InsecureUrl) }
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -765,10 +761,8 @@ impl JwksCache {
         // last failed attempt of any kind, not from a successful scheduled
         // refresh: a rotation right after a refresh must not mean 30 s of 401s.
         let cooldown = self.config.miss_cooldown;
-        let cooled = [self.last_miss_fetch_at, self.last_failed_attempt_at]
-            .into_iter()
-            .flatten()
-            .all(|t| now >= t + cooldown);
+        let cooled =
+            [self.last_miss_fetch_at, self.last_failed_attempt_at].into_iter().flatten().all(|t| now >= t + cooldown);
         if cooled {
             self.await_kid(miss);
             self.start_fetch(now);

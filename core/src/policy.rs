@@ -204,6 +204,11 @@ impl Policy {
         self.leeway
     }
 
+    /// Largest token accepted, in bytes.
+    pub fn max_token_bytes(&self) -> usize {
+        self.max_token_bytes
+    }
+
     /// Whether `iss` names an accepted issuer.
     pub fn accepts_issuer(&self, iss: &str) -> bool {
         self.issuers.iter().any(|i| i == iss)

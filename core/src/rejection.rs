@@ -289,11 +289,7 @@ impl Rejection {
 /// Attacker-controlled text made safe for a log line: at most 64 characters,
 /// control characters replaced.
 pub(crate) fn sanitize(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(64)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
+    let mut out: String = s.chars().take(64).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
     if s.chars().count() > 64 {
         out.push('…');
     }
@@ -336,7 +332,6 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
-
 
 #[cfg(test)]
 mod tests {

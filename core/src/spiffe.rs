@@ -113,8 +113,7 @@ impl SpiffeId {
     pub fn path_is_under(&self, prefix: &str) -> bool {
         let path = self.path();
         let prefix_trimmed = prefix.trim_end_matches('/');
-        path == prefix_trimmed
-            || path.strip_prefix(prefix_trimmed).is_some_and(|rest| rest.starts_with('/'))
+        path == prefix_trimmed || path.strip_prefix(prefix_trimmed).is_some_and(|rest| rest.starts_with('/'))
     }
 }
 

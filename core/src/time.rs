@@ -29,11 +29,7 @@ impl UnixTime {
     /// From fractional seconds, as JSON numbers carry them; negative or
     /// non-finite values clamp to the epoch.
     pub fn from_secs_f64(secs: f64) -> Self {
-        if secs.is_finite() && secs > 0.0 {
-            UnixTime((secs * 1000.0).min(u64::MAX as f64) as u64)
-        } else {
-            UnixTime(0)
-        }
+        if secs.is_finite() && secs > 0.0 { UnixTime((secs * 1000.0).min(u64::MAX as f64) as u64) } else { UnixTime(0) }
     }
 
     /// Whole seconds since the epoch, rounded down.

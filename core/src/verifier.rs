@@ -107,7 +107,9 @@ impl Verifier {
             Check::Rejected(r) => Verdict::Rejected(r),
             Check::Miss(miss) => match issuer.cache.handle_key_miss(&miss, now) {
                 MissDecision::Reject(r) => Verdict::Rejected(r),
-                MissDecision::WaitForGeneration(g) => Verdict::NeedKeys { issuer: IssuerId(index), after_generation: g },
+                MissDecision::WaitForGeneration(g) => {
+                    Verdict::NeedKeys { issuer: IssuerId(index), after_generation: g }
+                }
             },
         }
     }

@@ -189,9 +189,7 @@ impl PendingCheck {
     /// Checks the signature with the compiled-in backend; returns the index of
     /// the candidate that verified.
     pub fn check_natively(&self) -> Option<usize> {
-        self.candidates
-            .iter()
-            .position(|k| k.verify_signature(self.header.alg, &self.signing_input, &self.signature))
+        self.candidates.iter().position(|k| k.verify_signature(self.header.alg, &self.signing_input, &self.signature))
     }
 }
 

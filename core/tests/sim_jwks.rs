@@ -6,8 +6,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::Signer as _;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::Duration;
 use tokenkeep_core::http::{HttpOutcome, HttpRequest, HttpResponse, TransportError};
 use tokenkeep_core::jwks::{CacheConfig, JwksCache, JwksEvent, KeySource};
@@ -122,7 +122,9 @@ impl Idp {
         let not_modified = request.headers.iter().any(|(n, v)| n == "if-none-match" && v.expose() == etag);
         let response = if not_modified { HttpResponse::new(304, "") } else { HttpResponse::new(200, body) };
         HttpOutcome::Response(
-            response.with_header("cache-control", format!("public, max-age={}", self.max_age)).with_header("etag", etag),
+            response
+                .with_header("cache-control", format!("public, max-age={}", self.max_age))
+                .with_header("etag", etag),
         )
     }
 }
@@ -265,7 +267,11 @@ fn key_rotation_causes_no_wrongful_rejection_and_at_most_one_extra_fetch() {
         }
     }
     let (fetches, on_miss) = sim.fetches();
-    println!("rotation 2 s after the refresh at t+{refreshed_at}s: {:?}, fetches {fetches} (on miss {on_miss}), waited {}", codes(&results), sim.waited);
+    println!(
+        "rotation 2 s after the refresh at t+{refreshed_at}s: {:?}, fetches {fetches} (on miss {on_miss}), waited {}",
+        codes(&results),
+        sim.waited
+    );
     assert!(results.iter().all(Result::is_ok), "{:?}", codes(&results));
     assert_eq!(on_miss, 1, "exactly one extra fetch for the new kid");
     assert_eq!(sim.waited, 1, "only the first token with the new kid waited");
@@ -384,16 +390,19 @@ fn flapping_idp_drops_no_kid_until_two_fetches_agree() {
         let token = sim.idp.keys[signer].sign(&claims_at(sim.now));
         let r = sim.verify(&token);
         if r.is_err() {
-            let kids: Vec<String> = sim.cache().snapshot().keys().map(|k| k.kids().map(str::to_owned).collect()).unwrap_or_default();
-            println!("  t+{second}s k{} rejected: {:?}; cache kids {kids:?}; events {:?}", signer + 1, r, &sim.events[sim.events.len().saturating_sub(2)..]);
+            let kids: Vec<String> =
+                sim.cache().snapshot().keys().map(|k| k.kids().map(str::to_owned).collect()).unwrap_or_default();
+            println!(
+                "  t+{second}s k{} rejected: {:?}; cache kids {kids:?}; events {:?}",
+                signer + 1,
+                r,
+                &sim.events[sim.events.len().saturating_sub(2)..]
+            );
         }
         results.push(r);
     }
-    let removed: usize = sim
-        .events
-        .iter()
-        .map(|e| if let JwksEvent::Refreshed { removed, .. } = e { removed.len() } else { 0 })
-        .sum();
+    let removed: usize =
+        sim.events.iter().map(|e| if let JwksEvent::Refreshed { removed, .. } = e { removed.len() } else { 0 }).sum();
     let (fetches, on_miss) = sim.fetches();
     println!("flapping: {:?}, fetches {fetches} (on miss {on_miss}), kids removed {removed}", codes(&results));
     assert!(results.iter().all(Result::is_ok), "{:?}", codes(&results));
@@ -539,7 +548,9 @@ fn ten_thousand_replicas_for_a_day_with_an_outage_keep_the_idp_load_flat() {
                 HttpOutcome::Response(HttpResponse::new(503, ""))
             } else if req.headers.iter().any(|(n, _)| n == "if-none-match") {
                 HttpOutcome::Response(
-                    HttpResponse::new(304, "").with_header("cache-control", "max-age=300").with_header("etag", "\"v1\""),
+                    HttpResponse::new(304, "")
+                        .with_header("cache-control", "max-age=300")
+                        .with_header("etag", "\"v1\""),
                 )
             } else {
                 HttpOutcome::Response(
@@ -567,7 +578,8 @@ fn ten_thousand_replicas_for_a_day_with_an_outage_keep_the_idp_load_flat() {
     let during_mean = during.iter().map(|c| f64::from(*c)).sum::<f64>() / 3600.0;
     let refresh_period = 0.8 * 300.0;
     let argmax = per_second.iter().enumerate().max_by_key(|(_, c)| **c).map(|(i, _)| i).unwrap_or(0);
-    let minute_means: Vec<u32> = (0..12).map(|m| per_second[argmax - 360 + m * 60..argmax - 300 + m * 60].iter().sum::<u32>() / 60).collect();
+    let minute_means: Vec<u32> =
+        (0..12).map(|m| per_second[argmax - 360 + m * 60..argmax - 300 + m * 60].iter().sum::<u32>() / 60).collect();
     println!("max at t+{argmax}s (outage ends t+{}s); per-minute means around it: {minute_means:?}", outage.1 - T0);
     println!(
         "fleet: {REPLICAS} replicas, 24 h, 1 h outage: {total} requests; mean {mean:.1}/s (replicas/TTL = {:.1}/s, \

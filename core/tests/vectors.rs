@@ -15,12 +15,7 @@ fn run_all(path: Path) {
             run_vector(v, path).err().map(|e| format!("{file} {}: {e}", v["name"].as_str().unwrap_or("?")))
         })
         .collect();
-    println!(
-        "{} vectors on {} via {path:?}: {} failed",
-        vectors.len(),
-        tokenkeep_core::CRYPTO_BACKEND,
-        failures.len()
-    );
+    println!("{} vectors on {} via {path:?}: {} failed", vectors.len(), tokenkeep_core::CRYPTO_BACKEND, failures.len());
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -36,10 +31,8 @@ fn every_vector_passes_through_prepare_and_complete() {
 
 #[test]
 fn every_rejection_code_has_a_vector() {
-    let codes: std::collections::BTreeSet<String> = all_vectors()
-        .iter()
-        .filter_map(|(_, v)| v["expect"]["code"].as_str().map(str::to_owned))
-        .collect();
+    let codes: std::collections::BTreeSet<String> =
+        all_vectors().iter().filter_map(|(_, v)| v["expect"]["code"].as_str().map(str::to_owned)).collect();
     for code in tokenkeep_core::RejectionCode::ALL {
         assert!(codes.contains(code.as_str()), "no vector expects {code}");
     }

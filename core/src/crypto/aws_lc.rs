@@ -46,10 +46,7 @@ pub(super) fn rsa_key(n: &[u8], e: &[u8], algs: AlgSet) -> Result<RsaKey, Invali
 }
 
 pub(super) fn rsa_verify(key: &RsaKey, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
-    key.parsed
-        .iter()
-        .find(|(a, _)| *a == alg)
-        .is_some_and(|(_, k)| k.verify_sig(message, sig).is_ok())
+    key.parsed.iter().find(|(a, _)| *a == alg).is_some_and(|(_, k)| k.verify_sig(message, sig).is_ok())
 }
 
 pub(super) fn ec_key(curve: Curve, point: Vec<u8>) -> Result<EcKey, InvalidKeyMaterial> {

@@ -27,7 +27,8 @@ pub(crate) enum BackendKey {
     Rsa(backend::RsaKey),
     Ec(backend::EcKey),
     Ed25519(ed25519_dalek::VerifyingKey),
-    Hmac(backend::HmacKey),
+    // Boxed: aws-lc-rs keeps its HMAC contexts inline (over 1 KiB).
+    Hmac(Box<backend::HmacKey>),
 }
 
 /// Why key material could not be turned into a key.
@@ -51,13 +52,11 @@ pub(crate) fn ec_key(curve: Curve, x: &[u8], y: &[u8]) -> Result<BackendKey, Inv
 
 pub(crate) fn ed25519_key(x: &[u8]) -> Result<BackendKey, InvalidKeyMaterial> {
     let bytes: &[u8; 32] = x.try_into().map_err(|_| InvalidKeyMaterial)?;
-    ed25519_dalek::VerifyingKey::from_bytes(bytes)
-        .map(BackendKey::Ed25519)
-        .map_err(|_| InvalidKeyMaterial)
+    ed25519_dalek::VerifyingKey::from_bytes(bytes).map(BackendKey::Ed25519).map_err(|_| InvalidKeyMaterial)
 }
 
 pub(crate) fn hmac_key(alg: Algorithm, secret: &[u8]) -> Result<BackendKey, InvalidKeyMaterial> {
-    backend::hmac_key(alg, secret).map(BackendKey::Hmac)
+    backend::hmac_key(alg, secret).map(|k| BackendKey::Hmac(Box::new(k)))
 }
 
 /// Whether `signature` is `key`'s signature of `message` under `alg`.

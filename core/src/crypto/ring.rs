@@ -47,9 +47,7 @@ pub(super) fn rsa_verify(key: &RsaKey, alg: Algorithm, message: &[u8], sig: &[u8
         return false;
     }
     let Some(params) = rsa_params(alg) else { return false };
-    signature::RsaPublicKeyComponents { n: &key.n, e: &key.e }
-        .verify(params, message, sig)
-        .is_ok()
+    signature::RsaPublicKeyComponents { n: &key.n, e: &key.e }.verify(params, message, sig).is_ok()
 }
 
 pub(super) fn ec_key(curve: Curve, point: Vec<u8>) -> Result<EcKey, InvalidKeyMaterial> {

@@ -17,5 +17,4 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The base64url alphabet.
-pub const ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+pub const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -260,8 +260,7 @@ impl V {
     pub fn build(self) -> Value {
         let name = &self.name;
         assert!(
-            !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
             "{name}: not snake_case"
         );
         let jwks = self.jwks.unwrap_or_else(|| panic!("{name}: no jwks"));
@@ -276,22 +275,13 @@ impl V {
         if let Some(h) = self.hmac_keys {
             m.insert("hmac_keys".into(), h);
         }
-        m.insert(
-            "token".into(),
-            self.token.unwrap_or_else(|| panic!("{name}: no token")).into(),
-        );
+        m.insert("token".into(), self.token.unwrap_or_else(|| panic!("{name}: no token")).into());
         m.insert("policy".into(), self.policy);
         m.insert("now".into(), self.now.into());
-        m.insert(
-            "expect".into(),
-            self.expect.unwrap_or_else(|| panic!("{name}: no expectation")),
-        );
+        m.insert("expect".into(), self.expect.unwrap_or_else(|| panic!("{name}: no expectation")));
         if !self.skipped.is_empty() {
-            let list: Vec<Value> = self
-                .skipped
-                .into_iter()
-                .map(|(kid, reason)| json!({"kid": kid, "reason": reason}))
-                .collect();
+            let list: Vec<Value> =
+                self.skipped.into_iter().map(|(kid, reason)| json!({"kid": kid, "reason": reason})).collect();
             m.insert("expect_skipped".into(), list.into());
         }
         Value::Object(m)

@@ -51,16 +51,13 @@ fn read_json(dir: &Path, file: &str) -> Result<Value, String> {
 }
 
 fn b64_field(v: &Value, field: &str, file: &str) -> Result<Vec<u8>, String> {
-    let s = v[field]
-        .as_str()
-        .ok_or_else(|| format!("{file}: missing \"{field}\""))?;
+    let s = v[field].as_str().ok_or_else(|| format!("{file}: missing \"{field}\""))?;
     b64::decode(s).ok_or_else(|| format!("{file}: bad base64url in \"{field}\""))
 }
 
 fn rsa(dir: &Path, name: &str, bits: usize) -> Result<RsaPrivateKey, String> {
     let file = format!("{name}.pem");
-    let key = RsaPrivateKey::from_pkcs8_pem(&read(dir, &file)?)
-        .map_err(|e| format!("{file}: {e}"))?;
+    let key = RsaPrivateKey::from_pkcs8_pem(&read(dir, &file)?).map_err(|e| format!("{file}: {e}"))?;
     if key.n().bits() != bits {
         return Err(format!("{file}: expected a {bits}-bit modulus"));
     }
@@ -70,10 +67,10 @@ fn rsa(dir: &Path, name: &str, bits: usize) -> Result<RsaPrivateKey, String> {
 impl Keys {
     /// Loads the checked-in keys from `dir`.
     pub fn load(dir: &Path) -> Result<Keys, String> {
-        let p256 = p256::SecretKey::from_pkcs8_pem(&read(dir, "ec-p256.pem")?)
-            .map_err(|e| format!("ec-p256.pem: {e}"))?;
-        let p384 = p384::SecretKey::from_pkcs8_pem(&read(dir, "ec-p384.pem")?)
-            .map_err(|e| format!("ec-p384.pem: {e}"))?;
+        let p256 =
+            p256::SecretKey::from_pkcs8_pem(&read(dir, "ec-p256.pem")?).map_err(|e| format!("ec-p256.pem: {e}"))?;
+        let p384 =
+            p384::SecretKey::from_pkcs8_pem(&read(dir, "ec-p384.pem")?).map_err(|e| format!("ec-p384.pem: {e}"))?;
 
         let ed = read_json(dir, "ed-1.jwk.json")?;
         let d: [u8; 32] = b64_field(&ed, "d", "ed-1.jwk.json")?
@@ -223,8 +220,7 @@ pub fn generate(dir: &Path) -> Result<(), String> {
     for (name, bits, seed) in RSA_FILES {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let key = RsaPrivateKey::new(&mut rng, bits).map_err(|e| e.to_string())?;
-        let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, LineEnding::LF)
-            .map_err(|e| e.to_string())?;
+        let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, LineEnding::LF).map_err(|e| e.to_string())?;
         write_new(dir, &format!("{name}.pem"), &pem)?;
     }
 

@@ -107,10 +107,7 @@ fn run() -> Result<ExitCode, String> {
             for (file, text) in &files {
                 let path = dir.join(file);
                 std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-                let count = serde_json::from_str::<Value>(text).unwrap()["vectors"]
-                    .as_array()
-                    .unwrap()
-                    .len();
+                let count = serde_json::from_str::<Value>(text).unwrap()["vectors"].as_array().unwrap().len();
                 println!("wrote {} ({count} vectors)", path.display());
             }
             Ok(ExitCode::SUCCESS)

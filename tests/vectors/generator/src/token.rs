@@ -65,15 +65,9 @@ impl Signer<'_> {
                 let key = (*key).clone();
                 let mut rng = ChaCha20Rng::from_seed(Sha256::digest(input).into());
                 match sha {
-                    Sha::S256 => rsa::pss::SigningKey::<Sha256>::new(key)
-                        .sign_with_rng(&mut rng, input)
-                        .to_vec(),
-                    Sha::S384 => rsa::pss::SigningKey::<Sha384>::new(key)
-                        .sign_with_rng(&mut rng, input)
-                        .to_vec(),
-                    Sha::S512 => rsa::pss::SigningKey::<Sha512>::new(key)
-                        .sign_with_rng(&mut rng, input)
-                        .to_vec(),
+                    Sha::S256 => rsa::pss::SigningKey::<Sha256>::new(key).sign_with_rng(&mut rng, input).to_vec(),
+                    Sha::S384 => rsa::pss::SigningKey::<Sha384>::new(key).sign_with_rng(&mut rng, input).to_vec(),
+                    Sha::S512 => rsa::pss::SigningKey::<Sha512>::new(key).sign_with_rng(&mut rng, input).to_vec(),
                 }
             }
             Signer::Es256(key) => {
@@ -119,11 +113,7 @@ pub struct Parts {
 impl Parts {
     /// Encodes `header` and `payload` (JSON text, used byte for byte) canonically and signs.
     pub fn new(header: &str, payload: &str, signer: &Signer) -> Parts {
-        Parts::from_encoded(
-            b64::encode(header.as_bytes()),
-            b64::encode(payload.as_bytes()),
-            signer,
-        )
+        Parts::from_encoded(b64::encode(header.as_bytes()), b64::encode(payload.as_bytes()), signer)
     }
 
     /// Signs the already-encoded (possibly non-canonical) first two parts as they stand.

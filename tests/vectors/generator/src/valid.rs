@@ -103,17 +103,10 @@ pub fn file(g: &G) -> Value {
             .ok(),
     );
     v.push(
-        V::new(
-            "valid_aud_array",
-            "An aud array containing one allowed audience among others verifies.",
-        )
-        .keys(vec![g.jwk("rsa-1")])
-        .token(g.tok(
-            &header("RS256", Some("rsa-1")),
-            &set(claims(), "aud", json!(["api://other", AUD])),
-            "rsa-1",
-        ))
-        .ok(),
+        V::new("valid_aud_array", "An aud array containing one allowed audience among others verifies.")
+            .keys(vec![g.jwk("rsa-1")])
+            .token(g.tok(&header("RS256", Some("rsa-1")), &set(claims(), "aud", json!(["api://other", AUD])), "rsa-1"))
+            .ok(),
     );
     v.push(
         V::new(
@@ -121,23 +114,16 @@ pub fn file(g: &G) -> Value {
             "With no audiences in the policy, aud is not checked, whatever it says.",
         )
         .keys(vec![g.jwk("rsa-1")])
-        .token(g.tok(
-            &header("RS256", Some("rsa-1")),
-            &set(claims(), "aud", "api://somebody-else"),
-            "rsa-1",
-        ))
+        .token(g.tok(&header("RS256", Some("rsa-1")), &set(claims(), "aud", "api://somebody-else"), "rsa-1"))
         .policy(json!({"issuers": [ISS]}))
         .ok(),
     );
     v.push(
-        V::new(
-            "valid_no_aud_when_policy_has_none",
-            "A token without aud verifies when the policy lists no audiences.",
-        )
-        .keys(vec![g.jwk("rsa-1")])
-        .token(g.tok(&header("RS256", Some("rsa-1")), &del(claims(), "aud"), "rsa-1"))
-        .policy(json!({"issuers": [ISS], "audiences": []}))
-        .ok(),
+        V::new("valid_no_aud_when_policy_has_none", "A token without aud verifies when the policy lists no audiences.")
+            .keys(vec![g.jwk("rsa-1")])
+            .token(g.tok(&header("RS256", Some("rsa-1")), &del(claims(), "aud"), "rsa-1"))
+            .policy(json!({"issuers": [ISS], "audiences": []}))
+            .ok(),
     );
     v.push(
         V::new("valid_second_issuer", "The iss matches the second of two allowed issuers.")
@@ -198,19 +184,20 @@ pub fn file(g: &G) -> Value {
             .ok(),
     );
     v.push(
-        V::new(
-            "valid_jwk_key_ops_verify",
-            "A key with key_ops [\"verify\"] (and no use) is usable for signatures.",
-        )
-        .keys(vec![set(del(g.jwk("ec-p256"), "use"), "key_ops", json!(["verify"]))])
-        .token(g.std_tok("ES256", "ec-p256"))
-        .ok(),
+        V::new("valid_jwk_key_ops_verify", "A key with key_ops [\"verify\"] (and no use) is usable for signatures.")
+            .keys(vec![set(del(g.jwk("ec-p256"), "use"), "key_ops", json!(["verify"]))])
+            .token(g.std_tok("ES256", "ec-p256"))
+            .ok(),
     );
 
     // typ.
     let typ_cases: [(&str, Option<&str>, &str); 4] = [
         ("valid_typ_at_jwt", Some("at+jwt"), "A typ of \"at+jwt\" (RFC 9068) passes the default policy."),
-        ("valid_typ_jwt_lowercase", Some("jwt"), "typ is compared case-insensitively: \"jwt\" passes the default policy."),
+        (
+            "valid_typ_jwt_lowercase",
+            Some("jwt"),
+            "typ is compared case-insensitively: \"jwt\" passes the default policy.",
+        ),
         (
             "valid_typ_application_at_jwt",
             Some("application/at+jwt"),
@@ -223,12 +210,7 @@ pub fn file(g: &G) -> Value {
             Some(t) => set(header("RS256", Some("rsa-1")), "typ", t),
             None => del(header("RS256", Some("rsa-1")), "typ"),
         };
-        v.push(
-            V::new(name, description)
-                .keys(vec![g.jwk("rsa-1")])
-                .token(g.tok(&h, &claims(), "rsa-1"))
-                .ok(),
-        );
+        v.push(V::new(name, description).keys(vec![g.jwk("rsa-1")]).token(g.tok(&h, &claims(), "rsa-1")).ok());
     }
     v.push(
         V::new(
@@ -236,11 +218,7 @@ pub fn file(g: &G) -> Value {
             "A policy requiring typ \"at+jwt\" accepts \"application/AT+JWT\" (prefix and case do not matter).",
         )
         .keys(vec![g.jwk("rsa-1")])
-        .token(g.tok(
-            &set(header("RS256", Some("rsa-1")), "typ", "application/AT+JWT"),
-            &claims(),
-            "rsa-1",
-        ))
+        .token(g.tok(&set(header("RS256", Some("rsa-1")), "typ", "application/AT+JWT"), &claims(), "rsa-1"))
         .pol("typ", "at+jwt")
         .ok(),
     );
@@ -271,23 +249,16 @@ pub fn file(g: &G) -> Value {
             .ok(),
     );
     v.push(
-        V::new(
-            "valid_custom_leeway",
-            "With leeway_secs 120, an exp 100 s in the past still verifies.",
-        )
-        .keys(vec![g.jwk("rsa-1")])
-        .token(g.tok(&header("RS256", Some("rsa-1")), &set(claims(), "exp", NOW - 100), "rsa-1"))
-        .pol("leeway_secs", 120)
-        .ok(),
+        V::new("valid_custom_leeway", "With leeway_secs 120, an exp 100 s in the past still verifies.")
+            .keys(vec![g.jwk("rsa-1")])
+            .token(g.tok(&header("RS256", Some("rsa-1")), &set(claims(), "exp", NOW - 100), "rsa-1"))
+            .pol("leeway_secs", 120)
+            .ok(),
     );
     v.push(
         V::new("valid_fractional_exp", "A fractional exp (a JSON number with a fraction) in the future verifies.")
             .keys(vec![g.jwk("rsa-1")])
-            .token(g.tok(
-                &header("RS256", Some("rsa-1")),
-                &set(claims(), "exp", json!(1_767_229_200.5)),
-                "rsa-1",
-            ))
+            .token(g.tok(&header("RS256", Some("rsa-1")), &set(claims(), "exp", json!(1_767_229_200.5)), "rsa-1"))
             .ok(),
     );
     v.push(
@@ -306,14 +277,11 @@ pub fn file(g: &G) -> Value {
 
     // Claims the policy inspects.
     v.push(
-        V::new(
-            "valid_required_claims_present",
-            "required_claims [\"exp\", \"sub\", \"jti\"] are all present.",
-        )
-        .keys(vec![g.jwk("rsa-1")])
-        .token(g.tok(&header("RS256", Some("rsa-1")), &set(claims(), "jti", "id-0001"), "rsa-1"))
-        .pol("required_claims", json!(["exp", "sub", "jti"]))
-        .ok(),
+        V::new("valid_required_claims_present", "required_claims [\"exp\", \"sub\", \"jti\"] are all present.")
+            .keys(vec![g.jwk("rsa-1")])
+            .token(g.tok(&header("RS256", Some("rsa-1")), &set(claims(), "jti", "id-0001"), "rsa-1"))
+            .pol("required_claims", json!(["exp", "sub", "jti"]))
+            .ok(),
     );
     v.push(
         V::new("valid_subjects_allowlist", "The sub is in the subjects allowlist.")
@@ -363,11 +331,7 @@ pub fn file(g: &G) -> Value {
             "Unknown header members that are not listed in crit (cty, x-trace) are ignored.",
         )
         .keys(vec![g.jwk("rsa-1")])
-        .token(g.tok(
-            &set(set(header("RS256", Some("rsa-1")), "cty", "json"), "x-trace", "abc"),
-            &claims(),
-            "rsa-1",
-        ))
+        .token(g.tok(&set(set(header("RS256", Some("rsa-1")), "cty", "json"), "x-trace", "abc"), &claims(), "rsa-1"))
         .ok(),
     );
     v.push(

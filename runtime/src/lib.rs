@@ -1,0 +1,39 @@
+//! # tokenkeep
+//!
+//! JWT verification that survives key rotation and IdP outages, for tokio
+//! services. The decisions live in [`tokenkeep_core`] (sans-IO, shared with the
+//! Python, Node and WASM hosts); this crate does the I/O: one background task
+//! per key source, lock-free reads of the current keys, `tracing` events and
+//! `metrics` for every cache event, and an axum layer.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tokenkeep::{IssuerConfig, Verifier};
+//! let verifier = Verifier::new(vec![
+//!     IssuerConfig::discovery("https://accounts.example.com").with_audience("api://orders"),
+//! ])?;
+//! verifier.ready(std::time::Duration::from_secs(5)).await;
+//! match verifier.verify("eyJ...").await {
+//!     Ok(token) => println!("hello {:?}", token.claims.subject()),
+//!     Err(rejection) => println!("401: {}", rejection.code()),
+//! }
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "axum")]
+pub mod axum_layer;
+pub mod clock;
+pub mod http;
+mod keys;
+pub mod telemetry;
+mod verifier;
+
+pub use tokenkeep_core as core;
+pub use tokenkeep_core::jwks::{CacheConfig, CacheHealth, CacheState};
+pub use tokenkeep_core::{
+    Algorithm, Claims, KeySet, Policy, PolicyConfig, Rejection, RejectionCode, SpiffeRule, Verified,
+};
+pub use verifier::{ConfigError, IssuerConfig, IssuerHealth, Keys, Verifier};
