@@ -98,6 +98,84 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 pub(crate) const DUPLICATE_MEMBER: &str = "duplicate member name";
 
+/// The JOSE header members tokenkeep reads; others are checked for JSON
+/// strictness and dropped. Parsed without building a map: this runs per token.
+#[derive(Default)]
+pub(crate) struct RawHeader {
+    pub alg: Option<Value>,
+    pub kid: Option<Value>,
+    pub typ: Option<Value>,
+    pub crit: Option<Value>,
+    pub b64: Option<Value>,
+}
+
+/// Parses a JOSE header object, rejecting duplicate members at any depth.
+/// `Ok(None)` when the JSON is valid but not an object.
+pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<RawHeader>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let header = de.deserialize_any(HeaderVisitor)?;
+    de.end()?;
+    Ok(header)
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Option<RawHeader>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut header = RawHeader::default();
+        let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if seen.contains(&key) {
+                return Err(de::Error::custom(DUPLICATE_MEMBER));
+            }
+            let value = map.next_value_seed(StrictSeed)?;
+            let slot = match key.as_ref() {
+                "alg" => &mut header.alg,
+                "kid" => &mut header.kid,
+                "typ" => &mut header.typ,
+                "crit" => &mut header.crit,
+                "b64" => &mut header.b64,
+                _ => {
+                    seen.push(key);
+                    continue;
+                }
+            };
+            *slot = Some(value);
+            seen.push(key);
+        }
+        Ok(Some(header))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element_seed(StrictSeed)?.is_some() {}
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
 pub(crate) fn is_duplicate_error(e: &serde_json::Error) -> bool {
     e.to_string().starts_with(DUPLICATE_MEMBER)
 }

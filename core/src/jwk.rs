@@ -222,6 +222,13 @@ impl VerificationKey {
     }
 }
 
+/// Two keys are the same key when their handles are equal.
+impl PartialEq for VerificationKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.handle == other.handle && self.kid == other.kid
+    }
+}
+
 impl fmt::Debug for VerificationKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerificationKey")

@@ -447,32 +447,29 @@ pub enum Check {
 }
 
 /// Verifies a parsed token against a snapshot: the pure, lock-free read path.
-pub fn check_parsed(snapshot: &KeySnapshot, parsed: ParsedToken, policy: &Policy, now: UnixTime) -> Check {
+pub fn check_parsed(snapshot: &KeySnapshot, parsed: ParsedToken<'_>, policy: &Policy, now: UnixTime) -> Check {
     let generation = snapshot.generation;
-    if let Err(r) = verify::check_policy_rules(&parsed, policy, now) {
-        return Check::Rejected(r);
-    }
-    let kid = parsed.header.kid.as_deref().map(sanitize);
+    let miss = |kind, kid: Option<String>, rejection| Check::Miss(KeyMiss { kind, kid, rejection, generation });
+    let kid = parsed.header().kid.as_deref().map(sanitize);
     let Some(keys) = snapshot.usable_keys(now) else {
-        return Check::Miss(KeyMiss { kind: MissKind::NoKeys, kid, rejection: Rejection::KeysUnavailable, generation });
+        // Rules that need no key still come first: a token that would be
+        // rejected anyway must not wait for, or trigger, a fetch.
+        return match verify::check_policy_rules(&parsed, policy, now) {
+            Err(r) => Check::Rejected(r),
+            Ok(_) => miss(MissKind::NoKeys, kid, Rejection::KeysUnavailable),
+        };
     };
-    match verify::prepare_parsed(parsed, keys, policy, now) {
-        Ok(pending) => {
-            let matched = pending.check_natively();
-            match verify::complete_with(pending, matched, now) {
+    match verify::select(parsed, keys, policy, now) {
+        Ok(selected) => {
+            let matched = selected.check_natively();
+            match selected.finish(matched, now) {
                 Ok(v) => Check::Verified(v),
-                Err(r @ Rejection::InvalidSignature) => {
-                    Check::Miss(KeyMiss { kind: MissKind::BadSignature, kid, rejection: r, generation })
-                }
+                Err(r @ Rejection::InvalidSignature) => miss(MissKind::BadSignature, kid, r),
                 Err(r) => Check::Rejected(r),
             }
         }
-        Err(r @ Rejection::UnknownKid { .. }) => {
-            Check::Miss(KeyMiss { kind: MissKind::UnknownKid, kid, rejection: r, generation })
-        }
-        Err(r @ Rejection::KeysUnavailable) => {
-            Check::Miss(KeyMiss { kind: MissKind::NoKeys, kid, rejection: r, generation })
-        }
+        Err(r @ Rejection::UnknownKid { .. }) => miss(MissKind::UnknownKid, kid, r),
+        Err(r @ Rejection::KeysUnavailable) => miss(MissKind::NoKeys, kid, r),
         Err(r) => Check::Rejected(r),
     }
 }

@@ -31,7 +31,7 @@ pub enum Verdict {
 }
 
 /// Picks the policy that accepts the token's `iss` among `policies`.
-pub fn route<'p>(parsed: &ParsedToken, policies: impl IntoIterator<Item = &'p Policy>) -> Result<usize, Rejection> {
+pub fn route<'p>(parsed: &ParsedToken<'_>, policies: impl IntoIterator<Item = &'p Policy>) -> Result<usize, Rejection> {
     let Some(iss) = parsed.issuer() else {
         return Err(Rejection::WrongIssuer { iss: None });
     };
@@ -86,7 +86,7 @@ impl Verifier {
         self.issuers.is_empty()
     }
 
-    fn parse_and_route(&self, token: &str) -> Result<(ParsedToken, usize), Rejection> {
+    fn parse_and_route<'t>(&self, token: &'t str) -> Result<(ParsedToken<'t>, usize), Rejection> {
         let limit = self.issuers.iter().map(|i| i.policy.max_token_bytes).max().unwrap_or(0);
         let parsed = verify::parse(token, limit)?;
         let index = route(&parsed, self.issuers.iter().map(|i| &i.policy))?;

@@ -90,9 +90,9 @@ pub struct Verified {
     pub header: TokenHeader,
     /// Claims.
     pub claims: Claims,
-    /// [`VerificationKey::handle`] of the key whose signature verified (the
-    /// first candidate when the host only reported success).
-    pub key_handle: String,
+    /// The key whose signature verified (the first candidate when the host
+    /// only reported success); its `handle()` names it stably.
+    pub key: Arc<VerificationKey>,
 }
 
 /// The time rules, kept so [`complete`] (and a verified-token cache) can re-run
@@ -195,9 +195,9 @@ impl PendingCheck {
 
 /// Verifies `token` against `keys` under `policy` at `now`.
 pub fn verify(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Result<Verified, Rejection> {
-    let pending = prepare(token, keys, policy, now)?;
-    let matched = pending.check_natively();
-    complete_with(pending, matched, now)
+    let selected = select(parse_token(token, policy.max_token_bytes)?, keys, policy, now)?;
+    let matched = selected.check_natively();
+    selected.finish(matched, now)
 }
 
 /// Completes a [`PendingCheck`] with the host's signature outcome.
@@ -207,73 +207,105 @@ pub fn complete(pending: PendingCheck, signature_ok: bool, now: UnixTime) -> Res
 
 /// Like [`complete`], naming which candidate verified.
 pub fn complete_with(pending: PendingCheck, matched: Option<usize>, now: UnixTime) -> Result<Verified, Rejection> {
-    let Some(index) = matched else {
-        return Err(Rejection::InvalidSignature);
-    };
-    let key = pending.candidates.get(index).ok_or(Rejection::InvalidSignature)?;
-    pending.times.check(now)?;
-    Ok(Verified { key_handle: key.handle().to_owned(), header: pending.header, claims: Claims(pending.claims) })
+    finish(pending.header, pending.claims, &pending.candidates, pending.times, matched, now)
+}
+
+fn finish(
+    header: TokenHeader,
+    claims: Map<String, Value>,
+    candidates: &[Arc<VerificationKey>],
+    times: TimeRules,
+    matched: Option<usize>,
+    now: UnixTime,
+) -> Result<Verified, Rejection> {
+    let key = matched.and_then(|i| candidates.get(i)).ok_or(Rejection::InvalidSignature)?;
+    times.check(now)?;
+    Ok(Verified { key: key.clone(), header, claims: Claims(claims) })
 }
 
 /// Header, policy, claims and key-selection rules: everything but the
 /// signature itself.
 pub fn prepare(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Result<PendingCheck, Rejection> {
-    prepare_parsed(parse_token(token, policy.max_token_bytes)?, keys, policy, now)
+    select(parse_token(token, policy.max_token_bytes)?, keys, policy, now).map(Selected::into_pending)
 }
 
-/// [`prepare`] for a token already parsed (the multi-issuer verifier parses
-/// once to route by `iss`).
-pub(crate) fn prepare_parsed(
-    parsed: ParsedToken,
+/// A token that passed every rule but the signature, still borrowing its
+/// signing input from the token (the native path never copies it).
+pub(crate) struct Selected<'t> {
+    parsed: ParsedToken<'t>,
+    candidates: Vec<Arc<VerificationKey>>,
+    times: TimeRules,
+}
+
+impl Selected<'_> {
+    pub(crate) fn check_natively(&self) -> Option<usize> {
+        let (alg, input, sig) = (self.parsed.header.alg, self.parsed.signing_input.as_bytes(), &self.parsed.signature);
+        self.candidates.iter().position(|k| k.verify_signature(alg, input, sig))
+    }
+
+    pub(crate) fn finish(self, matched: Option<usize>, now: UnixTime) -> Result<Verified, Rejection> {
+        finish(self.parsed.header, self.parsed.claims, &self.candidates, self.times, matched, now)
+    }
+
+    fn into_pending(self) -> PendingCheck {
+        PendingCheck {
+            signing_input: self.parsed.signing_input.as_bytes().to_vec(),
+            header: self.parsed.header,
+            claims: self.parsed.claims,
+            signature: self.parsed.signature,
+            candidates: self.candidates,
+            times: self.times,
+        }
+    }
+}
+
+/// Every rule but the signature, then the candidate keys.
+pub(crate) fn select<'t>(
+    parsed: ParsedToken<'t>,
     keys: &KeySet,
     policy: &Policy,
     now: UnixTime,
-) -> Result<PendingCheck, Rejection> {
-    check_policy_rules(&parsed, policy, now)?;
+) -> Result<Selected<'t>, Rejection> {
+    let times = check_policy_rules(&parsed, policy, now)?;
     let candidates = select_keys(keys, &parsed.header)?;
-    let times = time_rules(&parsed.claims, policy)?;
-    Ok(PendingCheck {
-        header: parsed.header,
-        claims: parsed.claims,
-        candidates,
-        signing_input: parsed.signing_input,
-        signature: parsed.signature,
-        times,
-    })
+    Ok(Selected { parsed, candidates, times })
 }
 
 /// Every rule that needs no key: algorithm allowed, issuer, claims.
-pub(crate) fn check_policy_rules(parsed: &ParsedToken, policy: &Policy, now: UnixTime) -> Result<(), Rejection> {
+pub(crate) fn check_policy_rules(
+    parsed: &ParsedToken<'_>,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<TimeRules, Rejection> {
     let alg = parsed.header.alg;
     if !policy.algorithms.contains(alg) {
         return Err(Rejection::AlgNotAllowed { alg: alg.name().into(), by: AlgRefusal::Policy });
     }
-    if parsed.max_token_bytes_exceeded(policy) {
+    if parsed.token_len > policy.max_token_bytes {
         return Err(Rejection::TokenTooLarge { len: parsed.token_len, limit: policy.max_token_bytes });
     }
     check_issuer(&parsed.claims, policy)?;
-    check_claims(&parsed.header, &parsed.claims, policy, now)?;
-    Ok(())
+    check_claims(&parsed.header, &parsed.claims, policy, now)
 }
 
 /// A token whose structure and header passed; nothing else checked yet.
 /// Produced by [`parse`], consumed by the checks that follow.
 #[derive(Debug)]
-pub struct ParsedToken {
+pub struct ParsedToken<'t> {
     pub(crate) token_len: usize,
     pub(crate) header: TokenHeader,
     pub(crate) claims: Map<String, Value>,
-    pub(crate) signing_input: Vec<u8>,
+    pub(crate) signing_input: &'t str,
     pub(crate) signature: Vec<u8>,
 }
 
 /// Structure and header rules only: what a multi-issuer host needs to route a
 /// token by `iss` before choosing a policy and keys. Nothing here is trusted.
-pub fn parse(token: &str, max_token_bytes: usize) -> Result<ParsedToken, Rejection> {
+pub fn parse(token: &str, max_token_bytes: usize) -> Result<ParsedToken<'_>, Rejection> {
     parse_token(token, max_token_bytes)
 }
 
-impl ParsedToken {
+impl ParsedToken<'_> {
     /// `iss` when it is a string (unverified).
     pub fn issuer(&self) -> Option<&str> {
         self.claims.get("iss").and_then(Value::as_str)
@@ -282,10 +314,6 @@ impl ParsedToken {
     /// Header fields (unverified).
     pub fn header(&self) -> &TokenHeader {
         &self.header
-    }
-
-    fn max_token_bytes_exceeded(&self, policy: &Policy) -> bool {
-        self.token_len > policy.max_token_bytes
     }
 }
 
@@ -305,7 +333,7 @@ fn json_object(b64: &str, which: Malformed) -> Result<Map<String, Value>, Reject
 
 /// Structure and header rules (RFC 8725), independent of any policy but the
 /// size limit; also what a multi-issuer verifier needs to route by `iss`.
-pub(crate) fn parse_token(token: &str, max_token_bytes: usize) -> Result<ParsedToken, Rejection> {
+pub(crate) fn parse_token(token: &str, max_token_bytes: usize) -> Result<ParsedToken<'_>, Rejection> {
     if token.is_empty() {
         return Err(Rejection::MissingToken);
     }
@@ -316,13 +344,19 @@ pub(crate) fn parse_token(token: &str, max_token_bytes: usize) -> Result<ParsedT
         jose::SplitError::Jwe => malformed(Malformed::Jwe),
         jose::SplitError::PartCount => malformed(Malformed::NotCompactJws),
     })?;
-    let header = json_object(parts.header_b64, Malformed::HeaderJson)?;
-    let alg_name = header.get("alg").and_then(Value::as_str).ok_or(malformed(Malformed::MissingAlg))?;
+    let header_bytes = b64_decode(parts.header_b64).ok_or(malformed(Malformed::Base64))?;
+    let header = match jose::parse_header(&header_bytes) {
+        Ok(Some(h)) => h,
+        Ok(None) => return Err(malformed(Malformed::HeaderJson)),
+        Err(e) if is_duplicate_error(&e) => return Err(malformed(Malformed::DuplicateMember)),
+        Err(_) => return Err(malformed(Malformed::HeaderJson)),
+    };
+    let alg_name = header.alg.as_ref().and_then(Value::as_str).ok_or(malformed(Malformed::MissingAlg))?;
     if alg_name == "none" {
         return Err(Rejection::AlgNotAllowed { alg: "none".into(), by: AlgRefusal::None });
     }
     let alg = Algorithm::from_name(alg_name).ok_or_else(|| Rejection::UnsupportedAlg { alg: sanitize(alg_name) })?;
-    let b64_flag = match header.get("b64") {
+    let b64_flag = match &header.b64 {
         None => true,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(malformed(Malformed::HeaderMemberType)),
@@ -330,32 +364,32 @@ pub(crate) fn parse_token(token: &str, max_token_bytes: usize) -> Result<ParsedT
     if !b64_flag {
         return Err(malformed(Malformed::UnencodedPayload));
     }
-    if let Some(crit) = header.get("crit") {
+    if let Some(crit) = &header.crit {
         // The only extension understood is `b64`, and only in its default
         // (true) form; anything else, or an empty list, is refused (RFC 7515 §4.1.11).
         let ok = crit.as_array().is_some_and(|names| {
-            !names.is_empty() && names.iter().all(|n| n.as_str() == Some("b64") && header.contains_key("b64"))
+            !names.is_empty() && names.iter().all(|n| n.as_str() == Some("b64") && header.b64.is_some())
         });
         if !ok {
             return Err(malformed(Malformed::UnknownCritical));
         }
     }
-    let string_member = |name: &str| -> Result<Option<String>, Rejection> {
-        match header.get(name) {
+    let string_member = |member: Option<Value>| -> Result<Option<String>, Rejection> {
+        match member {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(malformed(Malformed::HeaderMemberType)),
         }
     };
-    let kid = string_member("kid")?;
-    let typ = string_member("typ")?;
+    let kid = string_member(header.kid)?;
+    let typ = string_member(header.typ)?;
     let claims = json_object(parts.payload_b64, Malformed::ClaimsJson)?;
     let signature = b64_decode(parts.signature_b64).ok_or(malformed(Malformed::Base64))?;
     Ok(ParsedToken {
         token_len: token.len(),
         header: TokenHeader { alg, kid, typ },
         claims,
-        signing_input: parts.signing_input.as_bytes().to_vec(),
+        signing_input: parts.signing_input,
         signature,
     })
 }
@@ -395,14 +429,13 @@ fn check_claims(
     claims: &Map<String, Value>,
     policy: &Policy,
     now: UnixTime,
-) -> Result<(), Rejection> {
+) -> Result<TimeRules, Rejection> {
     let times = time_rules(claims, policy)?;
-    let audiences: Vec<&str> = match claims.get("aud") {
-        None => Vec::new(),
-        Some(Value::String(s)) => vec![s],
-        Some(Value::Array(items)) => {
-            items.iter().map(|v| v.as_str().ok_or(malformed(Malformed::ClaimType))).collect::<Result<_, _>>()?
-        }
+    let aud = claims.get("aud");
+    let audiences: &[Value] = match aud {
+        None => &[],
+        Some(Value::String(_)) => std::slice::from_ref(aud.unwrap_or(&Value::Null)),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items,
         Some(_) => return Err(malformed(Malformed::ClaimType)),
     };
     let subject = match claims.get("sub") {
@@ -426,13 +459,16 @@ fn check_claims(
         return Err(missing("sub"));
     }
     times.check(now)?;
-    if !policy.audiences.is_empty() && !audiences.iter().any(|a| policy.audiences.iter().any(|p| p == a)) {
+    if !policy.audiences.is_empty()
+        && !audiences.iter().filter_map(Value::as_str).any(|a| policy.audiences.iter().any(|p| p == a))
+    {
         return Err(Rejection::WrongAudience);
     }
     if !policy.typ.accepts(header.typ.as_deref()) {
         return Err(Rejection::WrongType { typ: header.typ.as_deref().map(sanitize) });
     }
-    check_subject(subject, policy)
+    check_subject(subject, policy)?;
+    Ok(times)
 }
 
 fn check_subject(subject: Option<&str>, policy: &Policy) -> Result<(), Rejection> {

@@ -204,7 +204,7 @@ impl Verifier {
         self.inner.issuers.iter().map(|i| i.store.name.clone()).collect()
     }
 
-    fn route(&self, token: &str) -> Result<(tokenkeep_core::ParsedToken, &Issuer), Rejection> {
+    fn route<'t>(&self, token: &'t str) -> Result<(tokenkeep_core::ParsedToken<'t>, &Issuer), Rejection> {
         let parsed = tokenkeep_core::parse(token, self.inner.max_token_bytes)?;
         let index = tokenkeep_core::verifier::route(&parsed, self.inner.issuers.iter().map(|i| &i.policy))?;
         Ok((parsed, &self.inner.issuers[index]))

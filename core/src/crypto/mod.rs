@@ -52,7 +52,13 @@ pub(crate) fn ec_key(curve: Curve, x: &[u8], y: &[u8]) -> Result<BackendKey, Inv
 
 pub(crate) fn ed25519_key(x: &[u8]) -> Result<BackendKey, InvalidKeyMaterial> {
     let bytes: &[u8; 32] = x.try_into().map_err(|_| InvalidKeyMaterial)?;
-    ed25519_dalek::VerifyingKey::from_bytes(bytes).map(BackendKey::Ed25519).map_err(|_| InvalidKeyMaterial)
+    let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| InvalidKeyMaterial)?;
+    // Small-order keys "verify" signatures nobody made: refuse them once here,
+    // so every token can take the plain RFC 8032 check below.
+    if key.is_weak() {
+        return Err(InvalidKeyMaterial);
+    }
+    Ok(BackendKey::Ed25519(key))
 }
 
 pub(crate) fn hmac_key(alg: Algorithm, secret: &[u8]) -> Result<BackendKey, InvalidKeyMaterial> {
@@ -72,9 +78,9 @@ pub(crate) fn verify_signature(key: &BackendKey, alg: Algorithm, message: &[u8],
             let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
                 return false;
             };
-            // Strict: rejects small-order keys and non-canonical encodings
-            // that plain RFC 8032 verification lets through.
-            k.verify_strict(message, &sig).is_ok()
+            // RFC 8032 verification (canonical s required); weak keys were
+            // refused when the key set was built.
+            ed25519_dalek::Verifier::verify(k, message, &sig).is_ok()
         }
         BackendKey::Hmac(k) => backend::hmac_verify(k, alg, message, signature),
     }

@@ -1,0 +1,48 @@
+//! `tokenkeep`: the command line of tokenkeep.
+//!
+//! Exit codes: 0 valid/ok, 1 rejected or check failed, 2 usage or
+//! configuration error (clap's own usage errors included).
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Keep tokens honest and fresh: inspect and mint JWTs, run a local OIDC issuer.
+#[derive(Debug, Parser)]
+#[command(name = "tokenkeep", version, about, propagate_version = true)]
+struct Cli {
+    /// Machine-readable JSON output instead of human text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode a token and show its header, claims and times (NOT verified).
+    Inspect(cmd::inspect::Args),
+    /// Sign a token with a local private key (PEM or JWK).
+    Mint(cmd::mint::Args),
+    /// Run a local OIDC/JWKS issuer on 127.0.0.1 until interrupted.
+    DevIssuer(cmd::dev_issuer::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Output::new(cli.json);
+    let result = match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args, &out),
+        Command::Mint(args) => cmd::mint::run(args, &out),
+        Command::DevIssuer(args) => cmd::dev_issuer::run(args, &out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => out.fail(&failure),
+    }
+}
