@@ -11,7 +11,7 @@ mod output;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Keep tokens honest and fresh: inspect and mint JWTs, run a local OIDC issuer.
+/// Keep tokens honest and fresh: verify, inspect and mint JWTs, check an issuer, run a local OIDC issuer.
 #[derive(Debug, Parser)]
 #[command(name = "tokenkeep", version, about, propagate_version = true)]
 struct Cli {
@@ -25,6 +25,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The end-to-end story on an embedded dev issuer (about 40 s).
+    Demo(cmd::demo::Args),
+    /// Verify a token against an issuer's keys and a policy.
+    Verify(cmd::verify::Args),
+    /// Show a key set: usable keys, skipped ones and why, caching headers.
+    Jwks(cmd::jwks::Args),
+    /// Check an issuer end to end (discovery, JWKS, TLS, clock, a token's kid).
+    Doctor(cmd::doctor::Args),
     /// Decode a token and show its header, claims and times (NOT verified).
     Inspect(cmd::inspect::Args),
     /// Sign a token with a local private key (PEM or JWK).
@@ -37,6 +45,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output::new(cli.json);
     let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args, &out),
+        Command::Verify(args) => cmd::verify::run(args, &out),
+        Command::Jwks(args) => cmd::jwks::run(args, &out),
+        Command::Doctor(args) => cmd::doctor::run(args, &out),
         Command::Inspect(args) => cmd::inspect::run(args, &out),
         Command::Mint(args) => cmd::mint::run(args, &out),
         Command::DevIssuer(args) => cmd::dev_issuer::run(args, &out),

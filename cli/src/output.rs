@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Exit code for "rejected / check failed".
-#[allow(dead_code)] // used by `verify`/`doctor` once they exist
 pub const EXIT_REJECTED: u8 = 1;
 /// Exit code for usage and configuration errors.
 pub const EXIT_USAGE: u8 = 2;
@@ -80,6 +79,11 @@ pub fn heading(text: &str) -> String {
 /// A warning-styled text.
 pub fn warn(text: &str) -> String {
     text.yellow().bold().to_string()
+}
+
+/// A good/positive text.
+pub fn good(text: &str) -> String {
+    text.green().bold().to_string()
 }
 
 /// A bad/negative text.

@@ -192,8 +192,9 @@ impl fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
-/// Https always; plain http only to loopback, unless explicitly allowed.
-pub(crate) fn check_url(url: &str, allow_http: bool) -> Result<(), SourceError> {
+/// Whether `url` is acceptable for fetching keys: https always; plain http
+/// only to loopback, unless `allow_http` (a `dangerous_` switch upstream).
+pub fn check_url(url: &str, allow_http: bool) -> Result<(), SourceError> {
     let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = url.strip_prefix("http://") {
