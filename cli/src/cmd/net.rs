@@ -101,8 +101,7 @@ pub async fn load_keys(jwks: Option<&str>, issuer: &str, transport: &TransportAr
     }
     .map_err(|e| KeysError::Config(format!("{}: {e}", jwks.unwrap_or(issuer))))?;
     let client = transport.client().map_err(|f| KeysError::Config(f.message))?;
-    let mut config = CacheConfig::default();
-    config.request_timeout = transport.timeout;
+    let config = CacheConfig { request_timeout: transport.timeout, ..CacheConfig::default() };
     let now = tokenkeep::clock::now;
     let mut cache = JwksCache::new(source, config, tokenkeep::clock::seed(), now());
     // Discovery, then the JWKS: at most two requests before a verdict.
