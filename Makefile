@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
 
-.PHONY: help setup demo test test-rust test-ring test-wasm vectors vectors-check lint bench fuzz
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm vectors vectors-check lint bench fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -12,14 +12,17 @@ help: ## List the targets
 setup: ## Install toolchain pieces the build needs (clang, wasm32 target, node)
 	@scripts/setup.sh
 
-demo: setup ## The main job: verify every shared vector token and print claims or codes
+demo: setup ## The main job: the end-to-end story on the embedded dev issuer (tokenkeep demo)
+	$(CARGO) run -q -p tokenkeep-cli -- demo
+
+vectors-demo: ## Verify every shared vector token and print claims or codes
 	$(CARGO) run -q --release -p tokenkeep-core --example verify_vectors
 
 test: setup vectors-check lint test-rust test-ring test-wasm ## Every test suite (what CI runs)
 	@echo "make test: all suites passed"
 
-test-rust: ## Workspace tests on the native (aws-lc-rs) backend
-	$(CARGO) test --workspace --all-targets
+test-rust: ## Workspace tests on the native (aws-lc-rs) backend: unit, vectors, simulations, real HTTP
+	$(CARGO) test --workspace
 
 test-ring: ## Shared vectors on the ring backend (the one wasm32 uses)
 	$(CARGO) test -p tokenkeep-core --features ring-backend --test vectors
