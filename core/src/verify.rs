@@ -145,7 +145,6 @@ impl TimeRules {
 /// to check it: algorithm, candidate keys (most often one; at most
 /// [`MAX_CANDIDATES`] when an IdP publishes a kid twice), signing input and
 /// signature bytes.
-#[derive(Debug)]
 pub struct PendingCheck {
     header: TokenHeader,
     claims: Map<String, Value>,
@@ -153,6 +152,28 @@ pub struct PendingCheck {
     signing_input: Vec<u8>,
     signature: Vec<u8>,
     times: TimeRules,
+}
+
+/// A token is a bearer credential: its signing input and signature together
+/// are the token, so `Debug` shows only their lengths.
+impl std::fmt::Debug for PendingCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingCheck")
+            .field("header", &self.header)
+            .field("candidates", &self.candidates)
+            .field("signing_input_len", &self.signing_input.len())
+            .field("signature_len", &self.signature.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ParsedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedToken")
+            .field("header", &self.header)
+            .field("token_len", &self.token_len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PendingCheck {
@@ -290,7 +311,6 @@ pub(crate) fn check_policy_rules(
 
 /// A token whose structure and header passed; nothing else checked yet.
 /// Produced by [`parse`], consumed by the checks that follow.
-#[derive(Debug)]
 pub struct ParsedToken<'t> {
     pub(crate) token_len: usize,
     pub(crate) header: TokenHeader,
@@ -535,6 +555,35 @@ pub(crate) fn select_keys(keys: &KeySet, header: &TokenHeader) -> Result<Vec<Arc
                 (Some(only), None) => Ok(vec![only.clone()]),
                 _ => Err(Rejection::UnknownKid { kid: None }),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    #[test]
+    fn debug_output_never_contains_the_token() {
+        // HS256 with an explicit secret, so the test needs no key files.
+        let secret = [42u8; 32];
+        let keys = KeySet::empty().with_secret(Some("k"), Algorithm::HS256, &secret).expect("secret");
+        let header = crate::jose::b64_encode(br#"{"alg":"HS256","kid":"k"}"#);
+        let payload = crate::jose::b64_encode(br#"{"iss":"i","exp":4000000000}"#);
+        let input = format!("{header}.{payload}");
+        let tag = crate::crypto::hmac_sign(&keys.keys()[0].backend, input.as_bytes()).expect("hmac");
+        let signature = crate::jose::b64_encode(&tag);
+        let token = format!("{input}.{signature}");
+        let policy = Policy::new("i").with_algorithms([Algorithm::HS256].into_iter().collect());
+        let now = UnixTime::from_secs(1_767_225_600);
+        let pending = prepare(&token, &keys, &policy, now).expect("prepared");
+        let parsed = parse(&token, 1 << 14).expect("parsed");
+        let verified = verify(&token, &keys, &policy, now).expect("verified");
+        for text in [format!("{pending:?}"), format!("{parsed:?}"), format!("{verified:?}"), format!("{keys:?}")] {
+            assert!(!text.contains(&signature), "{text}");
+            assert!(!text.contains(&token), "{text}");
+            assert!(!text.contains("42, 42, 42"), "secret bytes in {text}");
         }
     }
 }
