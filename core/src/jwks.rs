@@ -752,6 +752,11 @@ impl JwksCache {
             }
         }
         if self.in_flight.is_some() {
+            // With no keys while retries keep failing (an outage, not a cold
+            // start), waiting for the retry in flight only adds latency to a 503.
+            if miss.kind == MissKind::NoKeys && self.consecutive_failures > 0 {
+                return MissDecision::Reject(miss.rejection.clone());
+            }
             self.await_kid(miss);
             return MissDecision::WaitForGeneration(self.generation);
         }
@@ -975,10 +980,12 @@ impl JwksCache {
 
     fn ttl_from(&self, response: &HttpResponse) -> Duration {
         let max_age = response.header("cache-control").and_then(|cc| {
+            // Directive names are case-insensitive (RFC 9111 §5.2).
             cc.split(',').find_map(|d| {
-                let d = d.trim();
-                let v = d.strip_prefix("max-age=").or_else(|| d.strip_prefix("MAX-AGE="))?;
-                v.trim_matches('"').parse::<u64>().ok()
+                let (name, value) = d.trim().split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("max-age")
+                    .then(|| value.trim().trim_matches('"').parse::<u64>().ok())?
             })
         });
         match max_age {
@@ -1079,5 +1086,39 @@ impl JwksCache {
             }
         }
         self.reported = state;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> JwksCache {
+        let source = KeySource::jwks_url("https://idp.example/jwks").expect("url");
+        JwksCache::new(source, CacheConfig::default(), 1, UnixTime::from_secs(1_000))
+    }
+
+    #[test]
+    fn max_age_directive_is_case_insensitive_and_clamped() {
+        let c = cache();
+        let ttl = |cc: &str| c.ttl_from(&HttpResponse::new(200, "").with_header("Cache-Control", cc));
+        assert_eq!(ttl("public, Max-Age=600"), Duration::from_secs(600));
+        assert_eq!(ttl("max-age=\"120\""), Duration::from_secs(120));
+        assert_eq!(ttl("max-age=5"), Duration::from_secs(60), "clamped to the minimum");
+        assert_eq!(ttl("max-age=999999"), Duration::from_secs(24 * 3600), "clamped to the maximum");
+        assert_eq!(ttl("no-cache"), Duration::from_secs(300), "default when absent");
+    }
+
+    #[test]
+    fn urls_must_be_https_unless_loopback_or_explicitly_allowed() {
+        assert!(check_url("https://idp.example/jwks", false).is_ok());
+        assert!(check_url("http://127.0.0.1:8080/jwks", false).is_ok());
+        assert!(check_url("http://localhost/jwks", false).is_ok());
+        assert!(check_url("http://[::1]:80/jwks", false).is_ok());
+        assert_eq!(check_url("http://idp.example/jwks", false), Err(SourceError::InsecureUrl));
+        assert!(check_url("http://idp.example/jwks", true).is_ok());
+        assert_eq!(check_url("ftp://idp.example", false), Err(SourceError::InvalidUrl));
+        assert_eq!(check_url("https://user@idp.example/", false), Err(SourceError::InvalidUrl));
+        assert_eq!(check_url("https:///jwks", false), Err(SourceError::InvalidUrl));
     }
 }

@@ -17,7 +17,9 @@ pub struct HttpOptions {
     /// anew each time (a projected service-account token rotates).
     pub bearer_token_file: Option<PathBuf>,
     /// Connect to these addresses for these host names, keeping the name for
-    /// SNI and certificate checks (clusters with broken DNS).
+    /// SNI and certificate checks (clusters with broken DNS). As with
+    /// reqwest's `resolve`, the port connected to is the URL's (or the
+    /// scheme's default); the port of the address is not used.
     pub resolve: Vec<(String, SocketAddr)>,
     /// Extra headers on every request.
     pub headers: Vec<(String, String)>,
@@ -180,8 +182,10 @@ fn classify(e: &reqwest::Error) -> TransportError {
     if e.is_timeout() {
         return TransportError::Timeout;
     }
-    // rustls reports certificate problems as connect errors; look at the chain.
-    let mut source: Option<&dyn std::error::Error> = Some(e);
+    // rustls reports certificate problems as connect errors; look at the chain
+    // of causes. Not at reqwest's own message: it quotes the URL, and a URL
+    // naming `/tls/` must not turn a refused connection into a TLS failure.
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(err) = source {
         let text = err.to_string().to_ascii_lowercase();
         if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {

@@ -74,16 +74,16 @@ impl KeyStore {
             MissDecision::WaitForGeneration(after) => {
                 self.wake.notify_one();
                 let mut rx = self.generation.subscribe();
-                let budget = self.request_timeout + Duration::from_secs(1);
+                // A discovery source may need two requests (discovery, then JWKS).
+                let budget = 2 * (self.request_timeout + Duration::from_secs(1));
                 let _ = tokio::time::timeout(budget, rx.wait_for(|g| *g > after)).await;
                 Ok(())
             }
         }
     }
 
-    /// Waits until keys are usable or `timeout` passes; returns readiness.
-    pub(crate) async fn ready(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+    /// Waits until keys are usable or `deadline` passes; returns readiness.
+    pub(crate) async fn ready(&self, deadline: tokio::time::Instant) -> bool {
         let mut rx = self.generation.subscribe();
         loop {
             if self.snapshot().usable_keys(clock::now()).is_some() {

@@ -28,6 +28,7 @@ pub mod axum_layer;
 pub mod clock;
 pub mod http;
 mod keys;
+pub mod outbound;
 pub mod telemetry;
 mod verifier;
 

@@ -259,9 +259,11 @@ impl Verifier {
     /// Waits until every issuer has usable keys, or `timeout`; true when ready.
     /// Call it at start-up so the first requests are not answered 503.
     pub async fn ready(&self, timeout: Duration) -> bool {
+        // One deadline for all: n slow issuers must not make this wait n times.
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut all = true;
         for issuer in &self.inner.issuers {
-            all &= issuer.store.ready(timeout).await;
+            all &= issuer.store.ready(deadline).await;
         }
         all
     }
