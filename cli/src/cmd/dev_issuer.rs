@@ -2,6 +2,7 @@
 //! or SIGTERM.
 
 use crate::output::{self, Failure, Output};
+use crate::stop_signal::StopSignal;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,9 +78,12 @@ async fn serve(args: Args, out: &Output) -> Result<ExitCode, Failure> {
         issuer: args.issuer,
         algorithms: args.algorithms,
     };
+    // Handlers go in before the announcement: a parent that reads the URLs and sends
+    // SIGTERM at once must get a clean stop, not the default signal death.
+    let stop = StopSignal::install();
     let issuer = DevIssuer::start(config).await.map_err(|e| Failure::usage(e.code(), e.to_string()))?;
     announce(&issuer, out);
-    wait_for_signal().await;
+    stop.wait().await;
     if !out.json() {
         out.line(output::dim("stopping"));
     }
@@ -121,26 +125,4 @@ fn announce(issuer: &RunningIssuer, out: &Output) {
         "  (optional: \"alg\": RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA, \"ttl\": seconds)",
     ));
     out.line(output::dim("Press Ctrl-C to stop."));
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -14,6 +14,9 @@
 //!   version is a rotation, the previous one stays for the grace window.
 //! - [`FileToken`]: a rotating token file (Kubernetes projected
 //!   service-account token, spiffe-helper JWT-SVID).
+//! - [`HmacKeyring`]: HMAC request signing with a rotating secret (a
+//!   [`VaultSecret`] field or a file); the previous secret still verifies for
+//!   the grace window. Signing and checking are the core's, one atomic load.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,14 +34,19 @@
 //! ```
 
 mod file_token;
+mod hmac_keyring;
 mod telemetry;
+mod vault_lease;
 mod vault_secret;
 mod vault_token;
 
 pub use file_token::{FileToken, FileTokenConfig};
+pub use hmac_keyring::{HmacKeyring, HmacKeyringSource, HmacSourceError};
 pub use tokenkeep_core::credential::{CredentialConfig, CredentialError, CredentialState, Health};
+pub use tokenkeep_core::hmac_keyring::{HmacError, HmacKeyringConfig, Signature};
 pub use tokenkeep_core::token_file::{TokenFileConfig, TokenFileError};
 pub use tokenkeep_core::vault::KvSecret;
+pub use vault_lease::{LeasedSecret, VaultLease, VaultLeaseConfig};
 pub use vault_secret::{VaultSecret, VaultSecretConfig};
 pub use vault_token::{JwtError, JwtSource, VaultToken, VaultTokenConfig};
 

@@ -1,6 +1,9 @@
 //! `tokenkeep demo`: the story in one terminal, on real HTTP over loopback:
 //! an embedded dev issuer, and a long-running verifier that never restarts
-//! while keys rotate, the issuer goes down, and an attacker floods it.
+//! while keys rotate, the issuer goes down, and an attacker floods it; then
+//! the outbound side on a real OpenBao (`outbound`).
+
+mod outbound;
 
 use crate::output::{self, Failure, Output};
 use serde_json::json;
@@ -177,6 +180,8 @@ async fn story(out: &Output) -> Result<ExitCode, Failure> {
     }
     demo.say(format!("{verdict} {unknown}/1000 answered unknown_kid; the issuer saw {extra} extra JWKS request(s)"));
     demo.check("alice's token meanwhile", &alice, None).await;
+
+    outbound::chapter(&mut demo, 6).await?;
 
     out.line("");
     let stats = demo.issuer.stats();
