@@ -21,8 +21,8 @@ vectors-demo: ## Verify every shared vector token and print claims or codes
 test: setup vectors-check lint test-rust test-ring test-wasm ## Every test suite (what CI runs)
 	@echo "make test: all suites passed"
 
-test-rust: ## Workspace tests on the native (aws-lc-rs) backend: unit, vectors, simulations, real HTTP
-	$(CARGO) test --workspace
+test-rust: ## Workspace tests on the native backend: unit, vectors, simulations, real HTTP, OpenBao, PostgreSQL (binaries run concurrently)
+	scripts/run-tests.py
 
 test-ring: ## Shared vectors on the ring backend (the one wasm32 uses)
 	$(CARGO) test -p tokenkeep-core --features ring-backend --test vectors
