@@ -6,7 +6,7 @@
 
 mod openbao_support;
 
-use openbao_support::{Bao, Role, free_port, issuer, mint, random_hex, write_atomic};
+use openbao_support::{Bao, Role, assert_no_secret, free_port, global_capture, issuer, mint, random_hex, write_atomic};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -253,6 +253,7 @@ fn figures(bao: &Bao, name: &str) -> (u64, u64, u64, u64) {
 /// the new one connects); shutdown revokes the last one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_renewed_replaced_at_max_ttl_and_revoked() {
+    let logs = global_capture();
     let started = Instant::now();
     let pg = Pg::start();
     let issuer = issuer().await;
@@ -312,6 +313,7 @@ async fn a_lease_renewed_replaced_at_max_ttl_and_revoked() {
 
     // Shutdown revokes the current lease.
     let last = lease.current().unwrap();
+    let vault_token = token.current().unwrap().expose().to_owned();
     lease.shutdown().await;
     assert!(lease.current().is_err());
     assert!(lookup(&bao, last.lease_id()).await.is_none(), "current lease revoked on shutdown");
@@ -322,7 +324,16 @@ async fn a_lease_renewed_replaced_at_max_ttl_and_revoked() {
     assert!((2..=3).contains(&reads), "{reads} reads");
     assert!(renews >= 3, "{renews} renewals");
     assert_eq!(revokes, reads, "every lease revoked");
-    println!("a: wall time {:.1} s", started.elapsed().as_secs_f64());
+    let secrets: Vec<String> = [&first, &second, &last]
+        .iter()
+        .map(|s| s.get_str("password").unwrap().to_owned())
+        .chain([vault_token, pg.password.clone()])
+        .collect();
+    let searched = assert_no_secret(&logs.text(), &secrets);
+    println!(
+        "a: {searched} secrets searched in the debug logs, none found; wall time {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// (b) The token's max TTL (20 s) is shorter than the lease's (60 s): every
@@ -332,6 +343,7 @@ async fn a_lease_renewed_replaced_at_max_ttl_and_revoked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn b_lease_replaced_under_new_token_before_old_token_dies() {
     const RUN: Duration = Duration::from_secs(45);
+    let logs = global_capture();
     let started = Instant::now();
     let pg = Pg::start();
     let issuer = issuer().await;
@@ -347,6 +359,7 @@ async fn b_lease_replaced_under_new_token_before_old_token_dies() {
     lease.ready(Duration::from_secs(15)).await.expect("first credential");
     let t0 = Instant::now();
     let (mut ok_count, mut failed, mut users) = (0u32, Vec::new(), Vec::<String>::new());
+    let mut secrets = Vec::<String>::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     while t0.elapsed() < RUN {
         tick.tick().await;
@@ -356,6 +369,12 @@ async fn b_lease_replaced_under_new_token_before_old_token_dies() {
                 let user = s.get_str("username").unwrap().to_owned();
                 if users.last() != Some(&user) {
                     users.push(user);
+                    secrets.push(s.get_str("password").unwrap().to_owned());
+                }
+                if let Ok(t) = token.current() {
+                    if !secrets.iter().any(|s| s == t.expose()) {
+                        secrets.push(t.expose().to_owned());
+                    }
                 }
                 match connect_with(&pg, &s).await {
                     Ok(()) => ok_count += 1,
@@ -406,5 +425,9 @@ async fn b_lease_replaced_under_new_token_before_old_token_dies() {
     assert!(revokes >= 1);
     assert!(lookup(&bao, last.lease_id()).await.is_none(), "revoked on shutdown");
     connect_with(&pg, &last).await.expect_err("last credential fails after shutdown");
-    println!("b: wall time {:.1} s", started.elapsed().as_secs_f64());
+    let searched = assert_no_secret(&logs.text(), &secrets);
+    println!(
+        "b: {searched} secrets searched in the debug logs, none found; wall time {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }

@@ -39,6 +39,7 @@ async fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_incident_token_outlives_jwt_and_max_ttl() {
     const RUN: Duration = Duration::from_secs(240);
+    let logs = openbao_support::global_capture();
     let issuer = Arc::new(issuer().await);
     let bao = Bao::start(None).await;
     bao.configure(&issuer, &Role::new(20, 60)).await;
@@ -116,6 +117,10 @@ async fn a_incident_token_outlives_jwt_and_max_ttl() {
         .filter(|p| !["auth/jwt/login", "auth/token/renew-self", "secret/data/app/config"].contains(&p.as_str()))
         .collect();
     assert!(unexpected.is_empty(), "unexpected requests: {unexpected:?}");
+    let mut secrets = tokens.clone();
+    secrets.push("incident-v1".to_owned());
+    let searched = openbao_support::assert_no_secret(&logs.text(), &secrets);
+    println!("incident: {} bytes of debug logs, {searched} secrets searched, none found", logs.text().len());
     assert_eq!(reads.failed, 0);
     assert_eq!(logins.failed, 0, "no failed login");
     assert_eq!(renews.failed, 0, "no failed renewal");

@@ -154,6 +154,31 @@ pub async fn client_read(http: &reqwest::Client, addr: &str, token: &str, path: 
 #[derive(Clone, Default)]
 pub struct Capture(Arc<Mutex<Vec<u8>>>);
 
+/// Debug-level output of every thread without a capture of its own, for
+/// tests on a multi-threaded runtime; installed once per test binary.
+pub fn global_capture() -> &'static Capture {
+    static GLOBAL: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    GLOBAL.get_or_init(|| {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(capture.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        capture
+    })
+}
+
+/// Panics when any of `secrets` appears in `logs`; returns how many were searched.
+pub fn assert_no_secret(logs: &str, secrets: &[String]) -> usize {
+    assert!(!logs.is_empty(), "no log output captured");
+    for s in secrets {
+        assert!(!s.is_empty() && !logs.contains(s.as_str()), "a secret appears in the logs");
+    }
+    secrets.len()
+}
+
 impl Capture {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
