@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agent;
 mod cmd;
 mod output;
 mod stop_signal;
@@ -40,6 +41,9 @@ enum Command {
     Mint(cmd::mint::Args),
     /// Run a local OIDC/JWKS issuer on 127.0.0.1 until interrupted.
     DevIssuer(cmd::dev_issuer::Args),
+    /// Keep credentials fresh for software that cannot link tokenkeep: sources
+    /// (Vault token, KV secrets, leases, token files) written to files, atomically.
+    Agent(cmd::agent::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args, &out),
         Command::Mint(args) => cmd::mint::run(args, &out),
         Command::DevIssuer(args) => cmd::dev_issuer::run(args, &out),
+        Command::Agent(args) => cmd::agent::run(args, &out),
     };
     match result {
         Ok(code) => code,

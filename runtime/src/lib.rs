@@ -38,3 +38,8 @@ pub use tokenkeep_core::{
     Algorithm, Claims, KeySet, Policy, PolicyConfig, Rejection, RejectionCode, SpiffeRule, Verified,
 };
 pub use verifier::{ConfigError, IssuerConfig, IssuerHealth, Keys, Verifier};
+
+/// The README's Rust examples, compiled as doc tests so they stay true to the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes `Args` (clap) and
 //! `run(args, &Output) -> Result<ExitCode, Failure>`.
 
+pub mod agent;
 pub mod demo;
 pub mod dev_issuer;
 pub mod doctor;

