@@ -6,7 +6,7 @@
 
 mod openbao_support;
 
-use openbao_support::{Bao, Capture, Role, issuer, mint, random_hex, write_atomic};
+use openbao_support::{Bao, Capture, Role, issuer, mint, random_hex, wait_until, write_atomic};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokenkeep::core::UnixTime;
@@ -20,17 +20,6 @@ const GRACE: Duration = Duration::from_secs(5);
 
 fn config() -> HmacKeyringConfig {
     HmacKeyringConfig { grace: GRACE, ..HmacKeyringConfig::default() }
-}
-
-async fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    f()
 }
 
 /// Waits for the next rotation; returns how long it took.

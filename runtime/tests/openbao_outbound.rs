@@ -7,7 +7,7 @@
 
 mod openbao_support;
 
-use openbao_support::{Bao, Capture, Role, client_read, issuer, mint, write_atomic};
+use openbao_support::{Bao, Capture, Role, client_read, issuer, mint, wait_until, write_atomic};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,17 +20,6 @@ fn token_config(bao: &Bao, jwt: JwtSource) -> VaultTokenConfig {
     let mut c = VaultTokenConfig::new("app", jwt);
     c.addr = Some(bao.addr.clone());
     c
-}
-
-async fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    f()
 }
 
 /// The incident: a backend lost Vault after its first JWT expired. JWT life

@@ -92,24 +92,8 @@ impl Args {
 pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
     // Every configuration mistake is found here, before a thread or a request.
     let config = agent::config::load(&args.flags()).map_err(|m| Failure::usage("invalid_config", m))?;
-    init_logging(args.verbose);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::usage("runtime_failed", format!("cannot start the async runtime: {e}")))?;
+    // Rotations and sink writes at info, every attempt with `-v`.
+    super::init_stderr_logging(if args.verbose { "warn,tokenkeep=debug" } else { "warn,tokenkeep=info" });
+    let runtime = super::async_runtime()?;
     runtime.block_on(agent::run(config, out))
-}
-
-/// Human lines on stderr: rotations and sink writes at info, every attempt
-/// with `-v`; `RUST_LOG` overrides.
-fn init_logging(verbose: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if verbose { "warn,tokenkeep=debug" } else { "warn,tokenkeep=info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never)
-        .try_init();
 }

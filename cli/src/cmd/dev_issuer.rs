@@ -46,24 +46,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
-    init_logging(args.verbose);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::usage("runtime_failed", format!("cannot start the async runtime: {e}")))?;
+    super::init_stderr_logging(if args.verbose { "warn,tokenkeep_dev_issuer=debug" } else { "warn" });
+    let runtime = super::async_runtime()?;
     runtime.block_on(serve(args, out))
-}
-
-fn init_logging(verbose: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if verbose { "warn,tokenkeep_dev_issuer=debug" } else { "warn" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never)
-        .try_init();
 }
 
 async fn serve(args: Args, out: &Output) -> Result<ExitCode, Failure> {

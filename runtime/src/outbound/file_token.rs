@@ -1,14 +1,15 @@
 //! [`FileToken`]: a rotating token file, re-read before the token's own
 //! `exp` and whenever the file changes.
 
+use super::file_change::FileSignature;
 use super::telemetry::{self, Source};
 use super::{DropGuard, OutboundError, Published, SecretToken, lock};
 use crate::clock;
 use arc_swap::ArcSwap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokenkeep_core::UnixTime;
 use tokenkeep_core::credential::{CredentialError, CredentialState, Event, Health};
 use tokenkeep_core::token_file::{TokenFileAction, TokenFileConfig, TokenFileError, TokenFileMachine};
@@ -126,39 +127,6 @@ impl FileToken {
     }
 }
 
-/// What identifies the file's contents without reading them.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-struct Signature {
-    dir_mtime: Option<SystemTime>,
-    target: Option<PathBuf>,
-    mtime: Option<SystemTime>,
-    len: Option<u64>,
-    inode: Option<u64>,
-}
-
-fn signature(path: &Path) -> Signature {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let meta = std::fs::metadata(path).ok();
-    Signature {
-        dir_mtime: std::fs::metadata(dir).and_then(|m| m.modified()).ok(),
-        target: std::fs::canonicalize(path).ok(),
-        mtime: meta.as_ref().and_then(|m| m.modified().ok()),
-        len: meta.as_ref().map(std::fs::Metadata::len),
-        inode: meta.as_ref().and_then(inode),
-    }
-}
-
-#[cfg(unix)]
-fn inode(m: &std::fs::Metadata) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    Some(m.ino())
-}
-
-#[cfg(not(unix))]
-fn inode(_: &std::fs::Metadata) -> Option<u64> {
-    None
-}
-
 fn drain(shared: &Shared, m: &mut TokenFileMachine, now: UnixTime) {
     let mut rotated = false;
     let name = shared.path.to_string_lossy();
@@ -182,7 +150,7 @@ fn drain(shared: &Shared, m: &mut TokenFileMachine, now: UnixTime) {
 }
 
 async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
-    let mut seen = signature(&shared.path);
+    let mut seen = FileSignature::of(&shared.path);
     let mut next_check = tokio::time::Instant::now() + shared.change_poll;
     loop {
         let (reads, sleep_for) = {
@@ -219,7 +187,7 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
         if tokio::time::Instant::now() >= next_check {
             next_check = tokio::time::Instant::now() + shared.change_poll;
             let path = shared.path.clone();
-            let now_sig = tokio::task::spawn_blocking(move || signature(&path)).await.unwrap_or_default();
+            let now_sig = tokio::task::spawn_blocking(move || FileSignature::of(&path)).await.unwrap_or_default();
             if now_sig != seen {
                 seen = now_sig;
                 tracing::debug!(target: "tokenkeep::outbound", source = "file_token", path = %shared.path.display(), event = "file_changed", "token file changed");

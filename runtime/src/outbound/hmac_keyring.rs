@@ -3,13 +3,14 @@
 //! timestamp window and the grace window are the core's
 //! ([`tokenkeep_core::hmac_keyring`]); this host only hands it new secrets.
 
-use super::{DropGuard, OutboundError, VaultSecret, lock};
+use super::file_change::FileSignature;
+use super::{DropGuard, OutboundError, VaultSecret, lock, wait_for_value};
 use crate::clock;
 use arc_swap::ArcSwap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokenkeep_core::UnixTime;
 use tokenkeep_core::credential::{CredentialState, Health};
 use tokenkeep_core::hmac_keyring::{HmacError, HmacKeyring as CoreKeyring, HmacKeyringConfig, Signature};
@@ -226,16 +227,7 @@ impl HmacKeyring {
 
     /// Waits until a secret is installed or `timeout` passes; returns its version.
     pub async fn ready(&self, timeout: Duration) -> Result<u64, HmacError> {
-        let mut rx = self.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(v) = self.current_version() {
-                return Ok(v);
-            }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                return self.current_version().ok_or(HmacError::NoKey);
-            }
-        }
+        wait_for_value(self.subscribe(), timeout, || self.current_version().ok_or(HmacError::NoKey)).await
     }
 
     /// Why the latest secret offered was not installed (`None` once one is).
@@ -414,7 +406,7 @@ async fn run_vault(shared: &Shared, held: &mut Option<Held>, secret: &VaultSecre
 async fn run_file(shared: &Shared, held: &mut Option<Held>, path: &Path, change_poll: Duration) {
     let signature = |p: &Path| {
         let p = p.to_path_buf();
-        async move { tokio::task::spawn_blocking(move || file_signature(&p)).await.ok() }
+        async move { tokio::task::spawn_blocking(move || FileSignature::of(&p)).await.ok() }
     };
     let mut seen = signature(path).await;
     let mut last_read = tokio::time::Instant::now();
@@ -461,39 +453,6 @@ fn strip_line_ending(bytes: &mut Vec<u8>) {
             bytes.pop();
         }
     }
-}
-
-/// What identifies a file's contents without reading them (as for token files).
-#[derive(Clone, PartialEq, Eq, Debug)]
-struct FileSignature {
-    dir_mtime: Option<SystemTime>,
-    target: Option<PathBuf>,
-    mtime: Option<SystemTime>,
-    len: Option<u64>,
-    inode: Option<u64>,
-}
-
-fn file_signature(path: &Path) -> FileSignature {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let meta = std::fs::metadata(path).ok();
-    FileSignature {
-        dir_mtime: std::fs::metadata(dir).and_then(|m| m.modified()).ok(),
-        target: std::fs::canonicalize(path).ok(),
-        mtime: meta.as_ref().and_then(|m| m.modified().ok()),
-        len: meta.as_ref().map(std::fs::Metadata::len),
-        inode: meta.as_ref().and_then(inode),
-    }
-}
-
-#[cfg(unix)]
-fn inode(m: &std::fs::Metadata) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    Some(m.ino())
-}
-
-#[cfg(not(unix))]
-fn inode(_: &std::fs::Metadata) -> Option<u64> {
-    None
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+mod file_change;
 mod file_token;
 mod hmac_keyring;
 mod telemetry;
@@ -160,6 +161,27 @@ impl<T: Clone> Published<T> {
                 None => CredentialError::Expired,
             }),
             None => Err(self.error),
+        }
+    }
+}
+
+/// Answers `current()` as soon as it gives a value, re-checking on every tick
+/// of `changes`, for at most `timeout`; then the last answer.
+async fn wait_for_value<T, E>(
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    timeout: std::time::Duration,
+    current: impl Fn() -> Result<T, E>,
+) -> Result<T, E> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let answer = current();
+        if answer.is_ok() {
+            return answer;
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => {}
+            // Out of time, or the source is gone: nothing more will change.
+            _ => return current(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! read, renewed and replaced with a [`VaultToken`].
 
 use super::telemetry::{self, Source};
-use super::{DropGuard, OutboundError, Published, VaultToken, lock};
+use super::{DropGuard, OutboundError, Published, VaultToken, lock, wait_for_value};
 use crate::clock;
 use arc_swap::ArcSwap;
 use std::fmt;
@@ -138,18 +138,7 @@ impl VaultLease {
 
     /// Waits until a credential is available or `timeout` passes.
     pub async fn ready(&self, timeout: Duration) -> Result<Arc<LeasedSecret>, CredentialError> {
-        let mut rx = self.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match self.current() {
-                Ok(s) => return Ok(s),
-                Err(e) => {
-                    if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                        return self.current().map_err(|_| e);
-                    }
-                }
-            }
-        }
+        wait_for_value(self.subscribe(), timeout, || self.current()).await
     }
 
     /// A health snapshot (state, ages, next refresh, failures, last error code).

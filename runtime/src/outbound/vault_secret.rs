@@ -1,7 +1,7 @@
 //! [`VaultSecret`]: a KV v2 secret polled with a [`VaultToken`].
 
 use super::telemetry::{self, Source};
-use super::{DropGuard, OutboundError, Published, VaultToken, lock};
+use super::{DropGuard, OutboundError, Published, VaultToken, lock, wait_for_value};
 use crate::clock;
 use arc_swap::ArcSwap;
 use std::fmt;
@@ -124,18 +124,7 @@ impl VaultSecret {
 
     /// Waits until a version is available or `timeout` passes.
     pub async fn ready(&self, timeout: Duration) -> Result<Arc<KvSecret>, CredentialError> {
-        let mut rx = self.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match self.current() {
-                Ok(s) => return Ok(s),
-                Err(e) => {
-                    if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                        return self.current().map_err(|_| e);
-                    }
-                }
-            }
-        }
+        wait_for_value(self.subscribe(), timeout, || self.current()).await
     }
 
     /// A health snapshot (`version` is the KV version held).

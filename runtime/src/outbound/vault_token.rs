@@ -1,7 +1,7 @@
 //! [`VaultToken`]: a Vault/OpenBao token obtained by JWT login and kept fresh.
 
 use super::telemetry::{self, Source};
-use super::{DropGuard, FileToken, OutboundError, Published, SecretToken, lock};
+use super::{DropGuard, FileToken, OutboundError, Published, SecretToken, lock, wait_for_value};
 use crate::clock;
 use crate::http::{HttpClient, HttpOptions};
 use arc_swap::ArcSwap;
@@ -246,18 +246,7 @@ impl VaultToken {
 
     /// Waits until a token is available or `timeout` passes.
     pub async fn ready(&self, timeout: Duration) -> Result<SecretToken, CredentialError> {
-        let mut rx = self.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match self.current() {
-                Ok(t) => return Ok(t),
-                Err(e) => {
-                    if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                        return self.current().map_err(|_| e);
-                    }
-                }
-            }
-        }
+        wait_for_value(self.subscribe(), timeout, || self.current()).await
     }
 
     /// A health snapshot (state, ages, next refresh, failures, last error code).

@@ -106,6 +106,18 @@ impl Bao {
     }
 }
 
+/// Polls `f` every 50 ms until it holds or `timeout` passes; its last answer.
+pub async fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f()
+}
+
 pub struct Role {
     pub bound_audience: &'static str,
     pub token_ttl: u64,

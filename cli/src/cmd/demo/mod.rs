@@ -19,11 +19,7 @@ pub struct Args {}
 const AUDIENCE: &str = "api://demo";
 
 pub fn run(_args: Args, out: &Output) -> Result<ExitCode, Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::usage("runtime_failed", format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::cmd::async_runtime()?;
     runtime.block_on(story(out))
 }
 
