@@ -7,7 +7,8 @@ with each other and with the CPU-bound suites instead of one after another:
 `cargo test` alone runs binaries in sequence. Builds once with cargo, then
 starts each binary the way cargo would (working directory = its package,
 CARGO_MANIFEST_DIR set), longest first, keeps each one's output in a log and
-prints it when that binary fails. Doc tests run through cargo at the end.
+prints it when that binary fails (the logs in target/test-logs/ keep every
+scenario's printed figures). Doc tests run through cargo at the end.
 
 Usage: scripts/run-tests.py [--jobs N] [-p PACKAGE]...   (no -p: the whole workspace)
 """
@@ -55,7 +56,9 @@ def run(binary, logdir):
     log_path = os.path.join(logdir, binary["label"].replace("/", "_").replace(":", "_") + ".log")
     started = time.monotonic()
     with open(log_path, "w") as log:
-        code = subprocess.run([binary["exe"]], cwd=binary["dir"], env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        # --nocapture: the scenarios print their figures (audit-log counts,
+        # timings), which the log keeps for the closing notes and the README.
+        code = subprocess.run([binary["exe"], "--nocapture"], cwd=binary["dir"], env=env, stdout=log, stderr=subprocess.STDOUT).returncode
     return binary, code, time.monotonic() - started, log_path
 
 

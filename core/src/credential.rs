@@ -260,6 +260,14 @@ pub enum Outcome<V> {
         /// New expiry as the server reported it.
         expires_at: UnixTime,
     },
+    /// The value held was extended for the last time: the server capped it at
+    /// its maximum lifetime (Vault's `token_max_ttl`), so the next attempt, at
+    /// the usual refresh point, obtains a new value instead of asking for a
+    /// renewal that cannot extend it.
+    RenewedToEnd {
+        /// New, final expiry as the server reported it.
+        expires_at: UnixTime,
+    },
     /// A failure worth retrying with backoff (transport, 429, 5xx, sealed).
     Retryable {
         /// Stable code of the cause.
@@ -293,6 +301,9 @@ impl<V> fmt::Debug for Outcome<V> {
         match self {
             Outcome::Obtained(o) => f.debug_tuple("Obtained").field(o).finish(),
             Outcome::Renewed { expires_at } => f.debug_struct("Renewed").field("expires_at", expires_at).finish(),
+            Outcome::RenewedToEnd { expires_at } => {
+                f.debug_struct("RenewedToEnd").field("expires_at", expires_at).finish()
+            }
             Outcome::Retryable { code, retry_after } => {
                 f.debug_struct("Retryable").field("code", code).field("retry_after", retry_after).finish()
             }
@@ -789,7 +800,11 @@ impl<V> CredentialMachine<V> {
             }
             Outcome::Renewed { expires_at } => {
                 self.observe_latency(latency);
-                self.on_renewed(kind, expires_at, now);
+                self.on_renewed(kind, expires_at, false, now);
+            }
+            Outcome::RenewedToEnd { expires_at } => {
+                self.observe_latency(latency);
+                self.on_renewed(kind, expires_at, true, now);
             }
             Outcome::Retryable { code, retry_after } => self.fail(kind, code, retry_after, now),
             Outcome::Permanent { code } => {
@@ -1108,7 +1123,7 @@ impl<V> CredentialMachine<V> {
         self.schedule_after_success(now);
     }
 
-    fn on_renewed(&mut self, kind: AttemptKind, expires_at: UnixTime, now: UnixTime) {
+    fn on_renewed(&mut self, kind: AttemptKind, expires_at: UnixTime, to_end: bool, now: UnixTime) {
         let valid = self.current.as_ref().is_some_and(|c| c.valid_at(now));
         if kind != AttemptKind::Renew || !valid {
             self.fail(kind, "unexpected_outcome", None, now);
@@ -1123,6 +1138,8 @@ impl<V> CredentialMachine<V> {
         c.expires_at = Some(expires_at);
         c.refreshed_at = now;
         c.expiry_reported = false;
+        // Not renewable any more: the next attempt is an acquire, at the refresh point.
+        c.renewable &= !to_end;
         if progress {
             self.events.push_back(Event::Renewed { expires_at });
             self.schedule_after_success(now);

@@ -820,6 +820,10 @@ pub struct VaultTokenMachine {
     login_400_since: Option<UnixTime>,
 }
 
+/// How much shorter than the login's TTL a renewal may be before it counts
+/// as capped by `token_max_ttl` (the server counts from its own clock).
+const CAPPED_TOLERANCE: Duration = Duration::from_secs(2);
+
 /// How long login answers of 400 are retried with backoff before the token
 /// machine goes Fatal: OpenBao also answers 400 when it could not fetch the
 /// JWKS it validates the JWT against, which passes.
@@ -945,7 +949,17 @@ impl VaultTokenMachine {
             }
             TokenOp::Renew => {
                 let out = match outcome_error(outcome, Ctx::Plain).and_then(|r| parse_renew_self(&r)) {
-                    Ok(r) => Outcome::Renewed { expires_at: now + r.lease_duration },
+                    Ok(r) => {
+                        let expires_at = now + r.lease_duration;
+                        // A renewal granting less than the login did was capped by
+                        // token_max_ttl: asking again would only waste a request.
+                        let granted = self.machine.current(now).map(|t| t.lease_duration).unwrap_or_default();
+                        if !r.renewable || r.lease_duration + CAPPED_TOLERANCE < granted {
+                            Outcome::RenewedToEnd { expires_at }
+                        } else {
+                            Outcome::Renewed { expires_at }
+                        }
+                    }
                     Err(e) if e.is_retryable() => retryable(&e),
                     // 403/400: the token is gone (revoked, expired, server restarted): log in again.
                     Err(e) => Outcome::Gone { code: e.code() },

@@ -181,7 +181,7 @@ impl HmacKeyring {
                 if field.is_empty() {
                     return Err(OutboundError::InvalidConfig("empty_field"));
                 }
-                (format!("kv#{field}"), Kind::Vault { secret, field })
+                (format!("{}#{field}", secret.name()), Kind::Vault { secret, field })
             }
             HmacKeyringSource::File { path, change_poll } => {
                 if path.as_os_str().is_empty() {

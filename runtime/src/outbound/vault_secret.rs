@@ -112,6 +112,11 @@ impl VaultSecret {
         Ok(VaultSecret { shared, _guard: Arc::new(DropGuard(cancel)) })
     }
 
+    /// `<mount>/<path>`, as logs and metrics name it.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
     /// The latest version read (one atomic load).
     pub fn current(&self) -> Result<Arc<KvSecret>, CredentialError> {
         self.shared.published.load().read(clock::now())
