@@ -553,6 +553,162 @@ sink = "{sinks}/k8s-token"
     );
 }
 
+/// `--config` with an `[[hmac]]` table: the keyring JSON with the current
+/// secret, then after a rotation the previous one with its `valid_until`,
+/// dropped at the end of the grace window (3 s); `on_rotate` after both
+/// changes; a secret shorter than the core's minimum is a health error and
+/// is not written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_hmac_keyring_rotation_grace_and_refusal() {
+    const GRACE: u64 = 3;
+    let s = servers(60, 120).await;
+    let key_v1 = format!("hmac-v1-{}", random_hex());
+    let key_v2 = format!("hmac-v2-{}", random_hex());
+    let too_short = random_hex()[..10].to_owned();
+    assert!(key_v1.len() >= tokenkeep_core::hmac_keyring::MIN_SECRET_BYTES);
+    assert!(too_short.len() < tokenkeep_core::hmac_keyring::MIN_SECRET_BYTES);
+    s.bao.kv_put("app/hmac", json!({"key": key_v1})).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let jwt_file = dir.join("vault-jwt");
+    std::fs::write(&jwt_file, s.mint(SUB, Duration::from_secs(600))).unwrap();
+    let sinks = dir.join("sinks");
+    let sink = sinks.join("webhook-keys.json");
+    let marker = dir.join("rotated.log");
+    let toml = format!(
+        r#"
+[vault]
+addr = "{addr}"
+role = "app"
+jwt_file = "{jwt}"
+
+[health]
+listen = "127.0.0.1:0"
+
+[[hmac]]
+name = "webhooks"
+mount = "secret"
+path = "app/hmac"
+field = "key"
+sink = "{sink}"
+interval = "1s"
+grace = "{GRACE}s"
+on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
+"#,
+        addr = s.bao.addr(),
+        jwt = jwt_file.display(),
+        sink = sink.display(),
+        marker = marker.display(),
+    );
+    let config = dir.join("agent.toml");
+    std::fs::write(&config, toml).unwrap();
+    let read = || std::fs::read(&sink).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let unix_now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+
+    let started = Instant::now();
+    let mut agent = Agent::spawn(&["agent", "--json", "-v", "--config", config.to_str().unwrap()]);
+    let ready = agent.wait_ready(Duration::from_secs(20));
+    assert_eq!(ready["sources"], 2, "{ready}");
+    assert_eq!(read(), Some(json!({"current": {"version": 1, "secret": key_v1}, "previous": null})));
+    assert_eq!(mode(&sink), 0o600);
+    assert!(!marker.exists(), "no command on the first write of a new sink");
+
+    // Rotation: current v2, previous v1 until the agent saw it + grace.
+    s.bao.kv_put("app/hmac", json!({"key": key_v2})).await.unwrap();
+    let put_at = Instant::now();
+    let put_unix = unix_now();
+    assert!(
+        wait_for(Duration::from_secs(5), || read().is_some_and(|v| v["current"]["version"] == 2)).await,
+        "the keyring did not follow v2:\n{}",
+        agent.stderr()
+    );
+    let rotate_lag = put_at.elapsed();
+    let rotated = read().unwrap();
+    assert_eq!(rotated["current"], json!({"version": 2, "secret": key_v2}), "{rotated}");
+    assert_eq!(rotated["previous"]["version"], 1, "{rotated}");
+    assert_eq!(rotated["previous"]["secret"], key_v1.as_str(), "{rotated}");
+    let valid_until = rotated["previous"]["valid_until"].as_u64().expect("valid_until, Unix seconds") as f64;
+    assert!(
+        valid_until >= put_unix + GRACE as f64 && valid_until <= put_unix + GRACE as f64 + 4.0,
+        "valid_until {valid_until} for a rotation at {put_unix} with a {GRACE} s grace"
+    );
+    assert_eq!(mode(&sink), 0o600);
+
+    // Until valid_until the previous secret stays; then the file says null.
+    let mut reads_with_previous = 0u32;
+    let dropped = wait_for(Duration::from_secs(GRACE + 5), || {
+        let v = read().expect("a complete keyring at every read");
+        if v["previous"].is_null() {
+            return true;
+        }
+        assert!(unix_now() < valid_until + 1.0, "previous still in the sink well after valid_until: {v}");
+        reads_with_previous += 1;
+        false
+    })
+    .await;
+    let dropped_unix = unix_now();
+    assert!(dropped, "the previous secret was not dropped:\n{}", agent.stderr());
+    assert!(dropped_unix >= valid_until, "dropped at {dropped_unix}, before valid_until {valid_until}");
+    assert_eq!(read(), Some(json!({"current": {"version": 2, "secret": key_v2}, "previous": null})));
+    assert_eq!(mode(&sink), 0o600);
+    assert!(
+        wait_for(Duration::from_secs(3), || std::fs::read_to_string(&marker).is_ok_and(|m| m.lines().count() == 2))
+            .await,
+        "on_rotate runs after the rotation and after the previous secret left"
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "rotated webhooks\nrotated webhooks\n");
+
+    let http = reqwest::Client::new();
+    let health_url = ready["health"].as_str().unwrap().to_owned();
+    let (status, body) = get(&http, &health_url).await;
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "ok", "{health}");
+    let entry = health["sources"].as_array().unwrap().iter().find(|x| x["name"] == "webhooks").cloned().unwrap();
+    assert_eq!(entry["kind"], "hmac_keyring", "{entry}");
+    assert_eq!(entry["version"], 2, "{entry}");
+    assert_eq!(entry["sink_error"], Value::Null, "{entry}");
+
+    // A secret the core refuses: not written, a health error.
+    s.bao.kv_put("app/hmac", json!({"key": too_short})).await.unwrap();
+    let mut entry = Value::Null;
+    let mut status = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let (st, body) = get(&http, &health_url).await;
+        let h: Value = serde_json::from_str(&body).unwrap();
+        status = st;
+        entry = h["sources"].as_array().unwrap().iter().find(|x| x["name"] == "webhooks").cloned().unwrap();
+        if entry["sink_error"] == "secret_too_short" {
+            assert_eq!(h["status"], "degraded", "{h}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(entry["sink_error"], "secret_too_short", "{entry}");
+    assert_eq!(entry["last_error_code"], "secret_too_short", "{entry}");
+    assert_eq!(entry["usable"], true, "the sink still holds a good keyring: {entry}");
+    assert_eq!(entry["version"], 2, "{entry}");
+    assert_eq!(status, 200);
+    assert_eq!(read(), Some(json!({"current": {"version": 2, "secret": key_v2}, "previous": null})), "kept");
+
+    let status = agent.terminate(Duration::from_secs(25));
+    assert_eq!(status.code(), Some(0), "{}", agent.stderr());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap().lines().count(), 2, "nothing run for the refused secret");
+    assert_eq!(strangers(&sinks, &[&sink]), Vec::<String>::new(), "left behind");
+    let log = agent.stderr();
+    assert!(log.contains("sink written") && log.contains("secret_too_short"), "the -v log says what happened:\n{log}");
+    for secret in [&key_v1, &key_v2, &too_short] {
+        assert!(!log.contains(secret.as_str()), "an HMAC secret appeared in the agent's stderr");
+    }
+    println!(
+        "hmac: the keyring followed the rotation in {rotate_lag:?}, the previous secret was dropped {:.2} s after \
+         valid_until ({reads_with_previous} reads saw it), total {:?}",
+        dropped_unix - valid_until,
+        started.elapsed()
+    );
+}
+
 /// Configuration mistakes: exit 2 with a message that names the culprit,
 /// before anything starts (no server needed).
 #[test]

@@ -5,7 +5,7 @@
 //! The file (every table optional; unknown keys are errors):
 //!
 //! ```toml
-//! [vault]                                   # the login every [[kv]] and [[lease]] reads with
+//! [vault]                                   # the login every [[kv]], [[lease]] and [[hmac]] reads with
 //! addr = "https://vault.example:8200"       # else VAULT_ADDR / BAO_ADDR
 //! auth_mount = "jwt"                        # default "jwt"
 //! role = "app"
@@ -41,6 +41,16 @@
 //! path = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 //! sink = "/run/tokenkeep/k8s-token"         # optional: a copy at a stable path
 //! on_rotate = ["/usr/local/bin/reload-app"]
+//!
+//! [[hmac]]                                  # an HMAC keyring: current and previous secret of a KV v2 field
+//! name = "webhooks"                         # default "<mount>/<path>#<field>"
+//! mount = "secret"
+//! path = "app/webhook"
+//! field = "key"                             # a string of at least 16 bytes (the core's minimum)
+//! sink = "/run/tokenkeep/webhook-keys.json" # see below
+//! interval = "60s"                          # as for [[kv]]
+//! grace = "10m"                             # how long the previous secret stays (default 2m, at most 24 h)
+//! on_rotate = ["/usr/local/bin/reload-app"]
 //! ```
 //!
 //! `on_rotate` runs (argv, no shell, 30 s at most, one run at a time per
@@ -49,10 +59,27 @@
 //! after a start when the file already held another value; not when a sink is
 //! created. `lease_duration` is in seconds.
 //!
-//! `[[kv]]` tables naming the same secret share one poller (at the shortest
-//! of their intervals); `[[lease]]` tables naming the same path share one
-//! lease, so `field = "username"` and `field = "password"` in two tables come
-//! from the same credential.
+//! An `[[hmac]]` sink is for a program that signs or verifies (webhooks)
+//! itself and must accept the previous secret for a while after a rotation:
+//!
+//! ```json
+//! {"current": {"version": 3, "secret": "..."},
+//!  "previous": {"version": 2, "secret": "...", "valid_until": 1767226200} | null}
+//! ```
+//!
+//! `version` is the KV version; `valid_until` is in Unix seconds: the time
+//! this agent saw the rotation plus `grace`. The file is rewritten on every
+//! rotation and again at `valid_until`, with `"previous": null` (so
+//! `on_rotate` runs then too). A secret the core would refuse (a missing or
+//! non-string field, shorter than its minimum) is not written: the file keeps
+//! the last good keyring and `/health` shows `sink_error` (`field_missing`,
+//! `secret_too_short`). An agent restarted within a grace window starts
+//! without the previous secret.
+//!
+//! `[[kv]]` and `[[hmac]]` tables naming the same secret share one poller (at
+//! the shortest of their intervals); `[[lease]]` tables naming the same path
+//! share one lease, so `field = "username"` and `field = "password"` in two
+//! tables come from the same credential.
 //!
 //! Flags override the `[vault]` table key by key; `--kv` entries are added to
 //! the `[[kv]]` tables; `--health-listen` overrides `[health] listen`.
@@ -63,6 +90,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
+use tokenkeep::outbound::HmacKeyringConfig;
 use toml::Spanned;
 
 /// Poll period of a KV secret when neither the table nor `--kv-interval` says.
@@ -99,6 +127,7 @@ pub struct AgentConfig {
     pub kv: Vec<KvSpec>,
     pub leases: Vec<LeaseSpec>,
     pub file_tokens: Vec<FileTokenSpec>,
+    pub hmac: Vec<HmacSpec>,
 }
 
 /// The Vault login.
@@ -146,6 +175,20 @@ pub struct LeaseSpec {
     pub on_rotate: Vec<String>,
 }
 
+/// One HMAC keyring: a KV v2 field, the current and previous secret written as JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HmacSpec {
+    pub name: String,
+    pub mount: String,
+    pub path: String,
+    pub field: String,
+    pub sink: PathBuf,
+    pub interval: Duration,
+    /// How long the previous secret stays in the sink after a rotation.
+    pub grace: Duration,
+    pub on_rotate: Vec<String>,
+}
+
 /// One token file, and optionally where its copy goes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileTokenSpec {
@@ -168,6 +211,8 @@ struct FileConfig {
     lease: Vec<Spanned<FileLease>>,
     #[serde(default)]
     file_token: Vec<Spanned<FileTokenTable>>,
+    #[serde(default)]
+    hmac: Vec<Spanned<FileHmac>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -211,6 +256,19 @@ struct FileLease {
     path: Spanned<String>,
     sink: Spanned<PathBuf>,
     field: Option<Spanned<String>>,
+    grace: Option<Spanned<HumanDuration>>,
+    on_rotate: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHmac {
+    name: Option<Spanned<String>>,
+    mount: Spanned<String>,
+    path: Spanned<String>,
+    field: Spanned<String>,
+    sink: Spanned<PathBuf>,
+    interval: Option<Spanned<HumanDuration>>,
     grace: Option<Spanned<HumanDuration>>,
     on_rotate: Option<Spanned<Vec<String>>>,
 }
@@ -408,6 +466,38 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         file_tokens.push(FileTokenSpec { name, path: item.path.into_inner(), sink, on_rotate });
     }
 
+    let mut hmac = Vec::new();
+    for item in file.hmac {
+        let table = at(&item, "[[hmac]]");
+        let item = item.into_inner();
+        let mount = non_empty(&item.mount, &at(&item.mount, "mount"))?;
+        let path = non_empty(&item.path, &at(&item.path, "path"))?;
+        let field = non_empty(&item.field, &at(&item.field, "field"))?;
+        let interval = match &item.interval {
+            Some(i) => check_interval(i.get_ref().0, &at(i, "interval"))?,
+            None => kv_default_interval,
+        };
+        let grace = match &item.grace {
+            Some(g) if g.get_ref().0 > GRACE_MAX => {
+                return Err(err(
+                    &at(g, "grace"),
+                    "a grace window longer than 24 h keeps a replaced secret accepted for no reason",
+                ));
+            }
+            Some(g) => g.get_ref().0,
+            // The core keyring's own default (2 min).
+            None => HmacKeyringConfig::default().grace,
+        };
+        let name = match &item.name {
+            Some(n) => non_empty(n, &at(n, "name"))?,
+            None => format!("{}/{}#{field}", mount.trim_matches('/'), path.trim_matches('/')),
+        };
+        let on_rotate = command(item.on_rotate.as_ref(), &at)?;
+        checks.name(&name, item.name.as_ref().map_or(table, |n| at(n, "name")))?;
+        let sink = checks.sink(item.sink.get_ref(), at(&item.sink, "sink"))?;
+        hmac.push(HmacSpec { name, mount, path, field, sink, interval, grace, on_rotate });
+    }
+
     if vault.is_none() {
         if let Some(first) = kv.first() {
             return Err(format!(
@@ -423,6 +513,13 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
                 first.name
             ));
         }
+        if let Some(first) = hmac.first() {
+            return Err(format!(
+                "HMAC keyring `{}` needs a Vault login: give --role and --jwt-file (and --vault-addr or VAULT_ADDR), \
+                 or a [vault] table in --config",
+                first.name
+            ));
+        }
     }
     if checks.sinks.is_empty() {
         return Err(
@@ -430,7 +527,7 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         );
     }
     checks.inputs_are_not_sinks()?;
-    Ok(AgentConfig { vault, health_listen, kv, leases, file_tokens })
+    Ok(AgentConfig { vault, health_listen, kv, leases, file_tokens, hmac })
 }
 
 fn resolve_vault(
@@ -846,6 +943,82 @@ sink = "/run/tokenkeep/k8s-token"
         let f = Flags { role: Some("a".into()), jwt_file: Some("/j".into()), kv: vec!["nope".into()], ..flags() };
         let e = load(&f).unwrap_err();
         assert!(e.starts_with("--kv nope: ") && e.contains("MOUNT/PATH=SINK"), "{e}");
+    }
+
+    /// The first ```toml block after the line `start`, up to its closing fence.
+    fn toml_block<'t>(text: &'t str, start: &str) -> &'t str {
+        let at = text.find(start).unwrap_or_else(|| panic!("`{start}` not found"));
+        let rest = &text[at..];
+        let open = rest.find("```toml\n").expect("a ```toml block") + "```toml\n".len();
+        let close = rest[open..].find("```").expect("the block's closing fence");
+        &rest[open..open + close]
+    }
+
+    /// The README's example is the agent's configuration as the code reads
+    /// it: parsed and validated in full (the validation reads the file system
+    /// only to refuse a sink that is an existing directory, which none of its
+    /// `/run/tokenkeep/...` paths are, and to resolve symlinked parents).
+    #[test]
+    fn the_readme_example_loads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let section_at = readme.find("### `tokenkeep agent`").expect("the README's agent section");
+        let section_len = readme[section_at + 1..].find("\n## ").map_or(readme.len() - section_at, |n| n + 1);
+        let section = &readme[section_at..section_at + section_len];
+        let text = toml_block(section, "### `tokenkeep agent`");
+        let c = load_text(&flags(), "README.md", text).unwrap_or_else(|e| panic!("the README's example: {e}"));
+        assert!(c.vault.is_some() && c.health_listen.is_some());
+        assert!(!c.kv.is_empty() && !c.leases.is_empty() && !c.file_tokens.is_empty() && !c.hmac.is_empty(), "{c:?}");
+        let h = &c.hmac[0];
+        assert_eq!((h.field.as_str(), h.grace), ("key", Duration::from_secs(600)));
+        let min = tokenkeep_core::hmac_keyring::MIN_SECRET_BYTES;
+        assert!(section.contains(&format!("at least {min} bytes")), "the README states the core's minimum");
+    }
+
+    /// The same for the example in this module's documentation.
+    #[test]
+    fn the_module_doc_example_loads() {
+        let source = include_str!("config.rs");
+        let doc: String = source
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").strip_prefix(' ').unwrap_or("")))
+            .collect();
+        let text = toml_block(&doc, "The file");
+        let c = load_text(&flags(), "config.rs", text).unwrap_or_else(|e| panic!("the module doc's example: {e}"));
+        assert!(!c.kv.is_empty() && !c.leases.is_empty() && !c.file_tokens.is_empty() && !c.hmac.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn hmac_tables() {
+        let base = "[vault]\nrole = \"a\"\njwt_file = \"/j\"\n";
+        let c = load_text(
+            &flags(),
+            "agent.toml",
+            &format!("{base}[[hmac]]\nmount = \"secret\"\npath = \"app/hmac\"\nfield = \"key\"\nsink = \"/h.json\"\n"),
+        )
+        .unwrap();
+        let h = &c.hmac[0];
+        assert_eq!(h.name, "secret/app/hmac#key");
+        assert_eq!(h.grace, HmacKeyringConfig::default().grace, "the core's default");
+        assert_eq!(h.interval, DEFAULT_KV_INTERVAL);
+        assert!(h.on_rotate.is_empty());
+
+        let one = "[[hmac]]\nmount = \"secret\"\npath = \"app/hmac\"\nfield = \"key\"\nsink = \"/h.json\"\n";
+        let e = fails(&flags(), one);
+        assert!(e.contains("HMAC keyring `secret/app/hmac#key` needs a Vault login"), "{e}");
+        let e = fails(&flags(), &format!("{base}{one}grace = \"25h\"\n"));
+        assert!(e.contains("line 9 (grace)") && e.contains("24 h"), "{e}");
+        let e = fails(&flags(), &format!("{base}{one}interval = \"1ms\"\n"));
+        assert!(e.contains("line 9 (interval)") && e.contains("1s..24h"), "{e}");
+        let e = fails(&flags(), &format!("{base}[[hmac]]\nmount = \"secret\"\npath = \"app/hmac\"\nsink = \"/h\"\n"));
+        assert!(e.contains("missing field `field`"), "{e}");
+        let e = fails(&flags(), &format!("{base}{one}secret = \"no\"\n"));
+        assert!(e.contains("unknown field `secret`"), "{e}");
+        let e = fails(&flags(), &format!("{base}token_sink = \"/h.json\"\n{one}"));
+        assert!(e.contains("line 9 (sink)") && e.contains("line 4 (token_sink)"), "{e}");
+        let e = fails(&flags(), &format!("{base}{one}{one}"));
+        assert!(e.contains("`secret/app/hmac#key` is already used"), "{e}");
     }
 
     #[test]

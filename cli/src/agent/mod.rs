@@ -2,9 +2,9 @@
 //! (the job of Vault Agent's auto-auth with file sinks, and of spiffe-helper).
 //!
 //! It wires the runtime's sources (a Vault token from a JWT login, KV v2
-//! secrets, leases, token files) to files: each value is written atomically
-//! with mode 0600 when it first arrives and again on every rotation, then an
-//! optional command runs. `/health` and `/metrics` are served on a loopback
+//! secrets, leases, token files, HMAC keyrings fed by a KV field) to files:
+//! each value is written atomically with mode 0600 when it first arrives and
+//! again on every rotation, then an optional command runs. `/health` and `/metrics` are served on a loopback
 //! listener. It adds no credential logic of its own: refresh, renewal,
 //! re-login and backoff are the runtime's.
 //!
@@ -141,7 +141,8 @@ fn sink_paths(config: &AgentConfig) -> Vec<PathBuf> {
     let kv = config.kv.iter().map(|k| k.sink.clone());
     let leases = config.leases.iter().map(|l| l.sink.clone());
     let files = config.file_tokens.iter().filter_map(|f| f.sink.clone());
-    token.chain(kv).chain(leases).chain(files).collect()
+    let hmac = config.hmac.iter().map(|h| h.sink.clone());
+    token.chain(kv).chain(leases).chain(files).chain(hmac).collect()
 }
 
 /// The one line on stdout that says every sink holds a value.

@@ -5,7 +5,7 @@
 //!
 //! ```json
 //! {"status": "ok" | "degraded" | "failing",
-//!  "sources": [{"name": "app@jwt", "kind": "vault_token" | "kv" | "lease" | "file_token",
+//!  "sources": [{"name": "app@jwt", "kind": "vault_token" | "kv" | "lease" | "file_token" | "hmac_keyring",
 //!               "state": "fresh", "usable": true, "token_age_seconds": 4, "expires_in_seconds": 6,
 //!               "next_refresh_in_seconds": 2, "last_refresh_ok": true, "consecutive_failures": 0,
 //!               "last_error_code": null, "version": null,
@@ -13,7 +13,9 @@
 //! ```
 //!
 //! `degraded`: every value is usable but a refresh is failing, or a sink
-//! could not be written (`sink_error`: `write_failed`, `field_missing`).
+//! could not be written (`sink_error`: `write_failed`, `field_missing`, or
+//! `secret_too_short` for an HMAC secret the core refuses; the sink keeps the
+//! last good keyring, and `usable` stays false until one was accepted).
 //!
 //! `/metrics` is the Prometheus text of everything recorded through the
 //! `metrics` facade: the runtime's `vault_login_total{result}`,

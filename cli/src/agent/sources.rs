@@ -5,6 +5,8 @@
 //! replace is decided by the runtime (`tokenkeep::outbound`). Each source's
 //! rotation watch wakes one loop here, which renders the current value,
 //! compares it with what the sink holds and writes only a different value.
+//! An `[[hmac]]` sink also changes with time (its previous secret is dropped
+//! at the end of the grace window): its loop is woken then too.
 
 use super::config::AgentConfig;
 use super::serve::{ON_ROTATE_TOTAL, SINK_WRITES_TOTAL};
@@ -13,11 +15,13 @@ use crate::output::Failure;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokenkeep::outbound::{
-    FileToken, FileTokenConfig, Health, JwtSource, OutboundError, VaultLease, VaultLeaseConfig, VaultSecret,
-    VaultSecretConfig, VaultToken, VaultTokenConfig,
+    CredentialState, FileToken, FileTokenConfig, Health, HmacError, HmacKeyringConfig, JwtSource, OutboundError,
+    VaultLease, VaultLeaseConfig, VaultSecret, VaultSecretConfig, VaultToken, VaultTokenConfig,
 };
+use tokenkeep_core::UnixTime;
+use tokenkeep_core::hmac_keyring::HmacKeyring as CoreKeyring;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +32,10 @@ const ON_ROTATE_TIMEOUT: Duration = Duration::from_secs(30);
 const SINK_RETRY: Duration = Duration::from_secs(5);
 /// At most this much of a command's output goes to the debug log.
 const OUTPUT_LOG_LIMIT: usize = 4096;
+/// A KV poller serving `[[hmac]]` tables keeps a replaced version this much
+/// longer than their longest grace: the agent's window starts when it sees
+/// the rotation (a little after the poller's) and ends on a whole second.
+const PREVIOUS_MARGIN: Duration = Duration::from_secs(5);
 
 /// A running source of the runtime.
 pub enum Handle {
@@ -35,6 +43,7 @@ pub enum Handle {
     Kv(VaultSecret),
     Lease(VaultLease),
     FileToken(FileToken),
+    Hmac(HmacSource),
 }
 
 impl Handle {
@@ -45,6 +54,7 @@ impl Handle {
             Handle::Kv(_) => "kv",
             Handle::Lease(_) => "lease",
             Handle::FileToken(_) => "file_token",
+            Handle::Hmac(_) => "hmac_keyring",
         }
     }
 
@@ -54,6 +64,7 @@ impl Handle {
             Handle::Kv(s) => s.health(),
             Handle::Lease(s) => s.health(),
             Handle::FileToken(s) => s.health(),
+            Handle::Hmac(s) => s.health(),
         }
     }
 
@@ -64,6 +75,7 @@ impl Handle {
             Handle::Kv(s) => s.current().is_ok(),
             Handle::Lease(s) => s.current().is_ok(),
             Handle::FileToken(s) => s.current().is_ok(),
+            Handle::Hmac(s) => s.usable(),
         }
     }
 
@@ -73,12 +85,15 @@ impl Handle {
             Handle::Kv(s) => s.subscribe(),
             Handle::Lease(s) => s.subscribe(),
             Handle::FileToken(s) => s.subscribe(),
+            Handle::Hmac(s) => s.secret.subscribe(),
         }
     }
 
-    /// The bytes the sink should hold now.
-    fn render(&self, field: Option<&str>) -> Rendered {
-        match self {
+    /// The bytes the sink should hold now, and when they will change without
+    /// a rotation (an `[[hmac]]` sink's previous secret expiring).
+    fn render(&self, field: Option<&str>) -> (Rendered, Option<Duration>) {
+        let rendered = match self {
+            Handle::Hmac(s) => return s.render(),
             Handle::VaultToken(s) => s.current().map_or(Rendered::Absent, |t| Rendered::Value(t.expose().into())),
             Handle::FileToken(s) => s.current().map_or(Rendered::Absent, |t| Rendered::Value(t.expose().into())),
             Handle::Kv(s) => match s.current() {
@@ -97,7 +112,8 @@ impl Handle {
                 }
                 Err(_) => Rendered::Absent,
             },
-        }
+        };
+        (rendered, None)
     }
 }
 
@@ -108,6 +124,120 @@ enum Rendered {
     Absent,
     /// The configured `field` is not in the secret.
     MissingField,
+    /// The core refuses the value (an HMAC secret too short): its error code.
+    Refused(&'static str),
+}
+
+/// An `[[hmac]]` keyring. The secrets are the KV poller's (`current()`, and
+/// `previous()` for the replaced version); the agent keeps only when it saw
+/// each version arrive (the previous secret's window runs from then) and
+/// what the core made of the current secret. The runtime's `HmacKeyring` is
+/// not used: it never hands its secrets out, and here they go to a file.
+pub struct HmacSource {
+    secret: VaultSecret,
+    field: String,
+    grace: Duration,
+    state: Mutex<HmacState>,
+}
+
+#[derive(Default)]
+struct HmacState {
+    /// The current KV version and when this agent first saw it.
+    seen: Option<(u64, SystemTime)>,
+    /// The last version whose secret the core accepted (what the sink holds or is about to).
+    accepted: Option<u64>,
+    /// Why the current version is not written (`field_missing`, `secret_too_short`).
+    refused: Option<&'static str>,
+}
+
+/// Whether the core would install `secret` in a keyring (its minimum length,
+/// and whatever else its `rotate` checks), on a keyring of its own that is dropped at once.
+fn core_accepts(secret: &[u8]) -> Result<(), HmacError> {
+    CoreKeyring::new(HmacKeyringConfig::default()).rotate(secret, 1, UnixTime::EPOCH)
+}
+
+/// `t` rounded up to a whole second (`valid_until` is written in seconds,
+/// and the previous secret must not be dropped before the time written).
+fn ceil_to_second(t: SystemTime) -> SystemTime {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() + u64::from(since.subsec_nanos() > 0);
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+impl HmacSource {
+    fn new(secret: VaultSecret, field: String, grace: Duration) -> Self {
+        HmacSource { secret, field, grace, state: Mutex::new(HmacState::default()) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, HmacState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A keyring was accepted (the sink holds one that works, even if the
+    /// newest version was refused) and the poller still has a value.
+    fn usable(&self) -> bool {
+        self.secret.current().is_ok() && self.state().accepted.is_some()
+    }
+
+    /// The poller's health, with the version the sink holds and, when the
+    /// newest secret was refused, that refusal (as the runtime's keyring reports it).
+    fn health(&self) -> Health {
+        let mut h = self.secret.health();
+        let st = self.state();
+        h.version = st.accepted;
+        if let Some(code) = st.refused {
+            h.last_refresh_ok = Some(false);
+            h.last_error_code = Some(code);
+            h.state = match (st.accepted.is_some(), h.state) {
+                (false, CredentialState::Fatal) => CredentialState::Fatal,
+                (false, _) => CredentialState::Empty,
+                (true, CredentialState::Fresh | CredentialState::Refreshing) => CredentialState::Degraded,
+                (true, other) => other,
+            };
+        }
+        h
+    }
+
+    /// `{"current": {"version", "secret"}, "previous": {"version", "secret", "valid_until"} | null}`,
+    /// and when the previous secret leaves it.
+    fn render(&self) -> (Rendered, Option<Duration>) {
+        let Ok(current) = self.secret.current() else { return (Rendered::Absent, None) };
+        let now = SystemTime::now();
+        let mut st = self.state();
+        let seen_at = match st.seen {
+            Some((version, at)) if version == current.version => at,
+            _ => {
+                st.seen = Some((current.version, now));
+                now
+            }
+        };
+        let Some(secret) = current.get_str(&self.field) else {
+            st.refused = Some("field_missing");
+            return (Rendered::MissingField, None);
+        };
+        if let Err(e) = core_accepts(secret.as_bytes()) {
+            st.refused = Some(e.code());
+            return (Rendered::Refused(e.code()), None);
+        }
+        st.refused = None;
+        st.accepted = Some(current.version);
+        drop(st);
+        let valid_until = ceil_to_second(seen_at + self.grace);
+        let previous = self.secret.previous().filter(|p| p.version < current.version && now < valid_until);
+        let previous = previous.as_ref().and_then(|p| {
+            let secret = p.get_str(&self.field).filter(|s| core_accepts(s.as_bytes()).is_ok())?;
+            let until = valid_until.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+            Some(serde_json::json!({"version": p.version, "secret": secret, "valid_until": until}))
+        });
+        let again_in = previous.is_some().then(|| valid_until.duration_since(now).unwrap_or_default());
+        let keyring = serde_json::json!({
+            "current": {"version": current.version, "secret": secret},
+            "previous": previous,
+        });
+        let mut bytes = serde_json::to_vec(&keyring).unwrap_or_default();
+        bytes.push(b'\n');
+        (Rendered::Value(bytes), again_in)
+    }
 }
 
 /// The whole object as one line of JSON, or one member: a string as is (a
@@ -167,7 +297,7 @@ impl Source {
     }
 }
 
-/// Everything the agent started, in start order (token, KV, leases, files).
+/// Everything the agent started, in start order (token, KV, leases, files, HMAC keyrings).
 pub struct Sources {
     pub list: Vec<Arc<Source>>,
     token: Option<VaultToken>,
@@ -206,25 +336,10 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
         )));
         token = Some(t);
     }
-    // Tables naming the same secret share one poller (at the shortest of
-    // their intervals): one read per period, and every sink of a secret
-    // shows the same version.
-    let mut secrets: Vec<((&str, &str), VaultSecret)> = Vec::new();
+    let mut secrets = Pollers::default();
     for kv in &config.kv {
         let t = token.as_ref().ok_or_else(|| Failure::usage("invalid_config", "KV secrets need a Vault login"))?;
-        let key = (kv.mount.as_str(), kv.path.as_str());
-        let secret = match secrets.iter().find(|(k, _)| *k == key) {
-            Some((_, shared)) => shared.clone(),
-            None => {
-                let interval =
-                    config.kv.iter().filter(|o| (o.mount.as_str(), o.path.as_str()) == key).map(|o| o.interval).min();
-                let c = VaultSecretConfig::new(kv.mount.clone(), kv.path.clone())
-                    .with_poll_interval(interval.unwrap_or(kv.interval));
-                let started = VaultSecret::start(t, c).map_err(|e| start_failed(&format!("kv `{}`", kv.name), &e))?;
-                secrets.push((key, started.clone()));
-                started
-            }
-        };
+        let secret = secrets.get(config, t, &kv.mount, &kv.path, &format!("kv `{}`", kv.name))?;
         list.push(Arc::new(Source::new(
             kv.name.clone(),
             Handle::Kv(secret),
@@ -270,13 +385,58 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
             f.on_rotate.clone(),
         )));
     }
+    for h in &config.hmac {
+        let t = token.as_ref().ok_or_else(|| Failure::usage("invalid_config", "HMAC keyrings need a Vault login"))?;
+        let secret = secrets.get(config, t, &h.mount, &h.path, &format!("hmac `{}`", h.name))?;
+        list.push(Arc::new(Source::new(
+            h.name.clone(),
+            Handle::Hmac(HmacSource::new(secret, h.field.clone(), h.grace)),
+            Some(h.sink.clone()),
+            // Not used to render (the keyring knows its field): for the logs.
+            Some(h.field.clone()),
+            h.on_rotate.clone(),
+        )));
+    }
     Ok(Sources { list, token })
+}
+
+/// The KV pollers, one per secret: `[[kv]]` and `[[hmac]]` tables naming the
+/// same secret share one (at the shortest of their intervals), so there is
+/// one read per period and every sink of a secret shows the same version.
+#[derive(Default)]
+struct Pollers(Vec<((String, String), VaultSecret)>);
+
+impl Pollers {
+    /// The poller of `mount`/`path`, started at its first use. It keeps a
+    /// replaced version for the longest grace of the `[[hmac]]` tables
+    /// reading it (plus [`PREVIOUS_MARGIN`]); without any, the runtime's default.
+    fn get(
+        &mut self,
+        config: &AgentConfig,
+        token: &VaultToken,
+        mount: &str,
+        path: &str,
+        what: &str,
+    ) -> Result<VaultSecret, Failure> {
+        if let Some((_, shared)) = self.0.iter().find(|((m, p), _)| m == mount && p == path) {
+            return Ok(shared.clone());
+        }
+        let kv = config.kv.iter().filter(|k| k.mount == mount && k.path == path).map(|k| k.interval);
+        let hmac = config.hmac.iter().filter(|h| h.mount == mount && h.path == path);
+        let interval = kv.chain(hmac.clone().map(|h| h.interval)).min().unwrap_or(super::config::DEFAULT_KV_INTERVAL);
+        let mut c = VaultSecretConfig::new(mount.to_owned(), path.to_owned()).with_poll_interval(interval);
+        c.grace = hmac.map(|h| h.grace).max().map(|g| g + PREVIOUS_MARGIN);
+        let started = VaultSecret::start(token, c).map_err(|e| start_failed(what, &e))?;
+        self.0.push(((mount.to_owned(), path.to_owned()), started.clone()));
+        Ok(started)
+    }
 }
 
 impl Sources {
     /// Stops the sources: leases first (their revocation needs the token),
-    /// then KV secrets and token files, the Vault token last (revoked when
-    /// asked). Each runtime shutdown is bounded (15 s).
+    /// then KV secrets (those of HMAC keyrings too) and token files, the
+    /// Vault token last (revoked when asked). Each runtime shutdown is
+    /// bounded (15 s).
     pub async fn shutdown(self) {
         for s in &self.list {
             if let Handle::Lease(lease) = &s.handle {
@@ -284,8 +444,10 @@ impl Sources {
             }
         }
         for s in &self.list {
-            if let Handle::Kv(secret) = &s.handle {
-                secret.shutdown();
+            match &s.handle {
+                Handle::Kv(secret) => secret.shutdown(),
+                Handle::Hmac(h) => h.secret.shutdown(),
+                _ => {}
             }
         }
         if let Some(token) = &self.token {
@@ -307,9 +469,14 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
     loop {
         rotations.borrow_and_update();
         let mut retry = false;
-        let rendered = source.handle.render(source.field.as_deref());
+        let (rendered, again_in) = source.handle.render(source.field.as_deref());
         match (&source.sink, rendered) {
             (_, Rendered::Absent) => {}
+            (Some(path), Rendered::Refused(code)) => {
+                tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), error = code, "the core refuses this secret: sink not written, it keeps the last good value");
+                source.set_status(|s| s.last_error = Some(code));
+            }
+            (None, Rendered::Refused(_)) => {}
             (None, Rendered::Value(_)) => {
                 if !reported_ready {
                     reported_ready = true;
@@ -318,7 +485,7 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
             }
             (Some(path), Rendered::MissingField) => {
                 let field = source.field.as_deref().unwrap_or_default();
-                tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), field, "the secret has no such field: sink not written");
+                tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), field, "the secret has no such field (a string for an HMAC keyring): sink not written");
                 source.set_status(|s| s.last_error = Some("field_missing"));
             }
             (None, Rendered::MissingField) => {}
@@ -346,6 +513,7 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
                 }
             }
             () = tokio::time::sleep(SINK_RETRY), if retry => {}
+            () = tokio::time::sleep(again_in.unwrap_or_default()), if again_in.is_some() => {}
             () = stop.cancelled() => return,
         }
     }
@@ -484,5 +652,19 @@ mod tests {
         let Rendered::Value(port) = render_object(&data, Some("port")) else { panic!("value") };
         assert_eq!(port, b"5432");
         assert!(matches!(render_object(&data, Some("user")), Rendered::MissingField));
+    }
+
+    #[test]
+    fn hmac_secrets_are_checked_by_the_core() {
+        let min = tokenkeep_core::hmac_keyring::MIN_SECRET_BYTES;
+        assert_eq!(core_accepts(&vec![b'k'; min - 1]).map_err(|e| e.code()), Err("secret_too_short"));
+        assert!(core_accepts(&vec![b'k'; min]).is_ok());
+    }
+
+    #[test]
+    fn valid_until_is_rounded_up() {
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        assert_eq!(ceil_to_second(at(5_000)), at(5_000));
+        assert_eq!(ceil_to_second(at(5_001)), at(6_000));
     }
 }

@@ -22,7 +22,7 @@ One line goes to stdout when every sink has been written (with --json, a JSON li
 SIGTERM or SIGINT stops the agent (leases first, then the token; revoked with --revoke-on-exit); exit 0.
 Exit 2: a usage or configuration error.")]
 pub struct Args {
-    /// TOML file with every setting: several secrets, leases, token files, commands run on rotation
+    /// TOML file with every setting: several secrets, leases, token files, HMAC keyrings, commands run on rotation
     /// (the schema is in the README). Flags override its [vault] table; --kv adds to its [[kv]] tables.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
