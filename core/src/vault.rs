@@ -820,8 +820,9 @@ pub struct VaultTokenMachine {
     login_400_since: Option<UnixTime>,
 }
 
-/// How much shorter than the login's TTL a renewal may be before it counts
-/// as capped by `token_max_ttl` (the server counts from its own clock).
+/// How much shorter than what the login (or the lease read) granted a renewal
+/// may be before it counts as capped by a max TTL (the server counts from its
+/// own clock).
 const CAPPED_TOLERANCE: Duration = Duration::from_secs(2);
 
 /// How long login answers of 400 are retried with backoff before the token
@@ -1423,7 +1424,15 @@ impl LeaseMachine {
                     Ok(r) => {
                         let own = now + r.lease_duration;
                         self.lease_expiry = Some(own);
-                        Outcome::Renewed { expires_at: self.effective(Some(own)).unwrap_or(own) }
+                        let expires_at = self.effective(Some(own)).unwrap_or(own);
+                        // Less than the read granted: the lease's max TTL capped it, and
+                        // the next attempt reads a new credential instead of renewing.
+                        let granted = self.machine.current(now).map(|l| l.lease_duration).unwrap_or_default();
+                        if !r.renewable || r.lease_duration + CAPPED_TOLERANCE < granted {
+                            Outcome::RenewedToEnd { expires_at }
+                        } else {
+                            Outcome::Renewed { expires_at }
+                        }
                     }
                     Err(e @ VaultError::PermissionDenied) => Outcome::Rejected { code: e.code() },
                     Err(e) if e.is_retryable() => retryable(&e),

@@ -348,6 +348,48 @@ impl DevOpenBao {
         Ok(())
     }
 
+    /// The database secrets engine at `database/` with a PostgreSQL
+    /// connection `pg` and a role `role` whose credentials live `default_ttl`
+    /// and at most `max_ttl` (seconds). `connection_url` carries the
+    /// `{{username}}`/`{{password}}` placeholders OpenBao fills in.
+    pub async fn enable_postgres_role(
+        &self,
+        connection_url: &str,
+        admin: (&str, &str),
+        role: &str,
+        default_ttl: u64,
+        max_ttl: u64,
+    ) -> Result<(), DevOpenBaoError> {
+        self.ok("POST", "sys/mounts/database", json!({"type": "database"})).await?;
+        self.ok(
+            "POST",
+            "database/config/pg",
+            json!({
+                "plugin_name": "postgresql-database-plugin",
+                "connection_url": connection_url,
+                "username": admin.0,
+                "password": admin.1,
+                "allowed_roles": role,
+            }),
+        )
+        .await?;
+        self.ok(
+            "POST",
+            &format!("database/roles/{role}"),
+            json!({
+                "db_name": "pg",
+                "creation_statements": [
+                    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; \
+                     GRANT CONNECT ON DATABASE postgres TO \"{{name}}\";"
+                ],
+                "default_ttl": format!("{default_ttl}s"),
+                "max_ttl": format!("{max_ttl}s"),
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Writes a KV v2 secret at `secret/<path>` (the dev server's KV v2
     /// mount); returns the new version.
     pub async fn kv_put(&self, path: &str, data: Value) -> Result<u64, DevOpenBaoError> {

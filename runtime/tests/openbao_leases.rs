@@ -6,125 +6,28 @@
 
 mod openbao_support;
 
-use openbao_support::{Bao, Role, assert_no_secret, free_port, global_capture, issuer, mint, random_hex, write_atomic};
-use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use openbao_support::{Bao, Role, assert_no_secret, global_capture, issuer, mint, random_hex, write_atomic};
+use serde_json::json;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokenkeep::outbound::{JwtSource, LeasedSecret, VaultLease, VaultLeaseConfig, VaultToken, VaultTokenConfig};
+use tokenkeep_dev_postgres::DevPostgres;
 
 // ----- PostgreSQL ---------------------------------------------------------------
 
-/// The directory holding `initdb` and `pg_ctl`: `$TOKENKEEP_PG_BIN`, else
-/// `/usr/lib/postgresql/<newest>/bin`. Missing is a failure, never a skip.
-fn pg_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("TOKENKEEP_PG_BIN") {
-        let p = PathBuf::from(p);
-        assert!(p.join("initdb").is_file(), "TOKENKEEP_PG_BIN={} holds no initdb", p.display());
-        return p;
-    }
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()).then_some((v, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, p)| p).unwrap_or_else(|| {
-        panic!(
-            "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin: run \
-             scripts/postgres.sh (apt-get install postgresql) or set TOKENKEEP_PG_BIN. These tests need a real \
-             PostgreSQL and are never skipped."
-        )
-    })
-}
-
-/// Runs a PostgreSQL binary as the `postgres` user (initdb refuses root).
-fn as_postgres(bin: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]);
-        c
-    } else {
-        let mut c = Command::new("sudo");
-        c.args(["-n", "-u", "postgres", "--"]);
-        c
-    };
-    cmd.arg(bin).args(args).current_dir("/");
-    cmd.output().unwrap_or_else(|e| panic!("running {} as postgres: {e}", bin.display()))
-}
-
-fn sudo_chown() -> Command {
-    let mut c = Command::new("sudo");
-    c.args(["-n", "chown"]);
-    c
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
-}
-
-/// A throwaway cluster on a free loopback port, stopped on drop.
+/// A throwaway cluster; missing server binaries are a failure, never a skip.
 struct Pg {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
+    cluster: DevPostgres,
     port: u16,
     password: String,
 }
 
 impl Pg {
     fn start() -> Pg {
-        let bin = pg_bin();
-        let dir = tempfile::tempdir().unwrap();
-        let password = format!("pg-{}", random_hex());
-        let pwfile = dir.path().join("pwfile");
-        std::fs::write(&pwfile, format!("{password}\n")).unwrap();
-        let mut chown = if is_root() { Command::new("chown") } else { sudo_chown() };
-        let st = chown.args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
-        assert!(st.success(), "chown {} to postgres", dir.path().display());
-        let data = dir.path().join("data");
-        let out = as_postgres(
-            &bin.join("initdb"),
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "-A",
-                "scram-sha-256",
-                &format!("--pwfile={}", pwfile.display()),
-                "--no-sync",
-            ],
-        );
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        for attempt in 1..=5 {
-            let port = free_port();
-            let opts = format!("-c listen_addresses=127.0.0.1 -p {port} -k {}", dir.path().display());
-            let log = dir.path().join(format!("pg-{attempt}.log"));
-            let out = as_postgres(
-                &bin.join("pg_ctl"),
-                &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "-t", "30", "-o", &opts, "start"],
-            );
-            if out.status.success() {
-                return Pg { bin, dir, port, password };
-            }
-            let tail = std::fs::read_to_string(&log).unwrap_or_default();
-            assert!(attempt < 5, "pg_ctl start: {} {tail}", String::from_utf8_lossy(&out.stderr));
-            eprintln!("pg_ctl start attempt {attempt} on port {port} failed: {tail}");
-        }
-        unreachable!("the loop returns or panics")
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = as_postgres(&self.bin.join("pg_ctl"), &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
+        let cluster = DevPostgres::start(&format!("pg-{}", random_hex()))
+            .unwrap_or_else(|e| panic!("{e}. These tests need a real PostgreSQL and are never skipped."));
+        Pg { port: cluster.port(), password: cluster.password().to_owned(), cluster }
     }
 }
 
@@ -151,53 +54,23 @@ async fn connect_with(pg: &Pg, s: &LeasedSecret) -> Result<(), String> {
 
 // ----- OpenBao ------------------------------------------------------------------
 
-async fn ok(bao: &Bao, method: &str, path: &str, body: Value) {
-    let (s, b) = bao.api(method, path, Some(body)).await;
-    assert!((200..300).contains(&s), "{method} {path}: {s} {b}");
-}
-
 /// JWT auth (role `app` with the given token TTLs), a policy for
 /// `database/creds/app` and `sys/leases/*`, and the database secrets engine
 /// on `pg` with role `app` (`default_ttl`, `max_ttl` in seconds).
 async fn configure(bao: &Bao, issuer: &tokenkeep_dev_issuer::RunningIssuer, role: &Role, pg: &Pg, ttl: u64, max: u64) {
     bao.configure(issuer, role).await;
-    ok(
-        bao,
-        "PUT",
-        "sys/policies/acl/app",
-        json!({"policy": "path \"database/creds/app\" { capabilities = [\"read\"] }\n\
-                          path \"sys/leases/*\" { capabilities = [\"create\", \"read\", \"update\"] }"}),
-    )
-    .await;
-    ok(bao, "POST", "sys/mounts/database", json!({"type": "database"})).await;
-    ok(
-        bao,
-        "POST",
-        "database/config/pg",
-        json!({
-            "plugin_name": "postgresql-database-plugin",
-            "connection_url": format!("postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable", pg.port),
-            "username": "postgres",
-            "password": pg.password,
-            "allowed_roles": "app",
-        }),
-    )
-    .await;
-    ok(
-        bao,
-        "POST",
-        "database/roles/app",
-        json!({
-            "db_name": "pg",
-            "creation_statements": [
-                "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; \
-                 GRANT CONNECT ON DATABASE postgres TO \"{{name}}\";"
-            ],
-            "default_ttl": format!("{ttl}s"),
-            "max_ttl": format!("{max}s"),
-        }),
-    )
-    .await;
+    bao.inner()
+        .put_policy(
+            "app",
+            "path \"database/creds/app\" { capabilities = [\"read\"] }\n\
+             path \"sys/leases/*\" { capabilities = [\"create\", \"read\", \"update\"] }",
+        )
+        .await
+        .unwrap();
+    bao.inner()
+        .enable_postgres_role(&pg.cluster.openbao_connection_url(), ("postgres", &pg.password), "app", ttl, max)
+        .await
+        .unwrap();
 }
 
 /// `sys/leases/lookup` with the root token: `Some(expire_time)` while the lease exists.

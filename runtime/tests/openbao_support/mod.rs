@@ -57,6 +57,11 @@ impl Bao {
         }
     }
 
+    /// The shared launcher, for what the conveniences here do not cover.
+    pub fn inner(&self) -> &DevOpenBao {
+        &self.inner
+    }
+
     /// Restarts the server on the same port and root token; it starts empty.
     pub async fn restart(&mut self) {
         self.inner.restart().await.unwrap();
