@@ -711,30 +711,9 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
     );
 }
 
-/// A PostgreSQL client's login with `user`/`password` and `SELECT 1`.
-async fn pg_connect(port: u16, user: &str, password: &str) -> Result<(), String> {
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host("127.0.0.1")
-        .port(port)
-        .user(user)
-        .password(password)
-        .dbname("postgres")
-        .connect_timeout(Duration::from_secs(5));
-    // A server's refusal as its SQLSTATE and message (28P01: the login failed).
-    let explain = |e: tokio_postgres::Error| {
-        e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()))
-    };
-    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(explain)?;
-    let task = tokio::spawn(conn);
-    let r = client.simple_query("SELECT 1").await.map(|_| ()).map_err(explain);
-    drop(client);
-    let _ = task.await;
-    r
-}
-
-/// [`pg_connect`] with the `username` and `password` of a lease sink's JSON.
-async fn pg_connect_as(port: u16, lease: &Value) -> Result<(), String> {
-    pg_connect(port, lease["username"].as_str().unwrap(), lease["password"].as_str().unwrap()).await
+/// A real PostgreSQL login with the `username` and `password` of a lease sink's JSON.
+async fn pg_connect_as(pg: &DevPostgres, lease: &Value) -> Result<(), String> {
+    pg.login(lease["username"].as_str().unwrap(), lease["password"].as_str().unwrap()).await
 }
 
 /// An RFC 3339 time (`expire_time`) as seconds since the Unix epoch.
@@ -833,7 +812,7 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
     assert_eq!(first["renewable"], true);
     let keys: BTreeSet<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, BTreeSet::from(["username", "password", "lease_id", "lease_duration", "renewable"]));
-    pg_connect_as(pg.port(), &first).await.expect("the first credential connects");
+    pg_connect_as(&pg, &first).await.expect("the first credential connects");
     let vault_token = std::fs::read_to_string(&token_sink).unwrap();
     assert_eq!(s.lookup_self(&vault_token).await, 200, "the token sink holds a live token");
 
@@ -859,7 +838,7 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
             }
         }
         if !connected_past_first_ttl && ready_at.elapsed() > Duration::from_secs(DEFAULT_TTL + 1) {
-            pg_connect_as(pg.port(), &first).await.expect("the renewed credential connects past its first TTL");
+            pg_connect_as(&pg, &first).await.expect("the renewed credential connects past its first TTL");
             connected_past_first_ttl = true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -875,7 +854,7 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
     assert_ne!(second["password"], first["password"]);
     assert_ne!(second["username"], first["username"]);
     assert_eq!(mode(&lease_sink), 0o600);
-    pg_connect_as(pg.port(), &second).await.expect("the new credential connects");
+    pg_connect_as(&pg, &second).await.expect("the new credential connects");
     // The old lease's end as the server has it (its last renewal was capped by the max TTL).
     let old_expire_time = lease_lookup(&s.bao, &first_id).await;
     let old_alive_after_rotation = old_expire_time.is_some();
@@ -941,9 +920,9 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
         grace_end - rotated_unix,
         old_end - rotated_unix
     );
-    let old_connect = pg_connect_as(pg.port(), &first).await.expect_err("the revoked credential must not log in");
+    let old_connect = pg_connect_as(&pg, &first).await.expect_err("the revoked credential must not log in");
     assert!(old_connect.starts_with("28P01"), "refused as a login, not for another reason: {old_connect}");
-    pg_connect_as(pg.port(), &second).await.expect("the new credential still connects");
+    pg_connect_as(&pg, &second).await.expect("the new credential still connects");
 
     // on_rotate ran once for the rotation (not for the first write, nor for renewals).
     assert!(
@@ -987,7 +966,7 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
     let stop_took = sigterm_at.elapsed();
     assert_eq!(status.code(), Some(0), "{}", agent.stderr());
     assert_eq!(lease_lookup(&s.bao, &last_id).await, None, "the current lease is revoked on SIGTERM");
-    let last_connect = pg_connect_as(pg.port(), &last).await.expect_err("the last credential must not log in");
+    let last_connect = pg_connect_as(&pg, &last).await.expect_err("the last credential must not log in");
     assert!(last_connect.starts_with("28P01"), "refused as a login, not for another reason: {last_connect}");
     assert_eq!(s.lookup_self(&vault_token).await, 403, "the token is revoked on SIGTERM");
     let rotations = std::fs::read_to_string(&marker).unwrap().lines().count();

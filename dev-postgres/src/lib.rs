@@ -153,6 +153,29 @@ impl DevPostgres {
         &self.password
     }
 
+    /// Logs in as `user` with `password` over TCP, as an application would,
+    /// and runs `SELECT 1`. A refusal comes back as the server's SQLSTATE and
+    /// message (`28P01: password authentication failed …`). Needs a tokio runtime.
+    pub async fn login(&self, user: &str, password: &str) -> Result<(), String> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("127.0.0.1")
+            .port(self.port)
+            .user(user)
+            .password(password)
+            .dbname("postgres")
+            .connect_timeout(std::time::Duration::from_secs(5));
+        let explain = |e: tokio_postgres::Error| {
+            e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()))
+        };
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(explain)?;
+        let task = tokio::spawn(connection);
+        let answer = client.simple_query("SELECT 1").await.map(|_| ()).map_err(explain);
+        drop(client);
+        let _ = task.await;
+        answer
+    }
+
     /// `postgresql://{{username}}:{{password}}@127.0.0.1:<port>/postgres?sslmode=disable`,
     /// the template OpenBao's database secrets engine fills in.
     pub fn openbao_connection_url(&self) -> String {

@@ -19,7 +19,6 @@ use tokenkeep_dev_postgres::DevPostgres;
 /// A throwaway cluster; missing server binaries are a failure, never a skip.
 struct Pg {
     cluster: DevPostgres,
-    port: u16,
     password: String,
 }
 
@@ -27,29 +26,12 @@ impl Pg {
     fn start() -> Pg {
         let cluster = DevPostgres::start(&format!("pg-{}", random_hex()))
             .unwrap_or_else(|e| panic!("{e}. These tests need a real PostgreSQL and are never skipped."));
-        Pg { port: cluster.port(), password: cluster.password().to_owned(), cluster }
+        Pg { password: cluster.password().to_owned(), cluster }
     }
 }
 
-/// Connects as a real client would and runs `SELECT 1`.
-async fn connect(port: u16, user: &str, password: &str) -> Result<(), String> {
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host("127.0.0.1")
-        .port(port)
-        .user(user)
-        .password(password)
-        .dbname("postgres")
-        .connect_timeout(Duration::from_secs(5));
-    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
-    let task = tokio::spawn(conn);
-    let r = client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| e.to_string());
-    drop(client);
-    let _ = task.await;
-    r
-}
-
 async fn connect_with(pg: &Pg, s: &LeasedSecret) -> Result<(), String> {
-    connect(pg.port, s.get_str("username").unwrap(), s.get_str("password").unwrap()).await
+    pg.cluster.login(s.get_str("username").unwrap(), s.get_str("password").unwrap()).await
 }
 
 // ----- OpenBao ------------------------------------------------------------------
