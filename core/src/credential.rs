@@ -720,6 +720,18 @@ impl<V> CredentialMachine<V> {
         self.current.as_ref().map(|c| c.obtained_at)
     }
 
+    /// Brings the next attempt forward to `by` when it is planned later (the
+    /// floor between attempts still holds): for a source's own deadline, such
+    /// as the end of Vault's window for transient login 400s.
+    pub fn retry_no_later_than(&mut self, by: UnixTime, now: UnixTime) {
+        // Never sooner than a floor from now, as after any failure: the host may
+        // have sent the last request later than its attempt started.
+        let by = by.max(now + self.config.backoff.floor);
+        if !self.stopped && self.in_flight.is_none() && self.next_attempt.is_some_and(|next| next > by) {
+            self.schedule(by, now);
+        }
+    }
+
     /// When the next attempt is scheduled (`None` while one is in flight).
     pub fn next_attempt_at(&self) -> Option<UnixTime> {
         if self.stopped || self.in_flight.is_some() { None } else { self.next_attempt }

@@ -933,9 +933,12 @@ impl VaultTokenMachine {
                     // A 400 is a bad JWT or role binding, or OpenBao could not
                     // fetch the JWKS itself (transient): a few backed-off
                     // retries before deciding it is permanent.
+                    // Once Fatal, a 400 keeps it so (the slow retry does not open a
+                    // new window of quick ones).
                     Err(e @ VaultError::InvalidRequest)
-                        if now.saturating_since(*self.login_400_since.get_or_insert(now))
-                            < TRANSIENT_LOGIN_400_WINDOW =>
+                        if self.machine.state() != CredentialState::Fatal
+                            && now.saturating_since(*self.login_400_since.get_or_insert(now))
+                                < TRANSIENT_LOGIN_400_WINDOW =>
                     {
                         retryable(&e)
                     }
@@ -947,6 +950,11 @@ impl VaultTokenMachine {
                     self.login_400_since = None;
                 }
                 self.machine.handle_outcome(id, out, now);
+                // The retry that decides (transient or Fatal) comes when the window
+                // ends, not a backoff delay later: Fatal 30 s after the first 400.
+                if let Some(since) = self.login_400_since {
+                    self.machine.retry_no_later_than(since + TRANSIENT_LOGIN_400_WINDOW, now);
+                }
             }
             TokenOp::Renew => {
                 let out = match outcome_error(outcome, Ctx::Plain).and_then(|r| parse_renew_self(&r)) {

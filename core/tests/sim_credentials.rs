@@ -612,6 +612,10 @@ fn b_refused_login_is_fatal_and_retries_only_slowly() {
         let slow_gaps: Vec<Duration> = tr.gaps().into_iter().skip(skip).collect();
         assert!(min_gap >= Duration::from_millis(250), "floor: {min_gap:?}");
         assert!(quick <= 8, "{quick} quick retries");
+        if status == 400 {
+            let deciding = tr.starts[quick + 1].0.saturating_since(first);
+            assert!(deciding <= window + Duration::from_secs(1), "deciding retry {deciding:?} after the first 400");
+        }
         assert!(slow_gaps.iter().all(|g| *g >= Duration::from_secs(270)), "retry every 5 min ±10 %: {slow_gaps:?}");
         assert!((12..=14 + quick as u32).contains(&attempts), "{attempts} attempts in 1 h");
         assert_eq!(w.token.current(w.now).unwrap_err().code(), "fatal");

@@ -148,9 +148,9 @@ async fn b_login_denied_is_fatal_and_slow() {
     // A login 400 may be transient (OpenBao could not fetch the JWKS), so it is
     // retried with backoff for TRANSIENT_LOGIN_400_WINDOW before going Fatal.
     let window = tokenkeep::core::vault::TRANSIENT_LOGIN_400_WINDOW;
-    // The retry that finds the window over comes after a full-jitter backoff
-    // delay of up to 64 s (1, 2, 4, … s ceilings): Fatal within window + 90 s.
-    let fatal = wait_until(window + Duration::from_secs(90), || token.state() == CredentialState::Fatal).await;
+    // The deciding retry is brought forward to the window's end: Fatal then,
+    // give or take one login's latency.
+    let fatal = wait_until(window + Duration::from_secs(30), || token.state() == CredentialState::Fatal).await;
     assert!(fatal, "{token:?}");
     let fatal_after = started.elapsed();
     let err = token.current().unwrap_err();
