@@ -604,8 +604,7 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
     );
     let config = dir.join("agent.toml");
     std::fs::write(&config, toml).unwrap();
-    let read = || std::fs::read(&sink).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-    let unix_now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let read = || read_json(&sink);
 
     let started = Instant::now();
     let mut agent = Agent::spawn(&["agent", "--json", "-v", "--config", config.to_str().unwrap()]);
@@ -711,6 +710,16 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
     );
 }
 
+/// A sink's JSON, if it exists and parses.
+fn read_json(path: &Path) -> Option<Value> {
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+}
+
+/// Seconds since the Unix epoch, as sinks and OpenBao write times.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
 /// A real PostgreSQL login with the `username` and `password` of a lease sink's JSON.
 async fn pg_connect_as(pg: &DevPostgres, lease: &Value) -> Result<(), String> {
     pg.login(lease["username"].as_str().unwrap(), lease["password"].as_str().unwrap()).await
@@ -793,8 +802,7 @@ on_rotate = ["sh", "-c", "echo \"rotated $TOKENKEEP_SOURCE\" >> {marker}"]
     );
     let config = dir.join("agent.toml");
     std::fs::write(&config, toml).unwrap();
-    let read = || std::fs::read(&lease_sink).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-    let unix_now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let read = || read_json(&lease_sink);
 
     let mut agent = Agent::spawn(&["agent", "--json", "-v", "--config", config.to_str().unwrap()]);
     let ready = agent.wait_ready(Duration::from_secs(20));

@@ -220,7 +220,7 @@ pub fn check_url(url: &str, allow_http: bool) -> Result<(), SourceError> {
 fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host == "::1"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host.parse::<core::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Why a fetch did not produce keys.

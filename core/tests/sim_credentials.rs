@@ -396,43 +396,19 @@ impl World {
                 if token_changed || kv.poll_timeout().is_some() {
                     kv.handle_token(self.token.current(now).ok(), now);
                 }
-                let mut reqs = Vec::new();
-                while let Some(r) = kv.poll_request() {
-                    reqs.push(r);
-                }
-                let mut evs = Vec::new();
-                while let Some(e) = kv.poll_event() {
-                    evs.push(e);
-                }
-                for r in reqs {
-                    quiet = false;
-                    self.send(Who::Kv, r);
-                }
-                for e in evs {
-                    quiet = false;
-                    token_rejected |= matches!(e, Event::TokenRejected { .. });
-                    self.record(Who::Kv, e);
-                }
+                let reqs: Vec<_> = std::iter::from_fn(|| kv.poll_request()).collect();
+                let evs: Vec<_> = std::iter::from_fn(|| kv.poll_event()).collect();
+                let (busy, rejected) = self.deliver(Who::Kv, reqs, evs);
+                quiet &= !busy;
+                token_rejected |= rejected;
             }
             if let Some(lease) = self.lease.as_mut() {
                 lease.handle_token(self.token.current(now).ok(), self.token.expires_at(), now);
-                let mut reqs = Vec::new();
-                while let Some(r) = lease.poll_request() {
-                    reqs.push(r);
-                }
-                let mut evs = Vec::new();
-                while let Some(e) = lease.poll_event() {
-                    evs.push(e);
-                }
-                for r in reqs {
-                    quiet = false;
-                    self.send(Who::Lease, r);
-                }
-                for e in evs {
-                    quiet = false;
-                    token_rejected |= matches!(e, Event::TokenRejected { .. });
-                    self.record(Who::Lease, e);
-                }
+                let reqs: Vec<_> = std::iter::from_fn(|| lease.poll_request()).collect();
+                let evs: Vec<_> = std::iter::from_fn(|| lease.poll_event()).collect();
+                let (busy, rejected) = self.deliver(Who::Lease, reqs, evs);
+                quiet &= !busy;
+                token_rejected |= rejected;
             }
             if token_rejected {
                 self.token.handle_token_rejected(now);
@@ -442,6 +418,21 @@ impl World {
             }
         }
         panic!("machines never went quiet at {}", rel(now));
+    }
+
+    /// Sends a dependent machine's requests and records its events; returns
+    /// whether there was anything, and whether it reported the token rejected.
+    fn deliver(&mut self, who: Who, reqs: Vec<HttpRequest>, evs: Vec<Event>) -> (bool, bool) {
+        let busy = !reqs.is_empty() || !evs.is_empty();
+        for r in reqs {
+            self.send(who, r);
+        }
+        let mut rejected = false;
+        for e in evs {
+            rejected |= matches!(e, Event::TokenRejected { .. });
+            self.record(who, e);
+        }
+        (busy, rejected)
     }
 
     fn record(&mut self, who: Who, e: Event) {
