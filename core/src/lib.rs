@@ -23,6 +23,7 @@
 
 pub mod alg;
 pub mod backoff;
+pub mod codes;
 pub mod credential;
 mod crypto;
 mod ec_point;
@@ -34,8 +35,10 @@ pub mod jwks;
 pub mod policy;
 pub mod rejection;
 pub mod rng;
+pub mod spec;
 pub mod spiffe;
 pub mod time;
+pub mod token_cache;
 pub mod token_file;
 pub mod vault;
 pub mod verifier;

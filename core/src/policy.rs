@@ -57,6 +57,7 @@ pub enum SubjectRule {
 
 /// The JWT-SVID preset: `sub` must be a SPIFFE ID in an allowed trust domain.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SpiffeRule {
     /// Trust domains whose workloads are accepted (at least one).
@@ -266,6 +267,7 @@ impl Policy {
 /// The serialisable form of a [`Policy`] (JSON in the shared vectors, dicts in
 /// Python, objects in JS, TOML in the agent).
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Accepted issuers (at least one).

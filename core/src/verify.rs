@@ -93,6 +93,15 @@ pub struct Verified {
     /// The key whose signature verified (the first candidate when the host
     /// only reported success); its `handle()` names it stably.
     pub key: Arc<VerificationKey>,
+    times: TimeRules,
+}
+
+impl Verified {
+    /// The token's time rules, to re-check it at a later `now` (the
+    /// verified-token cache does on every hit).
+    pub fn time_rules(&self) -> TimeRules {
+        self.times
+    }
 }
 
 /// The time rules, kept so [`complete`] (and a verified-token cache) can re-run
@@ -241,7 +250,7 @@ fn finish(
 ) -> Result<Verified, Rejection> {
     let key = matched.and_then(|i| candidates.get(i)).ok_or(Rejection::InvalidSignature)?;
     times.check(now)?;
-    Ok(Verified { key: key.clone(), header, claims: Claims(claims) })
+    Ok(Verified { key: key.clone(), header, claims: Claims(claims), times })
 }
 
 /// Header, policy, claims and key-selection rules: everything but the
