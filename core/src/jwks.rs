@@ -104,9 +104,14 @@ impl Default for CacheConfig {
     }
 }
 
-/// Where keys come from.
+/// Where keys come from. Built only through constructors that apply the
+/// transport rule (https, except loopback or a `dangerous_*` opt-in), so no
+/// caller can hand the cache a URL that was not checked.
 #[derive(Clone)]
-pub enum KeySource {
+pub struct KeySource(SourceKind);
+
+#[derive(Clone)]
+enum SourceKind {
     /// A JWKS URL.
     JwksUrl(String),
     /// An OIDC issuer: `<issuer>/.well-known/openid-configuration` first, whose
@@ -118,10 +123,10 @@ pub enum KeySource {
 
 impl fmt::Debug for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeySource::JwksUrl(u) => f.debug_tuple("JwksUrl").field(u).finish(),
-            KeySource::OidcIssuer(i) => f.debug_tuple("OidcIssuer").field(i).finish(),
-            KeySource::Static(k) => f.debug_tuple("Static").field(&k.len()).finish(),
+        match &self.0 {
+            SourceKind::JwksUrl(u) => f.debug_tuple("JwksUrl").field(u).finish(),
+            SourceKind::OidcIssuer(i) => f.debug_tuple("OidcIssuer").field(i).finish(),
+            SourceKind::Static(k) => f.debug_tuple("Static").field(&k.len()).finish(),
         }
     }
 }
@@ -131,28 +136,48 @@ impl KeySource {
     pub fn jwks_url(url: impl Into<String>) -> Result<KeySource, SourceError> {
         let url = url.into();
         check_url(&url, false)?;
-        Ok(KeySource::JwksUrl(url))
+        Ok(KeySource(SourceKind::JwksUrl(url)))
     }
 
     /// An OIDC discovery source.
     pub fn oidc_issuer(issuer: impl Into<String>) -> Result<KeySource, SourceError> {
         let issuer = issuer.into();
         check_url(&issuer, false)?;
-        Ok(KeySource::OidcIssuer(issuer))
+        Ok(KeySource(SourceKind::OidcIssuer(issuer)))
     }
 
     /// Like [`KeySource::jwks_url`], also accepting plain HTTP to any host.
     pub fn dangerous_jwks_url_allow_http(url: impl Into<String>) -> Result<KeySource, SourceError> {
         let url = url.into();
         check_url(&url, true)?;
-        Ok(KeySource::JwksUrl(url))
+        Ok(KeySource(SourceKind::JwksUrl(url)))
     }
 
     /// Like [`KeySource::oidc_issuer`], also accepting plain HTTP to any host.
     pub fn dangerous_oidc_issuer_allow_http(issuer: impl Into<String>) -> Result<KeySource, SourceError> {
         let issuer = issuer.into();
         check_url(&issuer, true)?;
-        Ok(KeySource::OidcIssuer(issuer))
+        Ok(KeySource(SourceKind::OidcIssuer(issuer)))
+    }
+
+    /// Keys given once, never fetched.
+    pub fn from_keys(keys: Arc<KeySet>) -> KeySource {
+        KeySource(SourceKind::Static(keys))
+    }
+
+    /// Whether the keys are given once (never fetched).
+    pub fn is_static(&self) -> bool {
+        matches!(self.0, SourceKind::Static(_))
+    }
+
+    /// The URL fetched first, and whether it is a JWKS URL (`false`: an OIDC
+    /// issuer, whose discovery document comes first); `None` for static keys.
+    pub fn url(&self) -> Option<(&str, bool)> {
+        match &self.0 {
+            SourceKind::JwksUrl(u) => Some((u, true)),
+            SourceKind::OidcIssuer(i) => Some((i, false)),
+            SourceKind::Static(_) => None,
+        }
     }
 
     /// The discovery document URL of an issuer.
@@ -449,10 +474,24 @@ pub enum Check {
 
 /// Verifies a parsed token against a snapshot: the pure, lock-free read path.
 pub fn check_parsed(snapshot: &KeySnapshot, parsed: ParsedToken<'_>, policy: &Policy, now: UnixTime) -> Check {
+    check_parsed_at(snapshot, parsed, policy, now, now)
+}
+
+/// [`check_parsed`] with the token's time rules checked at `token_now`
+/// while the keys' usability follows the real clock `keys_now` (a caller
+/// asking "was this token valid at that time?" moves only the former).
+pub fn check_parsed_at(
+    snapshot: &KeySnapshot,
+    parsed: ParsedToken<'_>,
+    policy: &Policy,
+    keys_now: UnixTime,
+    token_now: UnixTime,
+) -> Check {
+    let now = token_now;
     let generation = snapshot.generation;
     let miss = |kind, kid: Option<String>, rejection| Check::Miss(KeyMiss { kind, kid, rejection, generation });
     let kid = parsed.header().kid.as_deref().map(sanitize);
-    let Some(keys) = snapshot.usable_keys(now) else {
+    let Some(keys) = snapshot.usable_keys(keys_now) else {
         // Rules that need no key still come first: a token that would be
         // rejected anyway must not wait for, or trigger, a fetch.
         return match verify::check_policy_rules(&parsed, policy, now) {
@@ -621,7 +660,7 @@ impl JwksCache {
                 generation: 0,
             }),
         };
-        if let KeySource::Static(keys) = &cache.source {
+        if let SourceKind::Static(keys) = &cache.source.0 {
             cache.keys = Some(keys.clone());
             cache.fresh_until = UnixTime::from_millis(u64::MAX);
             cache.usable_until = UnixTime::from_millis(u64::MAX);
@@ -683,7 +722,7 @@ impl JwksCache {
         } else if let Some(n) = self.next_attempt_at {
             consider(n);
         }
-        if self.keys.is_some() && !matches!(self.source, KeySource::Static(_)) {
+        if self.keys.is_some() && !self.source.is_static() {
             match self.reported {
                 CacheState::Fresh | CacheState::RefreshingAhead => consider(self.fresh_until),
                 CacheState::Stale => consider(self.usable_until),
@@ -736,7 +775,7 @@ impl JwksCache {
 
     /// Decides whether a key miss seen by a reader warrants a refetch.
     pub fn handle_key_miss(&mut self, miss: &KeyMiss, now: UnixTime) -> MissDecision {
-        if matches!(self.source, KeySource::Static(_)) {
+        if self.source.is_static() {
             return MissDecision::Reject(miss.rejection.clone());
         }
         if miss.generation < self.generation {
@@ -777,6 +816,39 @@ impl JwksCache {
         }
     }
 
+    /// An operator asks for a fetch now (the runbook's "force a JWKS
+    /// refresh" without a restart). The miss cooldown applies exactly as to
+    /// an unknown kid, so it cannot be used to hammer the IdP; returns whether
+    /// a fetch started (or one was already running).
+    pub fn request_refresh(&mut self, now: UnixTime) -> bool {
+        if self.source.is_static() {
+            return false;
+        }
+        if self.in_flight.is_some() {
+            return true;
+        }
+        let cooldown = self.config.miss_cooldown;
+        let cooled =
+            [self.last_miss_fetch_at, self.last_failed_attempt_at].into_iter().flatten().all(|t| now >= t + cooldown);
+        if cooled {
+            self.start_fetch(now);
+            self.last_miss_fetch_at = Some(now);
+            self.report_state(now);
+        }
+        cooled
+    }
+
+    /// The host lost the request in flight without an answer and without a
+    /// fault of the IdP's (its process forked and the task that sent it does
+    /// not exist in the child): forget it, counting nothing, and fetch again
+    /// at `now`.
+    pub fn forget_in_flight(&mut self, now: UnixTime) {
+        if self.in_flight.take().is_some() {
+            self.outbox.clear();
+            self.next_attempt_at = Some(now);
+        }
+    }
+
     /// Health at `now`.
     pub fn health(&self, now: UnixTime) -> CacheHealth {
         let secs = |d: Duration| d.as_secs_f64();
@@ -812,19 +884,19 @@ impl JwksCache {
     }
 
     fn start_fetch(&mut self, now: UnixTime) {
-        if self.in_flight.is_some() || matches!(self.source, KeySource::Static(_)) {
+        if self.in_flight.is_some() || self.source.is_static() {
             return;
         }
-        let (kind, url) = match &self.source {
-            KeySource::JwksUrl(u) => (RequestKind::Jwks, u.clone()),
-            KeySource::OidcIssuer(issuer) => {
+        let (kind, url) = match &self.source.0 {
+            SourceKind::JwksUrl(u) => (RequestKind::Jwks, u.clone()),
+            SourceKind::OidcIssuer(issuer) => {
                 let stale_discovery = self.discovered_at.is_none_or(|t| now >= t + self.config.discovery_ttl);
                 match &self.jwks_uri {
                     Some(uri) if !stale_discovery => (RequestKind::Jwks, uri.clone()),
                     _ => (RequestKind::Discovery, KeySource::discovery_url(issuer)),
                 }
             }
-            KeySource::Static(_) => return,
+            SourceKind::Static(_) => return,
         };
         let id = RequestId(self.next_id);
         self.next_id += 1;
@@ -860,7 +932,7 @@ impl JwksCache {
             return Err(FetchError::Transport(TransportError::BodyTooLarge));
         }
         let doc: Value = serde_json::from_slice(&response.body).map_err(|_| FetchError::BadDiscovery)?;
-        let KeySource::OidcIssuer(issuer) = &self.source else {
+        let SourceKind::OidcIssuer(issuer) = &self.source.0 else {
             return Err(FetchError::BadDiscovery);
         };
         if doc.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {

@@ -286,9 +286,9 @@ impl Rejection {
     }
 }
 
-/// Attacker-controlled text made safe for a log line: at most 64 characters,
-/// control characters replaced.
-pub(crate) fn sanitize(s: &str) -> String {
+/// Makes an attacker-chosen string safe for a terminal or a log line: at most
+/// 64 characters (then `…`), every control character replaced.
+pub fn sanitize(s: &str) -> String {
     let mut out: String = s.chars().take(64).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
     if s.chars().count() > 64 {
         out.push('…');

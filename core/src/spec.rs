@@ -76,6 +76,10 @@ crate::codes::code_enum! {
         InvalidVaultPath => "invalid_vault_path",
         /// No Vault address: neither in the options nor in `VAULT_ADDR` / `BAO_ADDR`.
         MissingAddress => "missing_address",
+        /// A file named by an option cannot be read (CA file, bearer token file).
+        FileUnreadable => "file_unreadable",
+        /// A file named by an option holds nothing usable (a CA file without a certificate).
+        InvalidFile => "invalid_file",
     }
 }
 
@@ -958,7 +962,7 @@ mod tests {
         assert_eq!(p.issuers(), ["https://i.example", "https://other.example"]);
         assert_eq!(p.audiences(), ["a", "b"]);
         assert_eq!(p.leeway(), Duration::from_secs(10));
-        assert!(matches!(&plan.issuers[0].keys, KeysPlan::Fetched(KeySource::OidcIssuer(i)) if i == "https://i.example"));
+        assert!(matches!(&plan.issuers[0].keys, KeysPlan::Fetched(s) if s.url() == Some(("https://i.example", false))));
         assert_eq!(plan.verified_tokens, DEFAULT_VERIFIED_TOKENS);
     }
 

@@ -36,6 +36,8 @@ struct Entry<V> {
     times: TimeRules,
     valid_until: Option<UnixTime>,
     key: Arc<VerificationKey>,
+    /// Which of the host's key sets verified it (a verifier's issuer).
+    group: usize,
     /// The key-set generation at which `key` was last seen in force.
     generation: u64,
     subject: u64,
@@ -89,29 +91,48 @@ impl<V: Clone> TokenCache<V> {
         self.map.is_empty()
     }
 
-    /// The value stored for exactly `token`, if its key is still in `keys`
-    /// (whose generation is `generation`) and its time rules pass at `now`.
-    /// An entry that fails either is dropped, and the caller verifies in full
-    /// (which names the rejection exactly as it would without the cache).
-    pub fn get(&mut self, token: &str, keys: &KeySet, generation: u64, now: UnixTime) -> Option<V> {
+    /// The value stored for exactly `token`, if its time rules pass at `now`
+    /// and `in_force(group, key, generation_seen)` says the key that verified
+    /// it is still usable (returning the generation it was seen in, so the
+    /// next hit at that generation skips the question). Otherwise the caller
+    /// verifies in full, which names the rejection exactly as it would
+    /// without the cache; an entry whose key is gone or whose token expired
+    /// for good is dropped.
+    pub fn get(
+        &mut self,
+        token: &str,
+        now: UnixTime,
+        in_force: impl FnOnce(usize, &Arc<VerificationKey>, u64) -> Option<u64>,
+    ) -> Option<V> {
         let entry = self.map.get_mut(token)?;
-        let in_force = entry.generation == generation || {
-            let present = keys.keys().iter().any(|k| Arc::ptr_eq(k, &entry.key) || k.handle() == entry.key.handle());
-            if present {
-                entry.generation = generation;
+        if entry.times.check(now).is_err() {
+            // A caller may ask about another time than the real one; drop the
+            // entry only once the token can never be valid again.
+            if entry.valid_until.is_some_and(|t| now >= t) {
+                self.remove(token);
             }
-            present
-        };
-        if in_force && entry.valid_until.is_none_or(|t| now < t) && entry.times.check(now).is_ok() {
-            return Some(entry.value.clone());
+            return None;
         }
-        self.remove(token);
-        None
+        match in_force(entry.group, &entry.key, entry.generation) {
+            Some(generation) => {
+                entry.generation = generation;
+                Some(entry.value.clone())
+            }
+            None => {
+                self.remove(token);
+                None
+            }
+        }
     }
 
-    /// Remembers that `token` verified as `verified` (under keys of
-    /// `generation`), handing back `value` on later hits.
-    pub fn insert(&mut self, token: &str, verified: &Verified, generation: u64, value: V) {
+    /// Whether `key` is in `keys` (for hosts answering `in_force`).
+    pub fn key_in(keys: &KeySet, key: &Arc<VerificationKey>) -> bool {
+        keys.keys().iter().any(|k| Arc::ptr_eq(k, key) || k.handle() == key.handle())
+    }
+
+    /// Remembers that `token` verified as `verified` with a key of key set
+    /// `group` at `generation`, handing back `value` on later hits.
+    pub fn insert(&mut self, token: &str, group: usize, verified: &Verified, generation: u64, value: V) {
         if self.capacity == 0 || self.map.contains_key(token) {
             return;
         }
@@ -140,6 +161,7 @@ impl<V: Clone> TokenCache<V> {
                 times,
                 valid_until: times.valid_until(),
                 key: verified.key.clone(),
+                group,
                 generation,
                 subject,
             },

@@ -15,9 +15,10 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use std::time::Duration;
 use tokenkeep::axum_layer::JwtAuthLayer;
-use tokenkeep::{IssuerConfig, Verified, Verifier};
+use std::sync::Arc;
+use tokenkeep::{IssuerConfig, VerifiedToken, Verifier};
 
-async fn me(Extension(token): Extension<Verified>) -> String {
+async fn me(Extension(token): Extension<Arc<VerifiedToken>>) -> String {
     serde_json::json!({
         "sub": token.claims.subject(),
         "claims": token.claims.as_map(),

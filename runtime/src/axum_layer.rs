@@ -1,14 +1,15 @@
-//! A tower layer for axum: Bearer token in, [`Verified`] as a request extension
+//! A tower layer for axum: Bearer token in, `Arc<`[`VerifiedToken`]`>` as a request extension
 //! out; otherwise 401 with `WWW-Authenticate` per RFC 6750, or 503 when no
 //! keys are usable (an IdP outage is not the caller's fault).
 
-use crate::Verifier;
+use crate::{VerifiedToken, Verifier};
+use std::sync::Arc;
 use axum::body::Body;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokenkeep_core::{Rejection, RejectionCode, Verified};
+use tokenkeep_core::{Rejection, RejectionCode};
 use tower::{Layer, Service};
 
 /// Verifies the Bearer token of every request with a [`Verifier`].
@@ -98,7 +99,7 @@ where
             };
             match verifier.verify(&token).await {
                 Ok(verified) => {
-                    request.extensions_mut().insert::<Verified>(verified);
+                    request.extensions_mut().insert::<Arc<VerifiedToken>>(verified);
                     inner.call(request).await
                 }
                 Err(rejection) => Ok(rejection_response(&rejection)),

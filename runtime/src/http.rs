@@ -116,6 +116,17 @@ impl HttpClient {
         })
     }
 
+    /// A client with default options, for when options that were good at
+    /// start no longer build one (a CA file removed before a fork's respawn):
+    /// requests then fail their TLS checks rather than the task dying.
+    pub(crate) fn fallback() -> HttpClient {
+        HttpClient::new(&HttpOptions::default()).unwrap_or_else(|_| HttpClient {
+            client: reqwest::Client::new(),
+            bearer_token_file: None,
+            default_timeout: Duration::from_secs(5),
+        })
+    }
+
     /// Sends `request` and reads at most its body limit.
     pub async fn execute(&self, request: HttpRequest) -> HttpOutcome {
         let budget = if request.timeout.is_zero() { self.default_timeout } else { request.timeout };

@@ -3,13 +3,15 @@
 //! except to report a key miss.
 
 use crate::clock;
+use crate::events::Listeners;
 use crate::http::HttpClient;
+use crate::signal::Rotations;
 use crate::telemetry;
 use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokenkeep_core::jwks::{CacheHealth, JwksCache, KeyMiss, KeySnapshot, MissDecision};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Shared state of one key source: what readers see and how they reach the task.
@@ -18,12 +20,16 @@ pub(crate) struct KeyStore {
     snapshot: ArcSwap<KeySnapshot>,
     cache: Mutex<JwksCache>,
     wake: Notify,
-    generation: watch::Sender<u64>,
+    /// The snapshot generation, for readers waiting on a refetch.
+    pub(crate) generation: Rotations,
+    /// The verifier's rotation counter: moves when this store's keys change.
+    key_rotations: Rotations,
+    pub(crate) listeners: Listeners,
     request_timeout: Duration,
 }
 
 impl KeyStore {
-    pub(crate) fn new(name: String, cache: JwksCache) -> Arc<KeyStore> {
+    pub(crate) fn new(name: String, cache: JwksCache, key_rotations: Rotations, listeners: Listeners) -> Arc<KeyStore> {
         let snapshot = cache.snapshot();
         let request_timeout = cache.config().request_timeout;
         Arc::new(KeyStore {
@@ -31,7 +37,9 @@ impl KeyStore {
             snapshot: ArcSwap::new(snapshot),
             cache: Mutex::new(cache),
             wake: Notify::new(),
-            generation: watch::Sender::new(0),
+            generation: Rotations::new(),
+            key_rotations,
+            listeners,
             request_timeout,
         })
     }
@@ -51,48 +59,75 @@ impl KeyStore {
     fn publish(&self, cache: &JwksCache) {
         let snapshot = cache.snapshot();
         let generation = snapshot.generation();
+        let keys_changed = {
+            let old = self.snapshot.load();
+            !same_keys(&old, &snapshot)
+        };
         self.snapshot.store(snapshot);
-        self.generation.send_replace(generation);
+        self.generation.raise_to(generation);
+        if keys_changed {
+            self.key_rotations.bump();
+        }
+    }
+
+    fn drain_events(&self, cache: &mut JwksCache) {
+        telemetry::drain_jwks_events(&self.name, cache, &self.listeners);
     }
 
     pub(crate) fn health(&self) -> CacheHealth {
         self.lock().health(clock::now())
     }
 
-    /// Reports a miss; when the cache starts (or has) a fetch, waits for it to
-    /// complete, bounded by the request timeout. Returns whether it waited for
-    /// a new generation (the caller then checks once more and takes that answer).
-    pub(crate) async fn resolve_miss(&self, miss: &KeyMiss) -> Result<(), tokenkeep_core::Rejection> {
+    /// What one reader's miss decided: answer now, or wait past a generation.
+    pub(crate) fn decide_miss(&self, miss: &KeyMiss) -> MissDecision {
         let decision = {
             let mut cache = self.lock();
             let decision = cache.handle_key_miss(miss, clock::now());
-            telemetry::drain_jwks_events(&self.name, &mut cache);
+            self.drain_events(&mut cache);
             decision
         };
-        match decision {
-            MissDecision::Reject(r) => Err(r),
-            MissDecision::WaitForGeneration(after) => {
-                self.wake.notify_one();
-                let mut rx = self.generation.subscribe();
-                // A discovery source may need two requests (discovery, then JWKS).
-                let budget = 2 * (self.request_timeout + Duration::from_secs(1));
-                let _ = tokio::time::timeout(budget, rx.wait_for(|g| *g > after)).await;
-                Ok(())
-            }
+        if matches!(decision, MissDecision::WaitForGeneration(_)) {
+            self.wake.notify_one();
         }
+        decision
     }
 
-    /// Waits until keys are usable or `deadline` passes; returns readiness.
-    pub(crate) async fn ready(&self, deadline: tokio::time::Instant) -> bool {
-        let mut rx = self.generation.subscribe();
-        loop {
-            if self.snapshot().usable_keys(clock::now()).is_some() {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                return self.snapshot().usable_keys(clock::now()).is_some();
-            }
+    /// How long a reader waits for a refetch: a discovery source may need two
+    /// requests (discovery, then JWKS).
+    pub(crate) fn miss_budget(&self) -> Duration {
+        2 * (self.request_timeout + Duration::from_secs(1))
+    }
+
+    /// Asks for a fetch now, under the miss cooldown; whether one runs.
+    pub(crate) fn request_refresh(&self) -> bool {
+        let started = {
+            let mut cache = self.lock();
+            let started = cache.request_refresh(clock::now());
+            self.drain_events(&mut cache);
+            started
+        };
+        self.wake.notify_one();
+        started
+    }
+
+    /// Whether keys are usable at `now`.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.snapshot().usable_keys(clock::now()).is_some()
+    }
+
+    /// Forgets a request the task of a parent process had in flight.
+    pub(crate) fn forget_in_flight(&self) {
+        self.lock().forget_in_flight(clock::now());
+    }
+}
+
+fn same_keys(a: &KeySnapshot, b: &KeySnapshot) -> bool {
+    match (a.keys(), b.keys()) {
+        (Some(x), Some(y)) => {
+            Arc::ptr_eq(x, y) || x.keys().iter().map(|k| k.handle()).eq(y.keys().iter().map(|k| k.handle()))
         }
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -103,7 +138,7 @@ pub(crate) async fn run(store: Arc<KeyStore>, client: HttpClient, cancel: Cancel
             let mut cache = store.lock();
             cache.handle_timeout(clock::now());
             let request = cache.poll_request();
-            telemetry::drain_jwks_events(&store.name, &mut cache);
+            store.drain_events(&mut cache);
             telemetry::record_cache_gauges(&store.name, &cache.health(clock::now()));
             store.publish(&cache);
             let sleep_for = cache.poll_timeout().map_or(Duration::from_secs(3600), clock::until);
@@ -117,7 +152,7 @@ pub(crate) async fn run(store: Arc<KeyStore>, client: HttpClient, cancel: Cancel
             };
             let mut cache = store.lock();
             cache.handle_response(id, outcome, clock::now());
-            telemetry::drain_jwks_events(&store.name, &mut cache);
+            store.drain_events(&mut cache);
             store.publish(&cache);
             continue;
         }

@@ -26,9 +26,14 @@
 #[cfg(feature = "axum")]
 pub mod axum_layer;
 pub mod clock;
+pub mod events;
+pub mod host;
 pub mod http;
 mod keys;
+pub mod metrics_registry;
 pub mod outbound;
+mod signal;
+pub mod spec;
 pub mod telemetry;
 mod verifier;
 
@@ -37,7 +42,15 @@ pub use tokenkeep_core::jwks::{CacheConfig, CacheHealth, CacheState};
 pub use tokenkeep_core::{
     Algorithm, Claims, KeySet, Policy, PolicyConfig, Rejection, RejectionCode, SpiffeRule, Verified,
 };
-pub use verifier::{ConfigError, IssuerConfig, IssuerHealth, Keys, Verifier};
+pub use events::{Event, EventListenerId, FieldValue, Level, Listeners};
+pub use host::{Runtime, after_fork_in_child};
+pub use metrics_registry::{MetricFamily, MetricKind, MetricSample, MetricsSnapshot, snapshot as metrics_snapshot};
+pub use signal::{ListenerId, Rotations};
+pub use tokenkeep_core::UnixTime;
+pub use verifier::{ConfigError, IssuerConfig, IssuerHealth, Keys, VerifiedToken, Verifier};
+
+/// Verified tokens a verifier remembers unless its spec says otherwise.
+pub const DEFAULT_VERIFIED_TOKENS: usize = tokenkeep_core::token_cache::DEFAULT_CAPACITY;
 
 /// The README's Rust examples, compiled as doc tests so they stay true to the code.
 #[cfg(doctest)]

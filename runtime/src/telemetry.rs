@@ -2,7 +2,9 @@
 //! follow the JWKS-failure runbook, so dashboards and alerts carry over.
 //! Nothing here ever sees a token or key material: events carry none.
 
+use crate::events::{Event, Level, Listeners};
 use tokenkeep_core::RejectionCode;
+use tokenkeep_core::rejection::sanitize;
 use tokenkeep_core::jwks::{CacheHealth, JwksCache, JwksEvent};
 
 /// Counter of rejected tokens, labelled `reason` (the rejection code).
@@ -18,6 +20,7 @@ pub const JWKS_CACHE_AGE: &str = "jwks_cache_age_seconds";
 pub const JWKS_KEYS: &str = "jwks_keys";
 
 pub(crate) fn record_verification(result: Result<(), RejectionCode>, seconds: f64) {
+    crate::metrics_registry::record_verification(result, seconds);
     match result {
         Ok(()) => metrics::histogram!(VALIDATION_DURATION, "result" => "valid").record(seconds),
         Err(code) => {
@@ -28,9 +31,44 @@ pub(crate) fn record_verification(result: Result<(), RejectionCode>, seconds: f6
     }
 }
 
-pub(crate) fn drain_jwks_events(issuer: &str, cache: &mut JwksCache) {
+pub(crate) fn drain_jwks_events(issuer: &str, cache: &mut JwksCache, listeners: &Listeners) {
     while let Some(event) = cache.poll_event() {
         emit(issuer, &event);
+        if listeners.any() {
+            listeners.emit(&host_event(issuer, &event));
+        }
+    }
+}
+
+/// The plain-data form of a cache event, for host loggers.
+fn host_event(issuer: &str, event: &JwksEvent) -> Event {
+    let name = event.code();
+    match event {
+        JwksEvent::Refreshed { key_count, added, removed, skipped } => {
+            let skipped: Vec<String> =
+                skipped.iter().map(|s| format!("{}:{}", s.kid.as_deref().map_or("-".into(), sanitize), s.reason.code())).collect();
+            Event::new(name, Level::Info, "jwks", issuer, "key set refreshed")
+                .with("key_count", *key_count)
+                .with("added", added.iter().map(|k| sanitize(k)).collect::<Vec<_>>())
+                .with("removed", removed.iter().map(|k| sanitize(k)).collect::<Vec<_>>())
+                .with("skipped", skipped)
+        }
+        JwksEvent::NotModified => Event::new(name, Level::Debug, "jwks", issuer, "key set not modified"),
+        JwksEvent::RefreshFailed { error, attempt, next_retry_in, serving_stale } => {
+            Event::new(name, Level::Warn, "jwks", issuer, "key set refresh failed")
+                .with("error", error.code())
+                .with("attempt", *attempt)
+                .with("next_retry_in_s", next_retry_in.as_secs_f64())
+                .with("serving_stale", *serving_stale)
+        }
+        JwksEvent::BecameStale => {
+            Event::new(name, Level::Warn, "jwks", issuer, "serving stale keys while the issuer is unreachable")
+        }
+        JwksEvent::Expired => Event::new(name, Level::Error, "jwks", issuer, "no usable keys: answering keys_unavailable"),
+        JwksEvent::Discovered { jwks_uri } => {
+            Event::new(name, Level::Info, "jwks", issuer, "discovery loaded").with("jwks_uri", sanitize(jwks_uri))
+        }
+        _ => Event::new(name, Level::Info, "jwks", issuer, name),
     }
 }
 
@@ -45,18 +83,17 @@ fn emit(issuer: &str, event: &JwksEvent) {
     let code = event.code();
     match event {
         JwksEvent::Refreshed { key_count, added, removed, skipped } => {
-            metrics::counter!(JWKS_REFRESH_TOTAL, "issuer" => issuer.to_owned(), "result" => "refreshed").increment(1);
+            count_refresh(issuer, "refreshed");
             let skipped: Vec<String> =
                 skipped.iter().map(|s| format!("{}:{}", s.kid.as_deref().unwrap_or("-"), s.reason.code())).collect();
             tracing::info!(target: "tokenkeep::jwks", issuer, event = code, key_count, ?added, ?removed, ?skipped, "key set refreshed");
         }
         JwksEvent::NotModified => {
-            metrics::counter!(JWKS_REFRESH_TOTAL, "issuer" => issuer.to_owned(), "result" => "not_modified")
-                .increment(1);
+            count_refresh(issuer, "not_modified");
             tracing::debug!(target: "tokenkeep::jwks", issuer, event = code, "key set not modified");
         }
         JwksEvent::RefreshFailed { error, attempt, next_retry_in, serving_stale } => {
-            metrics::counter!(JWKS_REFRESH_TOTAL, "issuer" => issuer.to_owned(), "result" => "failed").increment(1);
+            count_refresh(issuer, "failed");
             tracing::warn!(
                 target: "tokenkeep::jwks",
                 issuer,
@@ -79,4 +116,9 @@ fn emit(issuer: &str, event: &JwksEvent) {
         }
         _ => tracing::info!(target: "tokenkeep::jwks", issuer, event = code),
     }
+}
+
+fn count_refresh(issuer: &str, result: &'static str) {
+    metrics::counter!(JWKS_REFRESH_TOTAL, "issuer" => issuer.to_owned(), "result" => result).increment(1);
+    crate::metrics_registry::count(JWKS_REFRESH_TOTAL, vec![("issuer", issuer.to_owned()), ("result", result.to_owned())]);
 }

@@ -8,10 +8,11 @@ use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokenkeep::axum_layer::JwtAuthLayer;
-use tokenkeep::{Verified, Verifier};
+use std::sync::Arc;
+use tokenkeep::{VerifiedToken, Verifier};
 use tokenkeep_dev_issuer::{DevIssuerConfig, OutageMode};
 
-async fn me(Extension(verified): Extension<Verified>) -> String {
+async fn me(Extension(verified): Extension<Arc<VerifiedToken>>) -> String {
     (json!({
         "sub": verified.claims.subject(),
         "iss": verified.claims.issuer(),
