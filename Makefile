@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm vectors vectors-check lint bench fuzz
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm vectors vectors-check codes lint bench fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,8 +34,12 @@ test-wasm: ## Core built for wasm32: imports nothing from env, every vector pass
 vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors
 
-vectors-check: ## Fail when the checked-in vectors differ from the generator's output
+vectors-check: ## Fail when the checked-in vectors, codes.json or options.schema.json differ from their generators' output
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --check tests/vectors
+	$(CARGO) run -q -p tokenkeep-codegen -- --check .
+
+codes: ## Regenerate tests/vectors/codes.json and schema/options.schema.json from the code
+	$(CARGO) run -q -p tokenkeep-codegen -- --out .
 
 lint: ## Formatting and clippy, warnings are errors
 	$(CARGO) fmt --all --check

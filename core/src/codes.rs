@@ -67,10 +67,60 @@ fn concern<T: Copy>(name: &'static str, description: &'static str, all: &[T], f:
 /// Every concern the core defines. Hosts append their own (the runtime's
 /// transport and handle errors) before writing the list.
 pub fn concerns() -> Vec<Concern> {
+    use crate::http::TransportError;
+    use crate::jwk::SkipReason;
+    use crate::jwks::{CacheState, FetchError};
     use crate::rejection::RejectionCode;
     use crate::spec::SpecErrorCode;
     vec![
         concern("rejection", "Why a token was rejected (metric label `reason`).", &RejectionCode::ALL, RejectionCode::as_str),
         concern("spec", "Why options were refused (with the field path).", SpecErrorCode::ALL, SpecErrorCode::as_str),
+        concern("skip_reason", "Why one key of a JWKS was skipped (the rest of the set works).", SkipReason::ALL, SkipReason::code),
+        Concern {
+            name: "transport",
+            description: "Why a request got no response.",
+            codes: TransportError::ALL.iter().map(TransportError::code).collect(),
+        },
+        Concern {
+            name: "jwks_fetch",
+            description: "Why a key fetch produced no keys (`jwks_refresh_failed` `error`, `last_error_code`).",
+            codes: FetchError::CODES.to_vec(),
+        },
+        concern("cache_state", "States of a key cache (`health()`).", CacheState::ALL, CacheState::as_str),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::TransportError;
+    use crate::jwk::JwksError;
+    use crate::jwks::FetchError;
+
+    #[test]
+    fn every_fetch_error_code_is_listed() {
+        let mut errors: Vec<FetchError> = TransportError::ALL.iter().cloned().map(FetchError::Transport).collect();
+        errors.extend([500, 503, 429, 302, 404, 401].map(FetchError::Status));
+        errors.extend([JwksError::NotJson, JwksError::NotAKeySet].map(FetchError::Document));
+        errors.extend([
+            FetchError::NoUsableKeys,
+            FetchError::BadDiscovery,
+            FetchError::IssuerMismatch,
+            FetchError::InsecureJwksUri,
+        ]);
+        for e in errors {
+            assert!(FetchError::CODES.contains(&e.code()), "{} not listed", e.code());
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case_within_a_concern() {
+        for c in concerns() {
+            let mut seen = std::collections::HashSet::new();
+            for code in &c.codes {
+                assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{code}");
+                assert!(seen.insert(code), "{} twice in {}", code, c.name);
+            }
+        }
+    }
 }

@@ -178,6 +178,16 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// Every kind, in a stable order.
+    pub const ALL: &'static [TransportError] = &[
+        TransportError::Timeout,
+        TransportError::Connect,
+        TransportError::Tls,
+        TransportError::BodyTooLarge,
+        TransportError::Redirect,
+        TransportError::Other,
+    ];
+
     /// Stable snake_case code.
     pub fn code(&self) -> &'static str {
         match self {

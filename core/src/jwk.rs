@@ -52,6 +52,24 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason, in a stable order.
+    pub const ALL: &'static [SkipReason] = &[
+        SkipReason::NotAnObject,
+        SkipReason::UnsupportedKty,
+        SkipReason::UnsupportedCurve,
+        SkipReason::RsaKeyTooSmall,
+        SkipReason::RsaKeyTooLarge,
+        SkipReason::NotForSigning,
+        SkipReason::KeyOpsWithoutVerify,
+        SkipReason::SymmetricKeyNotTrusted,
+        SkipReason::UnsupportedAlg,
+        SkipReason::AlgKtyMismatch,
+        SkipReason::AlgRequired,
+        SkipReason::InvalidKeyMaterial,
+        SkipReason::HmacSecretTooShort,
+        SkipReason::TooManyKeys,
+    ];
+
     /// Stable snake_case code.
     pub fn code(self) -> &'static str {
         match self {

@@ -269,6 +269,25 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// Every code [`FetchError::code`] gives, transport codes included.
+    pub const CODES: &'static [&'static str] = &[
+        "timeout",
+        "connect",
+        "tls",
+        "body_too_large",
+        "redirect",
+        "transport",
+        "http_5xx",
+        "http_429",
+        "http_4xx",
+        "jwks_not_json",
+        "jwks_not_a_key_set",
+        "jwks_no_usable_keys",
+        "discovery_invalid",
+        "discovery_issuer_mismatch",
+        "discovery_insecure_jwks_uri",
+    ];
+
     /// Stable snake_case code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -367,6 +386,16 @@ pub enum CacheState {
 }
 
 impl CacheState {
+    /// Every state, in order.
+    pub const ALL: &'static [CacheState] = &[
+        CacheState::Empty,
+        CacheState::Fetching,
+        CacheState::Fresh,
+        CacheState::RefreshingAhead,
+        CacheState::Stale,
+        CacheState::Expired,
+    ];
+
     /// Stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

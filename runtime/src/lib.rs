@@ -26,6 +26,7 @@
 #[cfg(feature = "axum")]
 pub mod axum_layer;
 pub mod clock;
+pub mod codes;
 pub mod events;
 pub mod host;
 pub mod http;
