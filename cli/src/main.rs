@@ -41,6 +41,9 @@ enum Command {
     Mint(cmd::mint::Args),
     /// Run a local OIDC/JWKS issuer on 127.0.0.1 until interrupted.
     DevIssuer(cmd::dev_issuer::Args),
+    /// For tests of every host: a dev issuer, a real OpenBao trusting it and optionally a real
+    /// PostgreSQL behind OpenBao's database engine, described in one JSON line.
+    DevStack(cmd::dev_stack::Args),
     /// Keep credentials fresh for software that cannot link tokenkeep: sources
     /// (Vault token, KV secrets, leases, token files) written to files, atomically.
     Agent(cmd::agent::Args),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args, &out),
         Command::Mint(args) => cmd::mint::run(args, &out),
         Command::DevIssuer(args) => cmd::dev_issuer::run(args, &out),
+        Command::DevStack(args) => cmd::dev_stack::run(args, &out),
         Command::Agent(args) => cmd::agent::run(args, &out),
     };
     match result {

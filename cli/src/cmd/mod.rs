@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod demo;
 pub mod dev_issuer;
+pub mod dev_stack;
 pub mod doctor;
 pub mod inspect;
 pub mod jwks;
