@@ -73,9 +73,19 @@ pub fn concerns() -> Vec<Concern> {
     use crate::rejection::RejectionCode;
     use crate::spec::SpecErrorCode;
     vec![
-        concern("rejection", "Why a token was rejected (metric label `reason`).", &RejectionCode::ALL, RejectionCode::as_str),
+        concern(
+            "rejection",
+            "Why a token was rejected (metric label `reason`).",
+            &RejectionCode::ALL,
+            RejectionCode::as_str,
+        ),
         concern("spec", "Why options were refused (with the field path).", SpecErrorCode::ALL, SpecErrorCode::as_str),
-        concern("skip_reason", "Why one key of a JWKS was skipped (the rest of the set works).", SkipReason::ALL, SkipReason::code),
+        concern(
+            "skip_reason",
+            "Why one key of a JWKS was skipped (the rest of the set works).",
+            SkipReason::ALL,
+            SkipReason::code,
+        ),
         Concern {
             name: "transport",
             description: "Why a request got no response.",

@@ -270,7 +270,8 @@ impl Policy {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// Accepted issuers (at least one).
+    /// Accepted issuers (at least one, here or in the options' `issuer`).
+    #[serde(default)]
     pub issuers: Vec<String>,
     /// Accepted audiences; empty means not checked (except in SPIFFE mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

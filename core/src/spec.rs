@@ -134,7 +134,9 @@ impl SpecError {
             (SpecErrorCode::MissingField, text)
         } else if text.starts_with("invalid type") {
             (SpecErrorCode::InvalidType, text)
-        } else if text.starts_with("invalid value") || text.starts_with("invalid length") || text.starts_with("unknown variant")
+        } else if text.starts_with("invalid value")
+            || text.starts_with("invalid length")
+            || text.starts_with("unknown variant")
         {
             (SpecErrorCode::InvalidValue, text)
         } else {
@@ -220,9 +222,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| {
-        format!("{:?} is not a duration (seconds, or a number with ms, s, m, h or d)", sanitize(text))
-    })?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{:?} is not a duration (seconds, or a number with ms, s, m, h or d)", sanitize(text)))?;
     let scale = match unit.trim() {
         "" | "s" | "sec" | "secs" => 1.0,
         "ms" => 0.001,
@@ -354,7 +356,9 @@ impl<'de> Deserialize<'de> for JwksDocument {
                 Ok(JwksDocument::Text(v.to_owned()))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<JwksDocument, A::Error> {
-                let m = <serde_json::Map<String, Value> as Deserialize>::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let m = <serde_json::Map<String, Value> as Deserialize>::deserialize(
+                    de::value::MapAccessDeserializer::new(map),
+                )?;
                 Ok(JwksDocument::Object(m))
             }
         }
@@ -460,8 +464,8 @@ impl HttpSpec {
             }
         }
         for name in self.headers.keys() {
-            let token = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            let token =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             if !token {
                 return Err(SpecError::new(
                     at("headers"),
@@ -536,16 +540,17 @@ impl CacheSpec {
     pub fn to_config(&self, path: &str, allow_http: bool) -> Result<CacheConfig, SpecError> {
         let mut c = CacheConfig { dangerous_allow_http: allow_http, ..CacheConfig::default() };
         let at = |field: &str| join(path, field);
-        let range = |field: &str, v: Option<Seconds>, lo: Duration, hi: Duration| -> Result<Option<Duration>, SpecError> {
-            match v {
-                Some(Seconds(d)) if d < lo || d > hi => Err(SpecError::new(
-                    at(field),
-                    SpecErrorCode::OutOfRange,
-                    format!("must be between {} and {}", human(lo), human(hi)),
-                )),
-                other => Ok(other.map(Seconds::get)),
-            }
-        };
+        let range =
+            |field: &str, v: Option<Seconds>, lo: Duration, hi: Duration| -> Result<Option<Duration>, SpecError> {
+                match v {
+                    Some(Seconds(d)) if d < lo || d > hi => Err(SpecError::new(
+                        at(field),
+                        SpecErrorCode::OutOfRange,
+                        format!("must be between {} and {}", human(lo), human(hi)),
+                    )),
+                    other => Ok(other.map(Seconds::get)),
+                }
+            };
         let day = Duration::from_secs(86400);
         if let Some(d) = range("min_ttl", self.min_ttl, Duration::from_secs(1), day)? {
             c.min_ttl = d;
@@ -572,7 +577,8 @@ impl CacheSpec {
         if let Some(d) = range("stale_if_error", self.stale_if_error, Duration::ZERO, 7 * day)? {
             c.stale_if_error = d;
         }
-        if let Some(d) = range("miss_cooldown", self.miss_cooldown, Duration::from_secs(1), Duration::from_secs(3600))? {
+        if let Some(d) = range("miss_cooldown", self.miss_cooldown, Duration::from_secs(1), Duration::from_secs(3600))?
+        {
             c.miss_cooldown = d;
         }
         if let Some(d) =
@@ -940,7 +946,8 @@ mod tests {
 
     #[test]
     fn durations() {
-        for (text, secs) in [("90s", 90.0), ("5m", 300.0), ("250ms", 0.25), ("2h", 7200.0), ("1d", 86400.0), ("30", 30.0)]
+        for (text, secs) in
+            [("90s", 90.0), ("5m", 300.0), ("250ms", 0.25), ("2h", 7200.0), ("1d", 86400.0), ("30", 30.0)]
         {
             assert_eq!(parse_duration(text).unwrap().as_secs_f64(), secs, "{text}");
         }
@@ -968,8 +975,8 @@ mod tests {
 
     #[test]
     fn camel_case_aliases() {
-        let spec = VerifierSpec::from_json(r#"{"issuer": "https://i.example", "jwksUrl": "https://i.example/jwks"}"#)
-            .unwrap();
+        let spec =
+            VerifierSpec::from_json(r#"{"issuer": "https://i.example", "jwksUrl": "https://i.example/jwks"}"#).unwrap();
         assert_eq!(spec.jwks_url.as_deref(), Some("https://i.example/jwks"));
     }
 
@@ -979,14 +986,42 @@ mod tests {
             (r#"{"isuer": "x"}"#, "isuer", SpecErrorCode::UnknownField),
             (r#"{"audience": "a"}"#, "issuer", SpecErrorCode::MissingField),
             (r#"{"issuer": 5}"#, "issuer", SpecErrorCode::InvalidType),
-            (r#"{"issuer": "https://i.example", "jwks_url": "http://idp.example/jwks"}"#, "jwks_url", SpecErrorCode::InsecureUrl),
-            (r#"{"issuer": "https://i.example", "algorithms": ["RS257"]}"#, "algorithms", SpecErrorCode::UnknownAlgorithm),
-            (r#"{"issuer": "https://i.example", "cache": {"min_ttl": "2h", "max_ttl": "1h"}}"#, "cache.min_ttl", SpecErrorCode::Conflict),
-            (r#"{"issuer": "https://i.example", "cache": {"refresh_ahead": 1.5}}"#, "cache.refresh_ahead", SpecErrorCode::OutOfRange),
+            (
+                r#"{"issuer": "https://i.example", "jwks_url": "http://idp.example/jwks"}"#,
+                "jwks_url",
+                SpecErrorCode::InsecureUrl,
+            ),
+            (
+                r#"{"issuer": "https://i.example", "algorithms": ["RS257"]}"#,
+                "algorithms",
+                SpecErrorCode::UnknownAlgorithm,
+            ),
+            (
+                r#"{"issuer": "https://i.example", "cache": {"min_ttl": "2h", "max_ttl": "1h"}}"#,
+                "cache.min_ttl",
+                SpecErrorCode::Conflict,
+            ),
+            (
+                r#"{"issuer": "https://i.example", "cache": {"refresh_ahead": 1.5}}"#,
+                "cache.refresh_ahead",
+                SpecErrorCode::OutOfRange,
+            ),
             (r#"{"issuer": "https://i.example", "jwks": {"nokeys": 1}}"#, "jwks", SpecErrorCode::InvalidJwks),
-            (r#"{"issuers": [{"issuer": "https://a.example"}, {"issuer": "https://b.example", "cache": {"ttl": "1s"}}]}"#, "issuers[1].cache.ttl", SpecErrorCode::OutOfRange),
-            (r#"{"issuers": [{"issuer": "https://a.example", "http": {"resolve": {"a.example": "nope"}}}]}"#, "issuers[0].http.resolve.a.example", SpecErrorCode::InvalidValue),
-            (r#"{"issuers": [{"issuer": "https://a.example", "policy": {"issuers": []}, "issuers": []}]}"#, "issuers[0].issuers", SpecErrorCode::Conflict),
+            (
+                r#"{"issuers": [{"issuer": "https://a.example"}, {"issuer": "https://b.example", "cache": {"ttl": "1s"}}]}"#,
+                "issuers[1].cache.ttl",
+                SpecErrorCode::OutOfRange,
+            ),
+            (
+                r#"{"issuers": [{"issuer": "https://a.example", "http": {"resolve": {"a.example": "nope"}}}]}"#,
+                "issuers[0].http.resolve.a.example",
+                SpecErrorCode::InvalidValue,
+            ),
+            (
+                r#"{"issuers": [{"issuer": "https://a.example", "policy": {"issuers": []}, "issuers": []}]}"#,
+                "issuers[0].issuers",
+                SpecErrorCode::Conflict,
+            ),
         ];
         for (json, path, code) in cases {
             let e = err(json);

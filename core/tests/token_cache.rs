@@ -56,7 +56,10 @@ fn at(secs: u64) -> UnixTime {
 }
 
 /// A host's answer to "is this entry's key still in force": present in `keys`.
-fn in_force(keys: &KeySet, generation: u64) -> impl FnOnce(usize, &Arc<tokenkeep_core::VerificationKey>, u64) -> Option<u64> {
+fn in_force(
+    keys: &KeySet,
+    generation: u64,
+) -> impl FnOnce(usize, &Arc<tokenkeep_core::VerificationKey>, u64) -> Option<u64> {
     move |_, key, _| TokenCache::<()>::key_in(keys, key).then_some(generation)
 }
 

@@ -13,9 +13,9 @@
 
 use axum::routing::get;
 use axum::{Extension, Router};
+use std::sync::Arc;
 use std::time::Duration;
 use tokenkeep::axum_layer::JwtAuthLayer;
-use std::sync::Arc;
 use tokenkeep::{IssuerConfig, VerifiedToken, Verifier};
 
 async fn me(Extension(token): Extension<Arc<VerifiedToken>>) -> String {

@@ -3,11 +3,11 @@
 //! keys are usable (an IdP outage is not the caller's fault).
 
 use crate::{VerifiedToken, Verifier};
-use std::sync::Arc;
 use axum::body::Body;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokenkeep_core::{Rejection, RejectionCode};
 use tower::{Layer, Service};

@@ -38,16 +38,16 @@ pub mod spec;
 pub mod telemetry;
 mod verifier;
 
-pub use tokenkeep_core as core;
-pub use tokenkeep_core::jwks::{CacheConfig, CacheHealth, CacheState};
-pub use tokenkeep_core::{
-    Algorithm, Claims, KeySet, Policy, PolicyConfig, Rejection, RejectionCode, SpiffeRule, Verified,
-};
 pub use events::{Event, EventListenerId, FieldValue, Level, Listeners};
 pub use host::{Runtime, after_fork_in_child};
 pub use metrics_registry::{MetricFamily, MetricKind, MetricSample, MetricsSnapshot, snapshot as metrics_snapshot};
 pub use signal::{ListenerId, Rotations};
+pub use tokenkeep_core as core;
 pub use tokenkeep_core::UnixTime;
+pub use tokenkeep_core::jwks::{CacheConfig, CacheHealth, CacheState};
+pub use tokenkeep_core::{
+    Algorithm, Claims, KeySet, Policy, PolicyConfig, Rejection, RejectionCode, SpiffeRule, Verified,
+};
 pub use verifier::{ConfigError, IssuerConfig, IssuerHealth, Keys, VerifiedToken, Verifier};
 
 /// Verified tokens a verifier remembers unless its spec says otherwise.

@@ -195,11 +195,7 @@ pub const FAMILIES: &[(&str, MetricKind, &str)] = &[
     ("credential_up", MetricKind::Gauge, "1 while the credential holds a usable value, by kind and name"),
     ("credential_expires_in_seconds", MetricKind::Gauge, "Seconds until the credential expires, by kind and name"),
     ("credential_age_seconds", MetricKind::Gauge, "Seconds since the credential was obtained, by kind and name"),
-    (
-        "credential_consecutive_failures",
-        MetricKind::Gauge,
-        "Failed refreshes since the last success, by kind and name",
-    ),
+    ("credential_consecutive_failures", MetricKind::Gauge, "Failed refreshes since the last success, by kind and name"),
 ];
 
 pub(crate) fn record_verification(result: Result<(), RejectionCode>, seconds: f64) {

@@ -14,9 +14,7 @@ pub(crate) fn http_options(spec: &HttpSpec, path: &str) -> Result<HttpOptions, S
         let socket = addr
             .parse::<SocketAddr>()
             .or_else(|_| addr.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
-            .map_err(|_| {
-                SpecError::new(format!("{path}.resolve"), SpecErrorCode::InvalidValue, "not an IP address")
-            })?;
+            .map_err(|_| SpecError::new(format!("{path}.resolve"), SpecErrorCode::InvalidValue, "not an IP address"))?;
         resolve.push((host.clone(), socket));
     }
     Ok(HttpOptions {

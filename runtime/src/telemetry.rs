@@ -4,8 +4,8 @@
 
 use crate::events::{Event, Level, Listeners};
 use tokenkeep_core::RejectionCode;
-use tokenkeep_core::rejection::sanitize;
 use tokenkeep_core::jwks::{CacheHealth, JwksCache, JwksEvent};
+use tokenkeep_core::rejection::sanitize;
 
 /// Counter of rejected tokens, labelled `reason` (the rejection code).
 pub const INVALID_TOTAL: &str = "auth_jwt_invalid_total";
@@ -45,8 +45,10 @@ fn host_event(issuer: &str, event: &JwksEvent) -> Event {
     let name = event.code();
     match event {
         JwksEvent::Refreshed { key_count, added, removed, skipped } => {
-            let skipped: Vec<String> =
-                skipped.iter().map(|s| format!("{}:{}", s.kid.as_deref().map_or("-".into(), sanitize), s.reason.code())).collect();
+            let skipped: Vec<String> = skipped
+                .iter()
+                .map(|s| format!("{}:{}", s.kid.as_deref().map_or("-".into(), sanitize), s.reason.code()))
+                .collect();
             Event::new(name, Level::Info, "jwks", issuer, "key set refreshed")
                 .with("key_count", *key_count)
                 .with("added", added.iter().map(|k| sanitize(k)).collect::<Vec<_>>())
@@ -64,7 +66,9 @@ fn host_event(issuer: &str, event: &JwksEvent) -> Event {
         JwksEvent::BecameStale => {
             Event::new(name, Level::Warn, "jwks", issuer, "serving stale keys while the issuer is unreachable")
         }
-        JwksEvent::Expired => Event::new(name, Level::Error, "jwks", issuer, "no usable keys: answering keys_unavailable"),
+        JwksEvent::Expired => {
+            Event::new(name, Level::Error, "jwks", issuer, "no usable keys: answering keys_unavailable")
+        }
         JwksEvent::Discovered { jwks_uri } => {
             Event::new(name, Level::Info, "jwks", issuer, "discovery loaded").with("jwks_uri", sanitize(jwks_uri))
         }
@@ -120,5 +124,8 @@ fn emit(issuer: &str, event: &JwksEvent) {
 
 fn count_refresh(issuer: &str, result: &'static str) {
     metrics::counter!(JWKS_REFRESH_TOTAL, "issuer" => issuer.to_owned(), "result" => result).increment(1);
-    crate::metrics_registry::count(JWKS_REFRESH_TOTAL, vec![("issuer", issuer.to_owned()), ("result", result.to_owned())]);
+    crate::metrics_registry::count(
+        JWKS_REFRESH_TOTAL,
+        vec![("issuer", issuer.to_owned()), ("result", result.to_owned())],
+    );
 }

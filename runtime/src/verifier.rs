@@ -14,7 +14,9 @@ use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokenkeep_core::jwks::{self, CacheConfig, CacheHealth, Check, JwksCache, KeySource, KeyStatus, MissDecision, SourceError};
+use tokenkeep_core::jwks::{
+    self, CacheConfig, CacheHealth, Check, JwksCache, KeySource, KeyStatus, MissDecision, SourceError,
+};
 use tokenkeep_core::spec::{KeysPlan, SpecError, SpecErrorCode, VerifierPlan, VerifierSpec};
 use tokenkeep_core::token_cache::TokenCache;
 use tokenkeep_core::{KeySet, ParsedToken, Policy, Rejection, UnixTime, Verified};
@@ -490,7 +492,12 @@ impl Verifier {
     }
 
     /// After waiting for a refetch: check once more and take that answer.
-    fn after_wait(&self, token: &str, now: Option<UnixTime>, rejection: Rejection) -> Result<Arc<VerifiedToken>, Rejection> {
+    fn after_wait(
+        &self,
+        token: &str,
+        now: Option<UnixTime>,
+        rejection: Rejection,
+    ) -> Result<Arc<VerifiedToken>, Rejection> {
         match self.step(token, now, false) {
             Step::Done(r) => r,
             Step::Wait { .. } => Err(rejection),

@@ -6,9 +6,9 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use common::*;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 use tokenkeep::axum_layer::JwtAuthLayer;
-use std::sync::Arc;
 use tokenkeep::{VerifiedToken, Verifier};
 use tokenkeep_dev_issuer::{DevIssuerConfig, OutageMode};
 

@@ -147,7 +147,12 @@ fn rotation_refetch_rotations_and_events() {
     assert!(called.load(Ordering::SeqCst) >= 1, "rotation callback called");
 
     // A rejection reaches listeners as jwt_validation_failed with reason and kid, never the token.
-    let forged = idp.issuer.mint_with_kid(json!({"sub": "eve", "aud": AUD}), "ES256", Duration::from_secs(60), "no-such-kid\u{1b}[31m");
+    let forged = idp.issuer.mint_with_kid(
+        json!({"sub": "eve", "aud": AUD}),
+        "ES256",
+        Duration::from_secs(60),
+        "no-such-kid\u{1b}[31m",
+    );
     let forged = forged.expect("mint");
     assert_eq!(verifier.verify_cached(&forged).unwrap_err().code(), RejectionCode::UnknownKid);
     let events = events.lock().unwrap().clone();
@@ -156,7 +161,9 @@ fn rotation_refetch_rotations_and_events() {
     let failed = events.iter().find(|e| e.name == "jwt_validation_failed").expect("rejection event");
     assert_eq!(failed.fields.get("reason"), Some(&tokenkeep::FieldValue::Str("unknown_kid".into())));
     match failed.fields.get("kid") {
-        Some(tokenkeep::FieldValue::Str(kid)) => assert!(kid.starts_with("no-such-kid") && !kid.contains('\u{1b}'), "{kid:?}"),
+        Some(tokenkeep::FieldValue::Str(kid)) => {
+            assert!(kid.starts_with("no-such-kid") && !kid.contains('\u{1b}'), "{kid:?}")
+        }
         other => panic!("kid field: {other:?}"),
     }
     let everything = format!("{events:?}");
@@ -165,10 +172,14 @@ fn rotation_refetch_rotations_and_events() {
     // Metrics as plain data.
     let metrics = tokenkeep::metrics_snapshot();
     let invalid = metrics.family("auth_jwt_invalid_total").unwrap();
-    assert!(invalid.samples.iter().any(|s| s.labels == [("reason".to_owned(), "unknown_kid".to_owned())] && s.value >= 1.0));
+    assert!(
+        invalid.samples.iter().any(|s| s.labels == [("reason".to_owned(), "unknown_kid".to_owned())] && s.value >= 1.0)
+    );
     let keys = metrics.family("jwks_keys").unwrap();
     assert!(keys.samples.iter().any(|s| s.labels[0].1 == idp.issuer.issuer_url() && s.value >= 2.0), "{keys:?}");
-    assert!(metrics.to_prometheus_text().contains("jwt_validation_duration_seconds_bucket{result=\"valid\",le=\"+Inf\"}"));
+    assert!(
+        metrics.to_prometheus_text().contains("jwt_validation_duration_seconds_bucket{result=\"valid\",le=\"+Inf\"}")
+    );
 
     // refresh(): one fetch now, then the cooldown (1 s here) holds the next.
     let before = idp.issuer.stats().jwks_requests();
@@ -192,8 +203,16 @@ fn rotation_refetch_rotations_and_events() {
 fn bad_specs_name_the_field() {
     let cases = [
         (json!({"issuer": "https://i.example", "audiance": "x"}), "audiance", SpecErrorCode::UnknownField),
-        (json!({"issuer": "https://i.example", "http": {"ca_file": "/nonexistent/ca.pem"}}), "http.ca_file", SpecErrorCode::FileUnreadable),
-        (json!({"issuers": [{"issuer": "https://i.example"}, {"issuer": "https://j.example", "jwks_url": "ftp://j.example/k"}]}), "issuers[1].jwks_url", SpecErrorCode::InvalidUrl),
+        (
+            json!({"issuer": "https://i.example", "http": {"ca_file": "/nonexistent/ca.pem"}}),
+            "http.ca_file",
+            SpecErrorCode::FileUnreadable,
+        ),
+        (
+            json!({"issuers": [{"issuer": "https://i.example"}, {"issuer": "https://j.example", "jwks_url": "ftp://j.example/k"}]}),
+            "issuers[1].jwks_url",
+            SpecErrorCode::InvalidUrl,
+        ),
     ];
     for (doc, path, code) in cases {
         let err = tokenkeep::spec::from_value::<VerifierSpec>(doc.clone())

@@ -51,7 +51,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let files = [("tests/vectors/codes.json", render(&codes())), ("schema/options.schema.json", render(&options_schema()))];
+    let files =
+        [("tests/vectors/codes.json", render(&codes())), ("schema/options.schema.json", render(&options_schema()))];
     let mut stale = false;
     for (path, text) in files {
         let target: PathBuf = Path::new(&root).join(path);
