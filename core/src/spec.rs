@@ -237,7 +237,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn seconds_to_duration(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs >= 0.0 && secs <= 100.0 * 365.0 * 86400.0).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && (0.0..=100.0 * 365.0 * 86400.0).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }
 
 impl<'de> Deserialize<'de> for Seconds {

@@ -157,10 +157,13 @@ impl Histogram {
     }
 }
 
+/// One gauge value: family, labels, value.
+pub(crate) type GaugeRow = (&'static str, Vec<(String, String)>, f64);
+
 /// Gauges read from live handles when a snapshot is taken.
 pub(crate) trait GaugeSource: Send + Sync {
-    /// Appends `(family, labels, value)` for this handle.
-    fn gauges(&self, out: &mut Vec<(&'static str, Vec<(String, String)>, f64)>);
+    /// Appends this handle's gauges.
+    fn gauges(&self, out: &mut Vec<GaugeRow>);
 }
 
 type CounterKey = (&'static str, Vec<(&'static str, String)>);

@@ -24,7 +24,6 @@ pub(crate) fn http_options(spec: &HttpSpec, path: &str) -> Result<HttpOptions, S
         headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
         timeout: spec.timeout.map(Seconds::get),
         dangerous_accept_invalid_certs: spec.dangerous_accept_invalid_certs,
-        ..HttpOptions::default()
     })
 }
 

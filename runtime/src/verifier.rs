@@ -234,7 +234,7 @@ impl Drop for Inner {
 }
 
 impl GaugeSource for Inner {
-    fn gauges(&self, out: &mut Vec<(&'static str, Vec<(String, String)>, f64)>) {
+    fn gauges(&self, out: &mut Vec<metrics_registry::GaugeRow>) {
         for issuer in &self.issuers {
             let health = issuer.store.health();
             let labels = vec![("issuer".to_owned(), issuer.store.name.clone())];
@@ -584,7 +584,10 @@ impl Verifier {
     /// a fetch runs for every issuer that fetches.
     pub fn refresh(&self) -> bool {
         self.ensure_tasks();
-        self.inner.issuers.iter().filter(|i| i.fetched).fold(true, |all, i| i.store.request_refresh() && all)
+        // Every issuer is asked, whatever the others answered.
+        let started: Vec<bool> =
+            self.inner.issuers.iter().filter(|i| i.fetched).map(|i| i.store.request_refresh()).collect();
+        started.into_iter().all(|s| s)
     }
 
     /// Whether [`Verifier::close`] was called.
