@@ -31,3 +31,17 @@ fn every_bad_options_document_names_its_field_and_code() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The options examples in the README parse and validate as they are shown.
+#[test]
+fn readme_options_examples_are_valid() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme.split("## Options: one spec for every host").nth(1).expect("the options section");
+    let section = section.split("\n## ").next().unwrap();
+    let blocks: Vec<&str> = section.split("```json\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    assert!(!blocks.is_empty());
+    for block in blocks {
+        let spec = VerifierSpec::from_json(block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        spec.validate().unwrap_or_else(|e| panic!("{e}\n{block}"));
+    }
+}
