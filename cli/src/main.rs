@@ -1,7 +1,8 @@
 //! `tokenkeep`: the command line of tokenkeep.
 //!
-//! Exit codes: 0 valid/ok, 1 rejected or check failed, 2 usage or
-//! configuration error (clap's own usage errors included).
+//! Exit codes: 0 valid/ok, 1 rejected or check failed (or stdout could not
+//! be written), 2 usage or configuration error (clap's own usage errors
+//! included), 141 stdout closed early (as if killed by SIGPIPE).
 
 #![forbid(unsafe_code)]
 
@@ -50,7 +51,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_or_help(&e),
+    };
     let out = output::Output::new(cli.json);
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args, &out),
@@ -64,7 +68,20 @@ fn main() -> ExitCode {
         Command::Agent(args) => cmd::agent::run(args, &out),
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => out.finish(code),
         Err(failure) => out.fail(&failure),
     }
+}
+
+/// clap's own output: a usage error on stderr (exit 2); `--help` and
+/// `--version` on stdout through [`output::Output`], so a closed pipe or a
+/// full disk ends as for every other command.
+fn usage_or_help(e: &clap::Error) -> ExitCode {
+    if e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(output::EXIT_USAGE));
+    }
+    let out = output::Output::new(false);
+    out.text(&e.render().ansi().to_string());
+    out.finish(ExitCode::SUCCESS)
 }

@@ -1100,3 +1100,313 @@ fn configuration_errors_exit_2_with_the_culprit() {
     assert!(err.contains("no Vault address") && err.contains("VAULT_ADDR"), "{err}");
     assert!(!dir.join("t").exists(), "nothing written on a configuration error");
 }
+
+// ----- hardening: sinks, Vault settings checked at start, JWT backoff ---------------
+
+/// The agent run to completion with `--json`: (exit code, error code, message).
+fn refused<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(BIN);
+    command.arg("--json").args(args);
+    for var in ["VAULT_ADDR", "BAO_ADDR", "VAULT_NAMESPACE", "BAO_NAMESPACE", "VAULT_CACERT", "BAO_CACERT"] {
+        command.env_remove(var);
+    }
+    let out = command.envs(env.iter().copied()).stdin(Stdio::null()).output().unwrap();
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().expect("exited normally"),
+        error["error"]["code"].as_str().unwrap_or_default().to_owned(),
+        error["error"]["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn a_sink_must_be_a_regular_file_in_a_writable_directory() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let base = ["agent", "--vault-addr", "http://127.0.0.1:1", "--role", "app", "--jwt-file", "/j"];
+    let with_sink = |sink: &str| {
+        base.iter().map(|a| (*a).to_owned()).chain(["--token-sink".to_owned(), sink.to_owned()]).collect::<Vec<_>>()
+    };
+
+    // /dev/null would be replaced by a 0600 regular file (as root, the real one).
+    let (exit, code, message) = refused(&with_sink("/dev/null"), &[]);
+    assert_eq!((exit, code.as_str()), (2, "sink_not_a_regular_file"), "{message}");
+    assert!(
+        message.contains("--token-sink") && message.contains("/dev/null") && message.contains("character device"),
+        "{message}"
+    );
+    assert!(Path::new("/dev/null").metadata().is_ok_and(|m| !m.is_file()), "/dev/null untouched");
+
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[vault]\naddr = \"http://127.0.0.1:1\"\nrole = \"app\"\njwt_file = \"/j\"\n\n[[kv]]\nmount = \"secret\"\npath = \"app\"\nsink = \"{}\"\n",
+            fifo.display()
+        ),
+    )
+    .unwrap();
+    let (exit, code, message) = refused(&["agent", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!((exit, code.as_str()), (2, "sink_not_a_regular_file"), "{message}");
+    assert!(message.contains("line 9 (sink)") && message.contains("FIFO"), "{message}");
+
+    // A directory that exists but takes no new file: /proc does not, even for root.
+    let (exit, code, message) = refused(&with_sink("/proc/tokenkeep-sink"), &[]);
+    assert_eq!((exit, code.as_str()), (2, "sink_unusable"), "{message}");
+    assert!(message.contains("/proc/tokenkeep-sink") && message.contains("cannot be created or written"), "{message}");
+    // And one made read-only: root writes there anyway (the agent would start), so
+    // this case runs for other users only.
+    if is_root() {
+        println!("read-only directory: skipped as root (root writes there anyway; /proc covered the case above)");
+    } else {
+        let locked = dir.join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let sink = locked.join("token");
+        let (exit, code, message) = refused(&with_sink(sink.to_str().unwrap()), &[]);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!((exit, code.as_str()), (2, "sink_unusable"), "{message}");
+    }
+}
+
+#[test]
+fn vault_settings_are_checked_at_start_and_name_their_flag_or_line() {
+    let work = tempfile::tempdir().unwrap();
+    let sink = work.path().join("token");
+    let sink = sink.to_str().unwrap();
+    let flags = |extra: &[&str]| {
+        let mut args = vec!["agent", "--role", "app", "--jwt-file", "/j", "--token-sink", sink];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let check = |args: Vec<String>, env: &[(&str, &str)], want_code: &str, names: &[&str]| {
+        let (exit, code, message) = refused(&args, env);
+        assert_eq!((exit, code.as_str()), (2, want_code), "{args:?}: {message}");
+        for name in names {
+            assert!(message.contains(name), "{args:?}: `{name}` not in: {message}");
+        }
+    };
+    check(
+        flags(&["--vault-addr", "http://127.0.0.1:1", "--auth-mount", "../../sys"]),
+        &[],
+        "invalid_path",
+        &["--auth-mount", "../../sys"],
+    );
+    check(
+        flags(&["--vault-addr", "vault:8200"]),
+        &[],
+        "invalid_address",
+        &["--vault-addr", "https://vault.example:8200"],
+    );
+    check(flags(&[]), &[("VAULT_ADDR", "vault:8200")], "invalid_address", &["VAULT_ADDR"]);
+    check(
+        flags(&["--vault-addr", "http://vault.example:8200"]),
+        &[],
+        "insecure_url",
+        &["--vault-addr", "--dangerous-allow-http"],
+    );
+    check(
+        flags(&["--vault-addr", "http://127.0.0.1:1", "--namespace", "team/../root"]),
+        &[],
+        "invalid_path",
+        &["--namespace"],
+    );
+    check(
+        flags(&["--vault-addr", "http://127.0.0.1:1", "--kv", &format!("secret/app/../../sys={sink}.kv")]),
+        &[],
+        "invalid_path",
+        &["--kv"],
+    );
+
+    let config = work.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        "[vault]\naddr = \"http://127.0.0.1:1\"\nrole = \"app\"\njwt_file = \"/j\"\nnamespace = \"a b\"\ntoken_sink = \"/t\"\n",
+    )
+    .unwrap();
+    check(
+        vec!["agent".into(), "--config".into(), config.display().to_string()],
+        &[],
+        "invalid_path",
+        &["line 5 (namespace)"],
+    );
+    std::fs::write(
+        &config,
+        "[vault]\naddr = \"http://127.0.0.1:1\"\nrole = \"app\"\njwt_file = \"/j\"\n\n[[kv]]\nmount = \"secret\"\npath = \"app/../other\"\nsink = \"/x\"\n",
+    )
+    .unwrap();
+    check(
+        vec!["agent".into(), "--config".into(), config.display().to_string()],
+        &[],
+        "invalid_path",
+        &["line 8 (path)"],
+    );
+}
+
+/// A port nothing listens on now (the agent's health listener for a test that
+/// never sees the ready line).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_missing_jwt_file_is_a_failed_login_attempt_with_backoff() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let sink = work.path().join("token");
+    let missing = work.path().join("no-jwt-yet");
+    let mut agent = Agent::spawn(&[
+        "agent",
+        "--vault-addr",
+        "http://127.0.0.1:1",
+        "--role",
+        "app",
+        "--jwt-file",
+        missing.to_str().unwrap(),
+        "--token-sink",
+        sink.to_str().unwrap(),
+        "--health-listen",
+        &listen,
+    ]);
+    let http = reqwest::Client::new();
+    let url = format!("http://{listen}/health");
+    let mut health = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(resp) = http.get(&url).send().await {
+            health = serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+        }
+        let source = &health["sources"][0];
+        if source["last_error_code"] == "jwt_unreadable" && source["consecutive_failures"].as_u64() >= Some(2) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the missing JWT must count as failed attempts in /health: {health}\n{}",
+            agent.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let next = health["sources"][0]["next_refresh_in_seconds"].as_f64();
+    assert!(next.is_some(), "a retry is scheduled: {health}");
+    assert_eq!(agent.terminate(Duration::from_secs(20)).code(), Some(0), "{}", agent.stderr());
+    assert!(!sink.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_or_device_link_at_a_sink_never_blocks_or_fills_memory() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let key = tokenkeep_dev_issuer::SigningKey::generate(tokenkeep_core::Algorithm::ES256, Some("k".into())).unwrap();
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+    let jwt = key.sign_jwt(json!({"sub": "x", "exp": exp}).as_object().unwrap(), None).unwrap();
+    let (token_a, token_b) = (dir.join("a.jwt"), dir.join("b.jwt"));
+    let (sink_a, sink_b) = (dir.join("a.copy"), dir.join("b.copy"));
+    // b's sink is a symlink to /dev/zero from the start (allowed: the rename replaces the link).
+    std::os::unix::fs::symlink("/dev/zero", &sink_b).unwrap();
+    let port = free_port();
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[health]\nlisten = \"127.0.0.1:{port}\"\n\n[[file_token]]\nname = \"a\"\npath = \"{}\"\nsink = \"{}\"\n\n\
+             [[file_token]]\nname = \"b\"\npath = \"{}\"\nsink = \"{}\"\n",
+            token_a.display(),
+            sink_a.display(),
+            token_b.display(),
+            sink_b.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::spawn(&["agent", "--config", config.to_str().unwrap(), "--json"]);
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/health");
+    let health = || async {
+        let body = http.get(&url).send().await.ok()?.text().await.ok()?;
+        serde_json::from_str::<Value>(&body).ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health().await.is_none() {
+        assert!(Instant::now() < deadline, "health never answered:\n{}", agent.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Passed the start checks; now a FIFO appears at a's sink before its first write.
+    assert!(Command::new("mkfifo").arg(&sink_a).status().unwrap().success());
+    std::fs::write(&token_a, &jwt).unwrap();
+    std::fs::write(&token_b, &jwt).unwrap();
+    let mut last = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        last = health().await.unwrap_or(last);
+        let sources = last["sources"].as_array().cloned().unwrap_or_default();
+        let a = sources.iter().find(|s| s["name"] == "a").cloned().unwrap_or(Value::Null);
+        let b = sources.iter().find(|s| s["name"] == "b").cloned().unwrap_or(Value::Null);
+        if a["sink_error"] == "write_failed" && b["sink_written"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{last}\n{}", agent.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sink_refused_kind(&sink_a), "fifo", "the FIFO is not replaced");
+    assert_eq!(
+        std::fs::read_to_string(&sink_b).unwrap(),
+        jwt,
+        "the link was replaced by the value, /dev/zero never read"
+    );
+    assert!(!std::fs::symlink_metadata(&sink_b).unwrap().file_type().is_symlink());
+    // SIGTERM: the agent stops, whatever waits at its sinks.
+    assert_eq!(agent.terminate(Duration::from_secs(20)).code(), Some(0), "{}", agent.stderr());
+}
+
+fn sink_refused_kind(path: &Path) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => "fifo",
+        Ok(m) if m.is_file() => "file",
+        Ok(_) => "other",
+        Err(_) => "absent",
+    }
+}
+
+/// A login OpenBao refuses (the JWT's audience is not the role's): the log
+/// says why, in OpenBao's words, and never carries the JWT.
+#[tokio::test]
+async fn a_refused_login_logs_openbaos_reason_without_the_jwt() {
+    let s = servers(60, 120).await;
+    let work = tempfile::tempdir().unwrap();
+    let jwt_file = work.path().join("vault-jwt");
+    let jwt = s.issuer.mint(json!({"sub": SUB, "aud": "not-vault"}), "ES256", Duration::from_secs(600)).unwrap();
+    std::fs::write(&jwt_file, &jwt).unwrap();
+    let sink = work.path().join("token");
+    let mut agent = Agent::spawn(&[
+        "agent",
+        "--vault-addr",
+        s.bao.addr(),
+        "--role",
+        "app",
+        "--jwt-file",
+        jwt_file.to_str().unwrap(),
+        "--token-sink",
+        sink.to_str().unwrap(),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !agent.stderr().contains("Vault refused the request") {
+        assert!(Instant::now() < deadline, "no refusal logged:\n{}", agent.stderr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = agent.stderr();
+    let line = log.lines().find(|l| l.contains("Vault refused the request")).unwrap().to_owned();
+    println!("refusal as logged: {line}");
+    assert!(line.contains("status=400") && line.contains("audience"), "the server's reason is kept: {line}");
+    let signature = jwt.rsplit('.').next().unwrap();
+    assert!(!log.contains(&jwt) && !log.contains(signature), "the JWT never reaches the log");
+    assert_eq!(agent.terminate(Duration::from_secs(20)).code(), Some(0));
+}

@@ -20,14 +20,13 @@ fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).env_remove("NO_COLOR").stdin(Stdio::null()).output().unwrap()
 }
 
+/// The command started with every stream piped.
+fn spawn_piped(args: &[&str]) -> Child {
+    Command::new(BIN).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
 fn run_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(args);
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -408,4 +407,224 @@ fn dev_issuer_human_output_with_tls() {
     assert!(!text.contains('\x1b'));
     assert!(std::fs::read_to_string(&ca).unwrap().contains("BEGIN CERTIFICATE"));
     assert_eq!(issuer.terminate(), Some(0));
+}
+
+// ----- hardening: output errors, hostile strings, bounded stdin, key rules ----------
+
+/// A fixed 1024-bit RSA key (PKCS#8): below what verifiers accept.
+const RSA_1024_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAMvgt4ehkIR3MXLr
+15tOeSdsVO7f4o47ZEeHf6ClIUHVvkz8D5L4rCEmBle21hupEku++pGuWi/YtT96
+IKAalPSv0CQN5iwHzoS1UJ5ZYxjcfWHK6BBpk8lhILJpTsqfMF1h5X8qM/Gct0il
+RN2Go/I41KzkoKYO9rGlXmjuxVXLAgMBAAECgYAiKFAXZTY1O1MJkgHZf1hFBp1k
+OBZZBhJS+ZykaYYc5ZawhzqEwSz1kM1XPMa6c6UhE6ofZjqt8XzMWcXFjS6PU6Dk
+ueDwekKvsejAXhzEJbAZcCONDZee8NTqXHPeRy2Z5QjHys2/WrNOXLhFVenXEDpG
+SgYL4gYEms24A27rYQJBAOq30XOZlx8BYK3bdoFZq3QBRdaWVJwHfgowGYxYdGKo
+5SHmExLRH2XYto72QKNOoiV5jCP7R3PSFNrJ2bNoqP8CQQDeXQwgXm7I1R2UjOJM
+TmMvfzUJL8JN87UuAHhgaFSsWe8AnIv/Albp3hRfFQXxD8+blA0pLuJhpnaJDqpA
+JKc1AkBOHJJVuD10kg7MjQapEWBfoLTPLwRFULD/TvaRoDZLRw3J9DlQv8uFJ1PJ
+y+XC8z4+3m5m4w7qWnWaQiZy8FedAkEAnOghl3GrUPH5NoqXYOrrWGe13+6geGsh
+DP3t83GLVjb7zH2q194pwEsiKtnl4G2cvJajFs1rlyZkfGApyKtUhQJAGbbG3K7i
+JvnAKccpsq3BnN4+NakP2i4haAFUgSapu3Jr1J35r9/zpB1Msuvj2V+ZQeM3NLPu
++ukuD0rs3FN5iw==
+-----END PRIVATE KEY-----
+";
+
+/// Characters a terminal acts on: ESC (and an OSC title sequence), BEL, CR,
+/// LF, the 8-bit CSI, DEL, RIGHT-TO-LEFT OVERRIDE, LINE SEPARATOR.
+const HOSTILE: &str = "\u{1b}]0;owned\u{7}\u{1b}[2J\r\nFAKE LINE\u{9b}31m\u{7f}admin\u{202e}gpj.exe\u{2028}";
+
+fn assert_terminal_safe(what: &str, text: &str) {
+    for bad in ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{7f}', '\u{202e}', '\u{2028}'] {
+        assert!(!text.contains(bad), "{what}: raw {:?} in output:\n{text:?}", bad);
+    }
+    assert!(!text.contains("\nFAKE LINE"), "{what}: a faked line:\n{text}");
+}
+
+/// Runs with stdout going to `out`; stderr captured.
+fn run_into(args: &[&str], out: Stdio) -> Output {
+    Command::new(BIN).args(args).stdin(Stdio::null()).stdout(out).stderr(Stdio::piped()).output().unwrap()
+}
+
+/// A stdout whose reader is gone before the command starts (`| true` without the race).
+fn closed_pipe() -> Stdio {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(ours);
+    Stdio::from(std::os::fd::OwnedFd::from(theirs))
+}
+
+fn full_disk() -> Stdio {
+    Stdio::from(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
+}
+
+#[test]
+fn output_errors_end_cleanly_never_with_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = key_files(dir.path()).remove(1);
+    let key = key.to_str().unwrap().to_owned();
+    let token = stdout(&run(&["mint", "--key", &key])).trim().to_owned();
+    let jwks = write(
+        dir.path(),
+        "keys.json",
+        &json!({"keys": (0..40).map(|i| json!({"kty": "oct", "kid": format!("k{i}")})).collect::<Vec<_>>()})
+            .to_string(),
+    );
+    let jwks = jwks.to_str().unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["mint", "--key", &key],
+        vec!["mint", "--key", &key, "--json"],
+        vec!["inspect", &token],
+        vec!["inspect", &token, "--json"],
+        vec!["jwks", jwks, "--json"],
+        vec!["jwks", jwks],
+        vec!["--help"],
+    ];
+    for args in &commands {
+        let o = run_into(args, closed_pipe());
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+        assert_eq!(code(&o), 141, "{args:?}: a closed pipe exits as SIGPIPE would; {}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{args:?}: quietly: {}", stderr(&o));
+
+        let o = run_into(args, full_disk());
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cannot write the output to stdout: No space left"), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn attacker_chosen_strings_never_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate(tokenkeep_core::Algorithm::ES256, Some(format!("kid{HOSTILE}"))).unwrap();
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), json!(format!("https://issuer.example/{HOSTILE}")));
+    claims.insert(format!("name{HOSTILE}"), json!(format!("value{HOSTILE}")));
+    claims.insert("nested".into(), json!({"k": HOSTILE}));
+    claims.insert("exp".into(), json!(now().as_secs() + 600));
+    let token = key.sign_jwt(&claims, None).unwrap();
+
+    // inspect, human: one line per member, nothing a terminal acts on.
+    let o = run(&["inspect", &token]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_terminal_safe("inspect", &stdout(&o));
+    assert!(stdout(&o).contains("admin\u{fffd}gpj.exe"), "{}", stdout(&o));
+    // inspect --json: escaped, and the same values once parsed.
+    let o = run(&["inspect", "--json", &token]);
+    assert_terminal_safe("inspect --json", &stdout(&o));
+    let parsed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(parsed["claims"], Value::Object(claims.clone()));
+    assert_eq!(parsed["header"]["kid"], json!(format!("kid{HOSTILE}")));
+
+    // verify, valid token: a good signature does not make the claims safe to print.
+    let jwks = write(dir.path(), "jwks.json", &json!({"keys": [key.public_jwk().unwrap()]}).to_string());
+    let issuer = format!("https://issuer.example/{HOSTILE}");
+    let o = run(&["verify", &token, "--issuer", &issuer, "--jwks", jwks.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_terminal_safe("verify", &stdout(&o));
+    let o = run(&["verify", &token, "--issuer", &issuer, "--jwks", jwks.to_str().unwrap(), "--json"]);
+    assert_terminal_safe("verify --json", &stdout(&o));
+    // A rejection names the hostile kid safely too.
+    let o = run(&["verify", &token, "--issuer", "https://other.example", "--jwks", jwks.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert_terminal_safe("verify rejected", &stdout(&o));
+
+    // jwks FILE: a usable key and a skipped one, both with hostile kids.
+    let mut public = key.public_jwk().unwrap();
+    public["kid"] = json!(format!("usable{HOSTILE}"));
+    let set =
+        json!({"keys": [public, {"kty": "OKP", "crv": "Ed448", "kid": format!("skipped{HOSTILE}"), "x": "AAAA"}]});
+    let file = write(dir.path(), "hostile.json", &set.to_string());
+    for args in [vec!["jwks", file.to_str().unwrap()], vec!["jwks", file.to_str().unwrap(), "--json"]] {
+        let o = run(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert_terminal_safe("jwks", &stdout(&o));
+    }
+}
+
+#[test]
+fn stdin_is_read_only_up_to_the_token_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = write(dir.path(), "jwks.json", r#"{"keys": []}"#);
+    let commands: [&[&str]; 2] =
+        [&["inspect", "-"], &["verify", "-", "--issuer", "https://i.example", "--jwks", jwks.to_str().unwrap()]];
+    for args in commands {
+        let mut child = spawn_piped(args);
+        let mut input = child.stdin.take().unwrap();
+        // 256 MiB offered; the command must stop reading after the limit and exit,
+        // which the writer sees as a broken pipe long before it is done.
+        let writer = std::thread::spawn(move || {
+            let chunk = vec![b'a'; 1 << 20];
+            for _ in 0..256 {
+                if input.write_all(&chunk).is_err() {
+                    return false;
+                }
+            }
+            true
+        });
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(said.contains("over 16384 bytes"), "{args:?}: {said}");
+        assert!(!writer.join().unwrap(), "{args:?}: all of stdin was read");
+    }
+}
+
+#[test]
+fn mint_signs_only_with_keys_verifiers_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+    let short = write(dir.path(), "short.jwk", &json!({"kty": "oct", "k": b64(b"short"), "alg": "HS256"}).to_string());
+    let o = run(&["mint", "--key", short.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("hmac_secret_too_short") && stderr(&o).contains("32 for HS256"), "{}", stderr(&o));
+    assert_eq!(serde_json::from_str::<Value>(&stdout(&o)).unwrap()["error"]["code"], "key_refused");
+    let short384 =
+        write(dir.path(), "s384.jwk", &json!({"kty": "oct", "k": b64(&[7u8; 40]), "alg": "HS384"}).to_string());
+    assert_eq!(code(&run(&["mint", "--key", short384.to_str().unwrap()])), 2, "40 bytes < 48 for HS384");
+
+    let rsa = write(dir.path(), "rsa1024.pem", RSA_1024_PEM);
+    let o = run(&["mint", "--key", rsa.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("too small") && stderr(&o).contains("2048"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("unsupported PKCS#8"), "{}", stderr(&o));
+}
+
+#[test]
+fn absurd_times_print_short_and_dev_issuer_refuses_a_missing_bearer_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate(tokenkeep_core::Algorithm::ES256, Some("k".into())).unwrap();
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), json!("https://i.example"));
+    claims.insert("nbf".into(), json!(1e300));
+    claims.insert("exp".into(), json!(now().as_secs() + 600));
+    let token = key.sign_jwt(&claims, None).unwrap();
+    let jwks = write(dir.path(), "jwks.json", &json!({"keys": [key.public_jwk().unwrap()]}).to_string());
+    let o = run(&["verify", &token, "--issuer", "https://i.example", "--jwks", jwks.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("not_yet_valid") && stdout(&o).contains("1e300"), "{}", stdout(&o));
+    assert!(stdout(&o).len() < 200, "{}", stdout(&o));
+
+    let missing = dir.path().join("no-such-token");
+    let mut child = Command::new(BIN)
+        .args(["dev-issuer", "--require-bearer", missing.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dev-issuer started with a bearer file it cannot read");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("no-such-token") && err.contains("--require-bearer"), "{err}");
 }

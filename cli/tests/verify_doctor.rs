@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-use tokenkeep_dev_issuer::{DevIssuer, DevIssuerConfig, OutageMode, RunningIssuer};
+use tokenkeep_dev_issuer::{
+    DevIssuer, DevIssuerConfig, OutageMode, RunningIssuer, SigningKey, StaticRoute, StaticServer,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokenkeep");
 
@@ -214,4 +216,193 @@ fn doctor_on_healthy_down_misconfigured_and_bearer_protected_issuers() {
     assert_eq!(verdict(&report, "discovery reachable"), "fail");
     let (exit, report) = doctor(&["--issuer", guarded.issuer_url(), "--bearer-file", bearer.to_str().expect("path")]);
     assert_eq!(exit, 0, "{report}");
+}
+
+// ----- hardening: credentials per origin, one transport rule, exit codes, TLS -------
+
+/// Discovery on one loopback port naming a JWKS on another (both record the
+/// requests they get), and a token for that issuer signed with the published key.
+fn split_issuer(rt: &tokio::runtime::Runtime) -> (StaticServer, StaticServer, String) {
+    let key = SigningKey::generate(tokenkeep_core::Algorithm::ES256, Some("k1".to_owned())).expect("key");
+    let jwks = json!({"keys": [key.public_jwk().expect("public")]});
+    let keys =
+        rt.block_on(StaticServer::start(|_| vec![StaticRoute::new("/jwks", jwks.to_string())])).expect("jwks server");
+    let jwks_uri = format!("{}/jwks", keys.url());
+    let mut token = String::new();
+    let api = rt
+        .block_on(StaticServer::start(|me| {
+            let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("now").as_secs() + 600;
+            let claims = json!({"iss": me, "exp": exp});
+            token = key.sign_jwt(claims.as_object().expect("object"), None).expect("sign");
+            let doc = json!({"issuer": me, "jwks_uri": jwks_uri});
+            vec![StaticRoute::new("/.well-known/openid-configuration", doc.to_string())]
+        }))
+        .expect("discovery server");
+    (api, keys, token)
+}
+
+fn bearers(server: &StaticServer) -> Vec<Option<String>> {
+    server.requests().iter().map(|r| r.header("authorization").map(str::to_owned)).collect()
+}
+
+#[test]
+fn the_bearer_file_goes_only_to_the_issuers_origin() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bearer = dir.path().join("sa-token");
+    std::fs::write(&bearer, "sa-secret\n").expect("write");
+    let bearer = bearer.to_str().expect("path");
+
+    let (api, keys, token) = split_issuer(&rt);
+    let out = run(&["verify", &token, "--issuer", &api.url(), "--bearer-file", bearer]);
+    assert_eq!(code(&out), 0, "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(bearers(&api), [Some("Bearer sa-secret".to_owned())], "the issuer's origin gets it");
+    assert_eq!(bearers(&keys), [None], "the JWKS on another port does not");
+
+    let (exit, report) = doctor(&["--issuer", &api.url(), "--bearer-file", bearer]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(bearers(&keys).iter().all(Option::is_none), "doctor neither");
+
+    // Named explicitly, the JWKS origin gets it.
+    let out =
+        run(&["verify", &token, "--issuer", &api.url(), "--bearer-file", bearer, "--credential-origin", &keys.url()]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(bearers(&keys).last().cloned().flatten().as_deref(), Some("Bearer sa-secret"));
+}
+
+#[test]
+fn a_bearer_file_that_cannot_be_read_is_a_usage_error_naming_it() {
+    let rt = runtime();
+    let (api, _keys, token) = split_issuer(&rt);
+    let missing = "/nonexistent/sa-token";
+    for args in [
+        vec!["verify", &token, "--issuer", &api.url(), "--bearer-file", missing, "--json"],
+        vec!["doctor", "--issuer", &api.url(), "--bearer-file", missing, "--json"],
+        vec!["jwks", "http://127.0.0.1:1/jwks", "--bearer-file", missing, "--json"],
+    ] {
+        let out = run(&args);
+        assert_eq!(code(&out), 2, "{args:?}");
+        let err = json_of(&out);
+        assert_eq!(err["error"]["code"], "bearer_file_unreadable", "{args:?}: {err}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("--bearer-file") && message.contains(missing), "{args:?}: {message}");
+    }
+    assert!(api.requests().is_empty(), "nothing was sent");
+}
+
+#[test]
+fn jwks_verify_and_doctor_share_one_transport_rule() {
+    let rt = runtime();
+    let (api, keys, token) = split_issuer(&rt);
+    // A non-loopback name resolved to our loopback server: plain http is refused before connecting.
+    let port = keys.addr().port();
+    let url = format!("http://jwks.example.invalid:{port}/jwks");
+    let resolve = "jwks.example.invalid:127.0.0.1";
+    for args in [
+        vec!["jwks", &url, "--resolve", resolve, "--json"],
+        vec!["verify", &token, "--issuer", &api.url(), "--jwks", &url, "--resolve", resolve, "--json"],
+    ] {
+        let out = run(&args);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert_eq!(json_of(&out)["error"]["code"], "insecure_url", "{args:?}");
+    }
+    let issuer = format!("http://issuer.example.invalid:{}", api.addr().port());
+    let (exit, _) = doctor(&["--issuer", &issuer, "--resolve", "issuer.example.invalid:127.0.0.1"]);
+    assert_eq!(exit, 2);
+    assert!(keys.requests().is_empty() && api.requests().is_empty(), "nothing was contacted");
+
+    let out = run(&["jwks", &url, "--resolve", resolve, "--dangerous-allow-http", "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(keys.requests().len(), 1, "asked for: fetched");
+}
+
+#[test]
+fn exit_codes_mean_the_same_in_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_str().expect("path").to_owned()
+    };
+    let not_json = write("not.json", "<html>nope</html>");
+    let empty = write("empty.json", r#"{"keys": []}"#);
+    let all_skipped = write("skipped.json", r#"{"keys": [{"kty": "OKP", "crv": "Ed448", "x": "AAAA"}]}"#);
+    let (token, _) = {
+        let key = SigningKey::generate(tokenkeep_core::Algorithm::ES256, None).expect("key");
+        (key.sign_jwt(json!({"iss": "https://i.example"}).as_object().expect("object"), None).expect("sign"), ())
+    };
+    // 1: what was examined (a token, a key set, an issuer) failed.
+    for args in [
+        vec!["jwks", not_json.as_str()],
+        vec!["jwks", empty.as_str()],
+        vec!["jwks", all_skipped.as_str()],
+        vec!["verify", &token, "--issuer", "https://i.example", "--jwks", not_json.as_str()],
+        vec!["verify", &token, "--issuer", "https://i.example", "--jwks", empty.as_str()],
+    ] {
+        assert_eq!(code(&run(&args)), 1, "{args:?}");
+    }
+    let out = run(&["verify", &token, "--issuer", "https://i.example", "--jwks", not_json.as_str(), "--json"]);
+    assert_eq!(json_of(&out)["code"], "keys_unavailable");
+    // 2: what was typed cannot be acted upon (a missing file, a bad flag).
+    for args in [
+        vec!["jwks", "/nonexistent/keys.json"],
+        vec!["verify", &token, "--issuer", "https://i.example", "--jwks", "/nonexistent/keys.json"],
+        vec!["verify", &token, "--issuer", "not a url"],
+    ] {
+        assert_eq!(code(&run(&args)), 2, "{args:?}");
+    }
+}
+
+#[test]
+fn doctor_tells_an_unknown_ca_from_a_name_mismatch_and_escapes_what_servers_say() {
+    let rt = runtime();
+    let issuer = start(&rt, DevIssuerConfig { tls: true, ..DevIssuerConfig::default() });
+    let ca = issuer.ca_pem_path().expect("CA file").to_str().expect("path").to_owned();
+    let tls_detail = |report: &Value| {
+        report["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|x| x["check"] == "tls"))
+            .map(|x| x["detail"].to_string())
+    };
+    let (exit, report) = doctor(&["--issuer", issuer.issuer_url()]);
+    assert_eq!(exit, 1);
+    assert!(tls_detail(&report).is_some_and(|d| d.contains("tls_unknown_issuer")), "{report}");
+    let port = issuer.issuer_url().rsplit(':').next().expect("port").to_owned();
+    let other = format!("https://other.example.invalid:{port}");
+    let (exit, report) = doctor(&["--issuer", &other, "--ca", &ca, "--resolve", "other.example.invalid:127.0.0.1"]);
+    assert_eq!(exit, 1);
+    assert!(tls_detail(&report).is_some_and(|d| d.contains("tls_name_mismatch")), "{report}");
+
+    // A hostile server: its issuer, jwks_uri and kids carry escape sequences.
+    let hostile = "\u{1b}]0;owned\u{7}\r\nFAKE\u{202e}";
+    let keys = rt
+        .block_on(StaticServer::start(|_| {
+            let set = json!({"keys": [{"kty": "OKP", "crv": "Ed448", "kid": format!("kid{hostile}"), "x": "AAAA"}]});
+            vec![StaticRoute::new("/jwks", set.to_string())]
+        }))
+        .expect("server");
+    let jwks_uri = format!("{}/jwks", keys.url());
+    let api = rt
+        .block_on(StaticServer::start(|_| {
+            let doc = json!({"issuer": format!("evil{hostile}"), "jwks_uri": jwks_uri});
+            vec![StaticRoute::new("/.well-known/openid-configuration", doc.to_string())]
+        }))
+        .expect("server");
+    let api_url = api.url();
+    for json_flag in [false, true] {
+        let mut args = vec!["doctor", "--issuer", api_url.as_str()];
+        if json_flag {
+            args.push("--json");
+        }
+        let out = run(&args);
+        assert_eq!(code(&out), 1);
+        let text = String::from_utf8_lossy(&out.stdout);
+        for bad in ['\u{1b}', '\u{7}', '\r', '\u{202e}'] {
+            assert!(!text.contains(bad), "raw {bad:?} in doctor output:\n{text:?}");
+        }
+        assert!(!text.contains("\nFAKE"), "{text}");
+    }
+    let out = run(&["jwks", &jwks_uri]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\u{1b}') && !text.contains("\nFAKE"), "{text:?}");
 }

@@ -173,6 +173,9 @@ pub enum TransportError {
     BodyTooLarge,
     /// The server answered with a redirect, which is never followed.
     Redirect,
+    /// Plain http to a host other than loopback, which the host refused to
+    /// send without its `dangerous_allow_http` switch.
+    InsecureUrl,
     /// Anything else the host could not classify.
     Other,
 }
@@ -185,6 +188,7 @@ impl TransportError {
         TransportError::Tls,
         TransportError::BodyTooLarge,
         TransportError::Redirect,
+        TransportError::InsecureUrl,
         TransportError::Other,
     ];
 
@@ -196,6 +200,7 @@ impl TransportError {
             TransportError::Tls => "tls",
             TransportError::BodyTooLarge => "body_too_large",
             TransportError::Redirect => "redirect",
+            TransportError::InsecureUrl => "insecure_url",
             TransportError::Other => "transport",
         }
     }

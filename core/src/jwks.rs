@@ -276,6 +276,7 @@ impl FetchError {
         "tls",
         "body_too_large",
         "redirect",
+        "insecure_url",
         "transport",
         "http_5xx",
         "http_429",

@@ -37,6 +37,7 @@ pub mod rejection;
 pub mod rng;
 pub mod spec;
 pub mod spiffe;
+pub mod text;
 pub mod time;
 pub mod token_cache;
 pub mod token_file;

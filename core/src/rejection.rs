@@ -286,14 +286,21 @@ impl Rejection {
     }
 }
 
-/// Makes an attacker-chosen string safe for a terminal or a log line: at most
-/// 64 characters (then `…`), every control character replaced.
+/// Makes an attacker-chosen string safe for a terminal or a log line, as
+/// context in a message: at most 64 characters (then `…`), control and bidi
+/// characters replaced ([`crate::text::sanitize`], the one rule).
 pub fn sanitize(s: &str) -> String {
-    let mut out: String = s.chars().take(64).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
-    if s.chars().count() > 64 {
-        out.push('…');
+    crate::text::sanitize_clipped(s, 64)
+}
+
+/// A NumericDate as written in a message: whole seconds as an integer, an
+/// absurd value (`1e300`) in exponent form rather than 301 digits.
+struct Secs(f64);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_finite() && self.0.abs() < 1e15 { write!(f, "{}", self.0) } else { write!(f, "{:e}", self.0) }
     }
-    out
 }
 
 impl fmt::Display for Rejection {
@@ -312,11 +319,11 @@ impl fmt::Display for Rejection {
                 f.write_str("token has no kid and the key set has no single key for its algorithm")
             }
             Rejection::InvalidSignature => f.write_str("signature does not verify"),
-            Rejection::Expired { exp, now } => write!(f, "expired at {exp}, now {now}"),
-            Rejection::NotYetValid { nbf, now } => write!(f, "not valid before {nbf}, now {now}"),
-            Rejection::IssuedInFuture { iat, now } => write!(f, "issued in the future at {iat}, now {now}"),
+            Rejection::Expired { exp, now } => write!(f, "expired at {}, now {now}", Secs(*exp)),
+            Rejection::NotYetValid { nbf, now } => write!(f, "not valid before {}, now {now}", Secs(*nbf)),
+            Rejection::IssuedInFuture { iat, now } => write!(f, "issued in the future at {}, now {now}", Secs(*iat)),
             Rejection::TooOld { iat, max_age, now } => {
-                write!(f, "issued at {iat}, older than the maximum age of {max_age} s at {now}")
+                write!(f, "issued at {}, older than the maximum age of {max_age} s at {now}", Secs(*iat))
             }
             Rejection::WrongIssuer { iss: Some(iss) } => write!(f, "issuer {iss:?} is not accepted"),
             Rejection::WrongIssuer { iss: None } => f.write_str("iss is not a string naming an accepted issuer"),
@@ -352,5 +359,14 @@ mod tests {
     fn sanitize_truncates_and_strips_controls() {
         assert_eq!(sanitize("a\nb"), "a\u{fffd}b");
         assert_eq!(sanitize(&"x".repeat(100)).chars().count(), 65);
+        assert_eq!(sanitize("kid\u{202e}fdp"), "kid\u{fffd}fdp");
+    }
+
+    #[test]
+    fn absurd_times_print_short() {
+        let r = Rejection::NotYetValid { nbf: 1e300, now: 1_767_225_600 };
+        assert_eq!(r.to_string(), "not valid before 1e300, now 1767225600");
+        let r = Rejection::Expired { exp: 1_767_225_000.0, now: 1_767_225_600 };
+        assert_eq!(r.to_string(), "expired at 1767225000, now 1767225600");
     }
 }

@@ -543,6 +543,36 @@ fn error_messages(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Longest reason [`error_reason`] returns, in characters.
+const REASON_MAX_CHARS: usize = 300;
+
+/// Why Vault/OpenBao refused `sent`, as its `errors[]` said, for a log line:
+/// the messages joined with `; `, the request's secrets (its sensitive
+/// headers: the Vault token; the `jwt`, `token` and `lease_id` members of its
+/// body) replaced with `<redacted>` should the server echo them, control and
+/// bidi characters replaced, at most 300 characters. `None` for a success or
+/// an answer without `errors`.
+pub fn error_reason(resp: &HttpResponse, sent: &HttpRequest) -> Option<String> {
+    if (200..300).contains(&resp.status) {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(&resp.body).ok()?;
+    let messages: Vec<&str> = body.get("errors")?.as_array()?.iter().filter_map(Value::as_str).collect();
+    if messages.is_empty() {
+        return None;
+    }
+    let mut reason = messages.join("; ");
+    let sent_body: Value = serde_json::from_slice(&sent.body).unwrap_or(Value::Null);
+    let body_secrets = ["jwt", "token", "lease_id"].into_iter().filter_map(|k| sent_body.get(k)?.as_str());
+    let header_secrets = sent.headers.iter().filter(|(_, v)| v.is_sensitive()).map(|(_, v)| v.expose());
+    for secret in body_secrets.chain(header_secrets).filter(|s| !s.is_empty()) {
+        reason = reason.replace(secret, "<redacted>");
+    }
+    // OpenBao writes "1 error occurred:\n\t* permission denied\n\n": one line, no padding.
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(crate::text::sanitize_clipped(&reason, REASON_MAX_CHARS))
+}
+
 fn classify(resp: &HttpResponse, ctx: Ctx) -> VaultError {
     let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
     let msgs = error_messages(&body);
@@ -910,6 +940,18 @@ impl VaultTokenMachine {
             crate::jose::decode_unverified(jwt).ok().and_then(|t| t.numeric_claim("exp")).map(UnixTime::from_secs_f64);
         self.jwt = Some((SecretString::new(jwt), exp));
         self.need_jwt = false;
+        self.pump(now);
+    }
+
+    /// The host could not supply a JWT after [`VaultAction::NeedJwt`]
+    /// (`code`: unreadable, not a JWT, about to expire): the waiting login
+    /// counts as a failed attempt, so the next one follows the credential
+    /// backoff and health reports `code`.
+    pub fn handle_jwt_unavailable(&mut self, code: &'static str, now: UnixTime) {
+        if let Some(att) = self.waiting_for_jwt.take() {
+            self.need_jwt = false;
+            self.machine.handle_outcome(att.id, Outcome::Retryable { code, retry_after: None }, now);
+        }
         self.pump(now);
     }
 
@@ -1594,6 +1636,44 @@ mod tests {
 
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse::new(status, body.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn error_reason_keeps_the_servers_words_but_no_secret() {
+        let v = VaultConfig::new("http://127.0.0.1:8200").unwrap();
+        let jwt = "eyJhbGciOi.secretjwt.sig";
+        let login = v.login_jwt(RequestId(1), &VaultPath::new("jwt").unwrap(), "app", jwt).unwrap();
+        let answer = resp(
+            400,
+            &format!(r#"{{"errors":["error validating token: invalid audience claim","got {jwt}\u001b[2J"]}}"#),
+        );
+        let reason = error_reason(&answer, &login).unwrap();
+        assert_eq!(reason, "error validating token: invalid audience claim; got <redacted>\u{fffd}[2J");
+        let renew = v.renew_self(RequestId(2), "s.supersecret", None);
+        let answer = resp(403, "{\"errors\":[\"1 error occurred:\\n\\t* permission denied for s.supersecret\\n\\n\"]}");
+        assert_eq!(error_reason(&answer, &renew).unwrap(), "1 error occurred: * permission denied for <redacted>");
+        assert_eq!(error_reason(&resp(200, r#"{"errors":["x"]}"#), &renew), None);
+        assert_eq!(error_reason(&resp(400, "not json"), &renew), None);
+        assert_eq!(error_reason(&resp(400, r#"{"errors":[]}"#), &renew), None);
+    }
+
+    #[test]
+    fn an_unavailable_jwt_is_a_failed_attempt_with_backoff() {
+        let v = VaultConfig::new("http://127.0.0.1:8200").unwrap();
+        let mut tm = VaultTokenMachine::new(v, "jwt", "app", CredentialConfig::expiring(), 1, now()).unwrap();
+        tm.handle_timeout(now());
+        assert!(matches!(tm.poll_action(), Some(VaultAction::NeedJwt)));
+        tm.handle_jwt_unavailable("jwt_unreadable", now());
+        let health = tm.health(now());
+        assert_eq!(health.last_error_code, Some("jwt_unreadable"));
+        assert_eq!(health.consecutive_failures, 1);
+        let next = tm.machine().next_attempt_at().expect("a retry is scheduled");
+        assert!(next > now(), "not at once");
+        // The retry asks for a JWT again, and a second failure waits longer on average (backoff, not a fixed 1 s).
+        tm.handle_timeout(next);
+        assert!(matches!(tm.poll_action(), Some(VaultAction::NeedJwt)));
+        tm.handle_jwt_unavailable("not_a_jwt", next);
+        assert_eq!(tm.health(next).consecutive_failures, 2);
     }
 
     #[test]

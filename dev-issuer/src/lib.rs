@@ -36,6 +36,7 @@
 mod keys;
 mod server;
 pub mod signing;
+pub mod static_server;
 mod tls;
 
 use serde::Serialize;
@@ -46,6 +47,7 @@ use tokenkeep_core::Algorithm;
 
 pub use server::RunningIssuer;
 pub use signing::SigningKey;
+pub use static_server::{SeenRequest, StaticRoute, StaticServer};
 
 /// Default `max-age` of the JWKS response.
 pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
@@ -226,6 +228,26 @@ pub enum DevIssuerError {
     /// A key could not be generated, parsed or used.
     #[error("key error: {0}")]
     Key(String),
+    /// The key is usable for signing, but verifiers refuse it (the core's
+    /// key rules): tokens signed with it would never verify.
+    #[error("a {key} key for {alg} is refused by verifiers ({reason}){}", explain_refusal(.reason))]
+    KeyRefused {
+        /// The key's type and size.
+        key: String,
+        /// The algorithm.
+        alg: String,
+        /// The core's skip reason code.
+        reason: &'static str,
+    },
+}
+
+fn explain_refusal(reason: &str) -> &'static str {
+    match reason {
+        "hmac_secret_too_short" => {
+            ": an HMAC secret needs at least as many bytes as its hash (32 for HS256, 48 for HS384, 64 for HS512)"
+        }
+        _ => "",
+    }
 }
 
 impl DevIssuerError {
@@ -239,6 +261,7 @@ impl DevIssuerError {
             DevIssuerError::AlgMismatch { .. } => "alg_key_mismatch",
             DevIssuerError::InvalidClaims => "invalid_claims",
             DevIssuerError::Key(_) => "key_error",
+            DevIssuerError::KeyRefused { .. } => "key_refused",
         }
     }
 }

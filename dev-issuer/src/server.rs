@@ -247,6 +247,20 @@ impl RunningIssuer {
     }
 }
 
+/// An issuer demanding a bearer token it cannot read would answer 401 to
+/// everyone: refuse to start instead.
+fn check_bearer_file(path: &std::path::Path) -> Result<(), DevIssuerError> {
+    let fail = |kind, why: String| DevIssuerError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(kind, format!("the required bearer token file (--require-bearer): {why}")),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.kind(), format!("cannot read it: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(fail(std::io::ErrorKind::InvalidData, "it is empty".to_owned()));
+    }
+    Ok(())
+}
+
 impl Drop for RunningIssuer {
     fn drop(&mut self) {
         for task in &self.tasks {
@@ -258,6 +272,9 @@ impl Drop for RunningIssuer {
 pub(crate) async fn start(config: DevIssuerConfig) -> Result<RunningIssuer, DevIssuerError> {
     let algorithms =
         config.algorithms.iter().map(|a| issuer_algorithm(a)).collect::<Result<Vec<_>, DevIssuerError>>()?;
+    if let Some(path) = &config.require_bearer_file {
+        check_bearer_file(path)?;
+    }
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
         .await
         .map_err(|source| DevIssuerError::Bind { port: config.port, source })?;

@@ -118,26 +118,36 @@ impl SigningKey {
         let der = PrivateKeyDer::from_pem_slice(pem).map_err(|_| key_error("no PEM private key found"))?;
         let material = match &der {
             PrivateKeyDer::Pkcs1(k) => Material::Rsa(
-                rsa::KeyPair::from_der(k.secret_pkcs1_der()).map_err(|_| key_error("unusable PKCS#1 RSA key"))?,
+                rsa::KeyPair::from_der(k.secret_pkcs1_der()).map_err(|e| rsa_error(e, "unusable PKCS#1 RSA key"))?,
             ),
             PrivateKeyDer::Sec1(k) => ec_from_der(k.secret_sec1_der())?,
             PrivateKeyDer::Pkcs8(k) => {
                 let bytes = k.secret_pkcs8_der();
-                if let Ok(kp) = rsa::KeyPair::from_pkcs8(bytes) {
-                    Material::Rsa(kp)
-                } else if let Ok(kp) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes) {
-                    Material::Ed25519(kp)
-                } else {
-                    ec_from_der(bytes)
-                        .map_err(|_| key_error("unsupported PKCS#8 key (expected RSA, EC P-256/P-384 or Ed25519)"))?
+                match rsa::KeyPair::from_pkcs8(bytes) {
+                    Ok(kp) => Material::Rsa(kp),
+                    // An RSA key, refused for its size: say so, not "unsupported".
+                    Err(e) if is_too_small(&e) => return Err(rsa_error(e, "")),
+                    Err(_) => pkcs8_other(bytes)?,
                 }
             }
             _ => return Err(key_error("unsupported PEM private key type")),
         };
         let alg = default_alg(&material);
-        Ok(SigningKey { material, alg, kid: None })
+        let key = SigningKey { material, alg, kid: None };
+        key.check_verifiable(None)?;
+        Ok(key)
     }
+}
 
+/// A PKCS#8 key that is not RSA: Ed25519 or EC.
+fn pkcs8_other(bytes: &[u8]) -> Result<Material, DevIssuerError> {
+    if let Ok(kp) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes) {
+        return Ok(Material::Ed25519(kp));
+    }
+    ec_from_der(bytes).map_err(|_| key_error("unsupported PKCS#8 key (expected RSA, EC P-256/P-384 or Ed25519)"))
+}
+
+impl SigningKey {
     /// Loads a private JWK (`RSA` with all CRT members, `EC` P-256/P-384 with
     /// `d`, `OKP` Ed25519 with `d`, or `oct` with `k`). `alg` and `kid` are
     /// taken from the JWK when present.
@@ -163,7 +173,7 @@ impl SigningKey {
                     dQ: dq.as_slice(),
                     qInv: qi.as_slice(),
                 };
-                Material::Rsa(rsa::KeyPair::from_components(&components).map_err(|_| key_error("unusable RSA JWK"))?)
+                Material::Rsa(rsa::KeyPair::from_components(&components).map_err(|e| rsa_error(e, "unusable RSA JWK"))?)
             }
             "EC" => {
                 let crv = obj.get("crv").and_then(Value::as_str).unwrap_or_default();
@@ -210,7 +220,36 @@ impl SigningKey {
             key = key.with_alg(alg)?;
         }
         key.kid = obj.get("kid").and_then(Value::as_str).map(str::to_owned);
+        let secret = if kty == "oct" { Some(b64_field(obj, "k")?) } else { None };
+        key.check_verifiable(secret.as_deref())?;
         Ok(key)
+    }
+
+    /// Refuses a key that a verifier would skip (the core's rules, not a
+    /// copy of them): an HMAC secret shorter than its hash, an RSA modulus
+    /// under 2048 bits. A token signed with it would never verify.
+    fn check_verifiable(&self, secret: Option<&[u8]>) -> Result<(), DevIssuerError> {
+        let refused = |reason: tokenkeep_core::SkipReason| DevIssuerError::KeyRefused {
+            key: self.kind_name(),
+            alg: self.alg.name().to_owned(),
+            reason: reason.code(),
+        };
+        match (&self.material, secret) {
+            (Material::Hmac { .. }, Some(secret)) => {
+                let jwk = json!({"kty": "oct", "alg": self.alg.name(), "k": b64(secret)});
+                tokenkeep_core::KeySet::empty().with_secret_jwk(&jwk).map(drop).map_err(refused)
+            }
+            (Material::Hmac { .. }, None) => Ok(()),
+            _ => {
+                let jwk = self.public_jwk().ok_or_else(|| key_error("no public key"))?;
+                let set = tokenkeep_core::KeySet::from_jwks_value(&json!({"keys": [jwk]}))
+                    .map_err(|e| key_error(&e.to_string()))?;
+                match set.skipped().first() {
+                    Some(skipped) => Err(refused(skipped.reason)),
+                    None => Ok(()),
+                }
+            }
+        }
     }
 
     /// The same key signing with `alg`, if the key type allows it (an RSA key
@@ -374,6 +413,21 @@ impl SigningKey {
         token.push_str(&b64(&sig));
         Ok(token)
     }
+}
+
+fn is_too_small(e: &aws_lc_rs::error::KeyRejected) -> bool {
+    e.description_() == "TooSmall"
+}
+
+fn rsa_error(e: aws_lc_rs::error::KeyRejected, otherwise: &str) -> DevIssuerError {
+    if is_too_small(&e) {
+        let min = tokenkeep_core::jwk::MIN_RSA_BITS;
+        return key_error(&format!(
+            "the RSA key is too small: verifiers (tokenkeep's included) refuse RSA keys under {min} bits; generate one \
+             of {min} bits or more (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:{min})"
+        ));
+    }
+    key_error(otherwise)
 }
 
 fn ec_from_der(der: &[u8]) -> Result<Material, DevIssuerError> {

@@ -33,6 +33,7 @@ pub(crate) fn http_error(e: &HttpConfigError, path: &str) -> SpecError {
         HttpConfigError::CaFileUnreadable(_) => ("ca_file", SpecErrorCode::FileUnreadable),
         HttpConfigError::CaFileInvalid(_) => ("ca_file", SpecErrorCode::InvalidFile),
         HttpConfigError::InvalidHeader(_) => ("headers", SpecErrorCode::InvalidValue),
+        HttpConfigError::BearerFileUnreadable(_) => ("bearer_token_file", SpecErrorCode::FileUnreadable),
         _ => ("", SpecErrorCode::InvalidValue),
     };
     let at = if field.is_empty() { path.to_owned() } else { format!("{path}.{field}") };

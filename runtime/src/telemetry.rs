@@ -84,12 +84,18 @@ pub(crate) fn record_cache_gauges(issuer: &str, health: &CacheHealth) {
 }
 
 fn emit(issuer: &str, event: &JwksEvent) {
+    use tokenkeep_core::text::sanitize;
     let code = event.code();
     match event {
         JwksEvent::Refreshed { key_count, added, removed, skipped } => {
             count_refresh(issuer, "refreshed");
-            let skipped: Vec<String> =
-                skipped.iter().map(|s| format!("{}:{}", s.kid.as_deref().unwrap_or("-"), s.reason.code())).collect();
+            // Kids and the jwks_uri are the IdP's strings: through `sanitize` before a log line.
+            let skipped: Vec<String> = skipped
+                .iter()
+                .map(|s| format!("{}:{}", sanitize(s.kid.as_deref().unwrap_or("-")), s.reason.code()))
+                .collect();
+            let added: Vec<_> = added.iter().map(|k| sanitize(k)).collect();
+            let removed: Vec<_> = removed.iter().map(|k| sanitize(k)).collect();
             tracing::info!(target: "tokenkeep::jwks", issuer, event = code, key_count, ?added, ?removed, ?skipped, "key set refreshed");
         }
         JwksEvent::NotModified => {
@@ -116,7 +122,8 @@ fn emit(issuer: &str, event: &JwksEvent) {
             tracing::error!(target: "tokenkeep::jwks", issuer, event = code, "no usable keys: answering keys_unavailable");
         }
         JwksEvent::Discovered { jwks_uri } => {
-            tracing::info!(target: "tokenkeep::jwks", issuer, event = code, jwks_uri, "discovery loaded");
+            let jwks_uri = sanitize(jwks_uri);
+            tracing::info!(target: "tokenkeep::jwks", issuer, event = code, jwks_uri = %jwks_uri, "discovery loaded");
         }
         _ => tracing::info!(target: "tokenkeep::jwks", issuer, event = code),
     }

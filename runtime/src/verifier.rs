@@ -292,8 +292,14 @@ impl Verifier {
         let mut configs = Vec::with_capacity(issuers.len());
         for (i, plan) in issuers.into_iter().enumerate() {
             let at = if spec.issuers.is_some() { format!("issuers[{i}].http") } else { "http".to_owned() };
-            let http = crate::spec::http_options(&plan.http, &at)?;
-            HttpClient::new(&http).map_err(|e| crate::spec::http_error(&e, &at))?;
+            let mut http = crate::spec::http_options(&plan.http, &at)?;
+            http.dangerous_allow_http = plan.cache.dangerous_allow_http;
+            // Checked as the verifier will build it: for the source's origin.
+            if let KeysPlan::Fetched(source) = &plan.keys {
+                if let Some((url, _)) = source.url() {
+                    HttpClient::for_origin(&http, url).map_err(|e| crate::spec::http_error(&e, &at))?;
+                }
+            }
             let keys = match plan.keys {
                 KeysPlan::Static(keys) => Keys::Static(keys),
                 KeysPlan::Fetched(source) => match source.url() {
@@ -321,19 +327,27 @@ impl Verifier {
         let mut fetched = Vec::new();
         for config in issuers {
             let name = config.policy.issuers().first().cloned().unwrap_or_default();
+            // Either switch allows plain http, for the cache's URL checks and the client's alike.
+            let allow_http = config.cache.dangerous_allow_http || config.http.dangerous_allow_http;
+            let mut config = config;
+            config.cache.dangerous_allow_http = allow_http;
+            config.http.dangerous_allow_http = allow_http;
             let source = config.source().map_err(ConfigError::Source)?;
             let is_static = source.is_static();
-            let client = HttpClient::new(&config.http).map_err(ConfigError::Http)?;
+            // The configured URL is the origin the transport's credentials (a
+            // bearer token) may go to; a jwks_uri elsewhere gets none.
+            let origin = source.url().map(|(url, _)| url.to_owned());
             let cache = JwksCache::new(source, config.cache, clock::seed(), clock::now());
             let store = KeyStore::new(name, cache, rotations.clone(), listeners.clone());
-            if !is_static {
-                fetched.push((store.clone(), client, config.http));
+            if let Some(origin) = origin {
+                let client = HttpClient::for_origin(&config.http, &origin).map_err(ConfigError::Http)?;
+                fetched.push((store.clone(), client, config.http, origin));
             }
             built.push(Issuer { policy: config.policy, store, fetched: !is_static });
         }
         let tasks = fetched
             .into_iter()
-            .map(|(store, client, http)| {
+            .map(|(store, client, http, origin)| {
                 let cancel = cancel.clone();
                 // The first run uses the client built (and checked) above; a
                 // run after fork() builds its own, since pooled connections
@@ -345,7 +359,7 @@ impl Verifier {
                         Some(c) => c,
                         None => {
                             store.forget_in_flight();
-                            HttpClient::new(&http).unwrap_or_else(|_| HttpClient::fallback())
+                            HttpClient::for_origin(&http, &origin).unwrap_or_else(|_| HttpClient::fallback())
                         }
                     };
                     keys::run(store.clone(), client, cancel.clone())

@@ -15,6 +15,7 @@
 //! token_sink = "/run/tokenkeep/vault-token" # the token itself, rewritten on every new login
 //! revoke_on_exit = true                     # revoke leases and token on SIGTERM/SIGINT
 //! on_rotate = ["/usr/local/bin/reload-app"] # after the token sink changed
+//! dangerous_allow_http = false              # plain http to a non-loopback addr (or --dangerous-allow-http)
 //!
 //! [health]
 //! listen = "127.0.0.1:8787"                 # GET /health and /metrics; loopback only unless
@@ -91,6 +92,9 @@ use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 use tokenkeep::outbound::HmacKeyringConfig;
+use tokenkeep_core::jwks::check_url;
+use tokenkeep_core::text::sanitize;
+use tokenkeep_core::vault::{VaultConfig, VaultPath};
 use toml::Spanned;
 
 /// Poll period of a KV secret when neither the table nor `--kv-interval` says.
@@ -117,6 +121,7 @@ pub struct Flags {
     pub health_listen: Option<String>,
     pub dangerous_health_listen_any: bool,
     pub revoke_on_exit: bool,
+    pub dangerous_allow_http: bool,
 }
 
 /// The checked configuration the agent runs.
@@ -143,6 +148,8 @@ pub struct VaultSpec {
     pub token_sink: Option<PathBuf>,
     pub revoke_on_exit: bool,
     pub on_rotate: Vec<String>,
+    /// Plain http to a non-loopback Vault (`--dangerous-allow-http`).
+    pub dangerous_allow_http: bool,
 }
 
 impl VaultSpec {
@@ -218,15 +225,17 @@ struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileVault {
-    addr: Option<String>,
-    auth_mount: Option<String>,
+    addr: Option<Spanned<String>>,
+    auth_mount: Option<Spanned<String>>,
     role: Option<String>,
     jwt_file: Option<Spanned<PathBuf>>,
-    namespace: Option<String>,
+    namespace: Option<Spanned<String>>,
     ca_file: Option<PathBuf>,
     token_sink: Option<Spanned<PathBuf>>,
     revoke_on_exit: Option<bool>,
     on_rotate: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    dangerous_allow_http: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,15 +349,39 @@ impl Doc {
     }
 }
 
-fn err(at: &At, message: impl fmt::Display) -> String {
-    format!("{at}: {message}")
+/// A configuration mistake: a stable code (the agent's `--json` error
+/// `code`) and a message naming the flag or the file, line and key at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<String> for ConfigError {
+    fn from(message: String) -> Self {
+        ConfigError { code: "invalid_config", message }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn err(at: &At, message: impl fmt::Display) -> ConfigError {
+    format!("{at}: {message}").into()
+}
+
+fn err_code(code: &'static str, at: &At, message: impl fmt::Display) -> ConfigError {
+    ConfigError { code, message: format!("{at}: {message}") }
 }
 
 // ----- load -------------------------------------------------------------------------
 
 /// Reads `--config` (if any), applies the flags on top, checks everything.
 /// The error names the flag or the file, line and key at fault.
-pub fn load(flags: &Flags) -> Result<AgentConfig, String> {
+pub fn load(flags: &Flags) -> Result<AgentConfig, ConfigError> {
     let (file, doc) = match &flags.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -364,13 +397,13 @@ pub fn load(flags: &Flags) -> Result<AgentConfig, String> {
 
 /// Parses a TOML text as if it came from `--config <path>` (for tests).
 #[cfg(test)]
-fn load_text(flags: &Flags, path: &str, text: &str) -> Result<AgentConfig, String> {
+fn load_text(flags: &Flags, path: &str, text: &str) -> Result<AgentConfig, ConfigError> {
     let file: FileConfig =
         toml::from_str(text).map_err(|e| format!("--config {path}: {}", e.to_string().trim_end()))?;
     resolve(flags, file, Some(&Doc { path: path.into(), text: text.to_owned() }))
 }
 
-fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentConfig, String> {
+fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentConfig, ConfigError> {
     // Spans only exist when a file was read; `doc` is then always `Some`.
     let at = |s: &dyn SpanOf, key: &str| -> At {
         match doc {
@@ -393,6 +426,8 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         let item = item.into_inner();
         let mount = non_empty(&item.mount, &at(&item.mount, "mount"))?;
         let path = non_empty(&item.path, &at(&item.path, "path"))?;
+        vault_path(&mount, &at(&item.mount, "mount"), "mount")?;
+        vault_path(&path, &at(&item.path, "path"), "path")?;
         let interval = match &item.interval {
             Some(i) => check_interval(i.get_ref().0, &at(i, "interval"))?,
             None => kv_default_interval,
@@ -410,6 +445,8 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
     for spec in &flags.kv {
         let flag = At::Flag(format!("--kv {spec}"));
         let (mount, path, sink) = parse_kv_flag(spec).map_err(|m| err(&flag, m))?;
+        vault_path(&mount, &flag, "mount")?;
+        vault_path(&path, &flag, "path")?;
         let name = format!("{mount}/{path}");
         checks.name(&name, flag.clone())?;
         let sink = checks.sink(&sink, flag)?;
@@ -421,6 +458,7 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         let table = at(&item, "[[lease]]");
         let item = item.into_inner();
         let path = non_empty(&item.path, &at(&item.path, "path"))?;
+        vault_path(&path, &at(&item.path, "path"), "path")?;
         let name = match &item.name {
             Some(n) => non_empty(n, &at(n, "name"))?,
             None => path.trim_matches('/').to_owned(),
@@ -472,6 +510,8 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         let item = item.into_inner();
         let mount = non_empty(&item.mount, &at(&item.mount, "mount"))?;
         let path = non_empty(&item.path, &at(&item.path, "path"))?;
+        vault_path(&mount, &at(&item.mount, "mount"), "mount")?;
+        vault_path(&path, &at(&item.path, "path"), "path")?;
         let field = non_empty(&item.field, &at(&item.field, "field"))?;
         let interval = match &item.interval {
             Some(i) => check_interval(i.get_ref().0, &at(i, "interval"))?,
@@ -504,27 +544,30 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
                 "KV secret `{}` needs a Vault login: give --role and --jwt-file (and --vault-addr or VAULT_ADDR), \
                  or a [vault] table in --config",
                 first.name
-            ));
+            )
+            .into());
         }
         if let Some(first) = leases.first() {
             return Err(format!(
                 "lease `{}` needs a Vault login: give --role and --jwt-file (and --vault-addr or VAULT_ADDR), \
                  or a [vault] table in --config",
                 first.name
-            ));
+            )
+            .into());
         }
         if let Some(first) = hmac.first() {
             return Err(format!(
                 "HMAC keyring `{}` needs a Vault login: give --role and --jwt-file (and --vault-addr or VAULT_ADDR), \
                  or a [vault] table in --config",
                 first.name
-            ));
+            )
+            .into());
         }
     }
     if checks.sinks.is_empty() {
-        return Err(
-            "nothing to write: give --token-sink PATH or --kv MOUNT/PATH=SINK, or sinks in --config FILE".to_owned()
-        );
+        return Err("nothing to write: give --token-sink PATH or --kv MOUNT/PATH=SINK, or sinks in --config FILE"
+            .to_owned()
+            .into());
     }
     checks.inputs_are_not_sinks()?;
     Ok(AgentConfig { vault, health_listen, kv, leases, file_tokens, hmac })
@@ -535,7 +578,7 @@ fn resolve_vault(
     table: Option<Spanned<FileVault>>,
     at: &dyn Fn(&dyn SpanOf, &str) -> At,
     checks: &mut Checks,
-) -> Result<Option<VaultSpec>, String> {
+) -> Result<Option<VaultSpec>, ConfigError> {
     let any_flag = flags.vault_addr.is_some()
         || flags.role.is_some()
         || flags.jwt_file.is_some()
@@ -543,7 +586,8 @@ fn resolve_vault(
         || flags.namespace.is_some()
         || flags.ca_file.is_some()
         || flags.token_sink.is_some()
-        || flags.revoke_on_exit;
+        || flags.revoke_on_exit
+        || flags.dangerous_allow_http;
     let (table_at, file) = match table {
         Some(t) => (Some(at(&t, "[vault]")), t.into_inner()),
         None if any_flag || !flags.kv.is_empty() => (None, FileVault::default()),
@@ -563,14 +607,37 @@ fn resolve_vault(
     let (jwt_file, jwt_at) = match (&flags.jwt_file, &file.jwt_file) {
         (Some(p), _) => (p.clone(), At::Flag("--jwt-file".into())),
         (None, Some(p)) => (p.get_ref().clone(), at(p, "jwt_file")),
-        (None, None) => return Err(missing("jwt_file", "JWT file to log in with", "--jwt-file PATH")),
+        (None, None) => return Err(missing("jwt_file", "JWT file to log in with", "--jwt-file PATH").into()),
     };
     if jwt_file.as_os_str().is_empty() {
         return Err(err(&jwt_at, "the JWT file path must not be empty"));
     }
-    let auth_mount = flags.auth_mount.clone().or(file.auth_mount).unwrap_or_else(|| "jwt".to_owned());
-    if auth_mount.trim_matches('/').is_empty() {
-        return Err("the JWT auth mount must not be empty (--auth-mount or `auth_mount` in [vault])".to_owned());
+    // The address, mount and namespace go into every request URL and header:
+    // checked here with the core's own rules, so a mistake names its flag or
+    // line instead of surfacing as `invalid_address` when the runtime starts.
+    // A flag wins over the file's key; either way, where the value came from.
+    let chosen = |flag_value: &Option<String>, flag: &str, file_value: &Option<Spanned<String>>, key: &str| match (
+        flag_value, file_value,
+    ) {
+        (Some(v), _) => Some((v.clone(), At::Flag(flag.to_owned()))),
+        (None, Some(v)) => Some((v.get_ref().clone(), at(v, key))),
+        (None, None) => None,
+    };
+    let (auth_mount, mount_at) = chosen(&flags.auth_mount, "--auth-mount", &file.auth_mount, "auth_mount")
+        .unwrap_or_else(|| ("jwt".to_owned(), At::Flag("--auth-mount".into())));
+    vault_path(&auth_mount, &mount_at, "auth mount")?;
+    let dangerous_allow_http = flags.dangerous_allow_http || file.dangerous_allow_http;
+    let addr = chosen(&flags.vault_addr, "--vault-addr", &file.addr, "addr")
+        .or_else(|| env_value(["VAULT_ADDR", "BAO_ADDR"]))
+        .filter(|(a, _)| !a.trim().is_empty());
+    if let Some((addr, addr_at)) = &addr {
+        check_vault_addr(addr, addr_at, dangerous_allow_http)?;
+    }
+    let namespace = chosen(&flags.namespace, "--namespace", &file.namespace, "namespace")
+        .or_else(|| env_value(["VAULT_NAMESPACE", "BAO_NAMESPACE"]))
+        .filter(|(n, _)| !n.trim().is_empty());
+    if let Some((ns, ns_at)) = &namespace {
+        vault_path(ns, ns_at, "namespace")?;
     }
     checks.input(&jwt_file, jwt_at);
     let token_sink = match (&flags.token_sink, &file.token_sink) {
@@ -579,15 +646,17 @@ fn resolve_vault(
         (None, None) => None,
     };
     let spec = VaultSpec {
-        addr: flags.vault_addr.clone().or(file.addr).filter(|a| !a.trim().is_empty()),
+        // What came from the environment stays there: the runtime reads it.
+        addr: flags.vault_addr.clone().or(file.addr.map(Spanned::into_inner)).filter(|a| !a.trim().is_empty()),
         role: role.trim().to_owned(),
-        auth_mount: auth_mount.trim_matches('/').to_owned(),
+        auth_mount: auth_mount.trim().trim_matches('/').to_owned(),
         jwt_file,
-        namespace: flags.namespace.clone().or(file.namespace).filter(|n| !n.trim().is_empty()),
+        namespace: flags.namespace.clone().or(file.namespace.map(Spanned::into_inner)).filter(|n| !n.trim().is_empty()),
         ca_file: flags.ca_file.clone().or(file.ca_file),
         token_sink,
         revoke_on_exit: flags.revoke_on_exit || file.revoke_on_exit.unwrap_or(false),
         on_rotate: command(file.on_rotate.as_ref(), at)?,
+        dangerous_allow_http,
     };
     checks.name(&spec.name(), table_at.unwrap_or(At::Flag("--role".into())))?;
     Ok(Some(spec))
@@ -597,7 +666,7 @@ fn resolve_health(
     flags: &Flags,
     table: Option<FileHealth>,
     at: &dyn Fn(&dyn SpanOf, &str) -> At,
-) -> Result<Option<SocketAddr>, String> {
+) -> Result<Option<SocketAddr>, ConfigError> {
     let (file_listen, file_any) = table.map_or((None, false), |t| (t.listen, t.dangerous_listen_any));
     let (text, where_) = match (&flags.health_listen, &file_listen) {
         (Some(l), _) => (l.clone(), At::Flag("--health-listen".into())),
@@ -621,6 +690,57 @@ fn resolve_health(
     Ok(Some(addr))
 }
 
+/// The first of `names` set in the environment, with where it came from.
+fn env_value<const N: usize>(names: [&str; N]) -> Option<(String, At)> {
+    names.iter().find_map(|n| {
+        std::env::var(n)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v, At::Flag(format!("the environment variable {n}"))))
+    })
+}
+
+/// A Vault mount, path or namespace, as the core will build it into a URL.
+fn vault_path(value: &str, at: &At, what: &str) -> Result<(), ConfigError> {
+    VaultPath::new(value).map(drop).map_err(|e| {
+        err_code(
+            e.code(),
+            at,
+            format!(
+                "`{}` is not a usable Vault {what} ({}): segments separated by `/`, none empty, `.` or `..`, \
+                 of the characters A-Z a-z 0-9 - _ . ~ @ + = : ,",
+                sanitize(value),
+                e.code()
+            ),
+        )
+    })
+}
+
+/// The Vault address: an `http(s)://host[:port][/prefix]` URL, https unless
+/// the host is loopback or `dangerous_allow_http` (a JWT goes there, a Vault
+/// token comes back).
+fn check_vault_addr(addr: &str, at: &At, allow_http: bool) -> Result<(), ConfigError> {
+    let shown = sanitize(addr);
+    VaultConfig::new(addr).map_err(|e| {
+        err_code(
+            e.code(),
+            at,
+            format!("`{shown}` is not a Vault address ({}): write it like https://vault.example:8200", e.code()),
+        )
+    })?;
+    check_url(addr, allow_http).map_err(|e| {
+        err_code(
+            e.code(),
+            at,
+            format!(
+                "`{shown}`: {e} ({}): the JWT and the Vault token would cross the network in clear; use https, \
+                 or --dangerous-allow-http (`dangerous_allow_http = true` in [vault]) for a throwaway server",
+                e.code()
+            ),
+        )
+    })
+}
+
 /// `secret/app/config=/run/cfg.json` -> (`secret`, `app/config`, `/run/cfg.json`).
 fn parse_kv_flag(spec: &str) -> Result<(String, String, PathBuf), String> {
     const SHAPE: &str = "expected MOUNT/PATH=SINK, e.g. secret/app/config=/run/tokenkeep/app-config.json";
@@ -640,7 +760,7 @@ fn parse_kv_flag(spec: &str) -> Result<(String, String, PathBuf), String> {
     Ok((mount.to_owned(), path.to_owned(), PathBuf::from(sink.trim())))
 }
 
-fn check_interval(d: Duration, at: &At) -> Result<Duration, String> {
+fn check_interval(d: Duration, at: &At) -> Result<Duration, ConfigError> {
     let (min, max) = INTERVAL_RANGE;
     if d < min || d > max {
         return Err(err(at, format!("poll interval {} is outside 1s..24h", humantime::format_duration(d))));
@@ -648,7 +768,7 @@ fn check_interval(d: Duration, at: &At) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn non_empty(value: &Spanned<String>, at: &At) -> Result<String, String> {
+fn non_empty(value: &Spanned<String>, at: &At) -> Result<String, ConfigError> {
     let v = value.get_ref().trim();
     if v.is_empty() {
         return Err(err(at, "must not be empty"));
@@ -657,7 +777,10 @@ fn non_empty(value: &Spanned<String>, at: &At) -> Result<String, String> {
 }
 
 /// An `on_rotate` argv: absent is none; present must name a program.
-fn command(argv: Option<&Spanned<Vec<String>>>, at: &dyn Fn(&dyn SpanOf, &str) -> At) -> Result<Vec<String>, String> {
+fn command(
+    argv: Option<&Spanned<Vec<String>>>,
+    at: &dyn Fn(&dyn SpanOf, &str) -> At,
+) -> Result<Vec<String>, ConfigError> {
     let Some(argv) = argv else { return Ok(Vec::new()) };
     match argv.get_ref().first() {
         Some(program) if !program.trim().is_empty() => Ok(argv.get_ref().clone()),
@@ -678,7 +801,7 @@ struct Checks {
 }
 
 impl Checks {
-    fn name(&mut self, name: &str, at: At) -> Result<(), String> {
+    fn name(&mut self, name: &str, at: At) -> Result<(), ConfigError> {
         if let Some((_, first)) = self.names.iter().find(|(n, _)| n == name) {
             return Err(err(
                 &at,
@@ -689,7 +812,7 @@ impl Checks {
         Ok(())
     }
 
-    fn sink(&mut self, path: &Path, at: At) -> Result<PathBuf, String> {
+    fn sink(&mut self, path: &Path, at: At) -> Result<PathBuf, ConfigError> {
         if path.as_os_str().is_empty() {
             return Err(err(&at, "the sink path must not be empty"));
         }
@@ -698,6 +821,17 @@ impl Checks {
         }
         if path.is_dir() {
             return Err(err(&at, format!("sink `{}` is a directory", path.display())));
+        }
+        if let Some(kind) = super::sink::refused_kind(path) {
+            return Err(err_code(
+                "sink_not_a_regular_file",
+                &at,
+                format!(
+                    "sink `{}` is {kind}: a sink must be a regular file or a path that does not exist yet \
+                     (the agent replaces it on every write)",
+                    path.display()
+                ),
+            ));
         }
         let normal = normalise(path);
         if let Some((_, _, first)) = self.sinks.iter().find(|(n, _, _)| *n == normal) {
@@ -715,7 +849,7 @@ impl Checks {
     }
 
     /// A sink written over the JWT or a token file would feed the agent its own output.
-    fn inputs_are_not_sinks(&self) -> Result<(), String> {
+    fn inputs_are_not_sinks(&self) -> Result<(), ConfigError> {
         for (normal, written, at) in &self.sinks {
             if let Some((_, _, input_at)) = self.inputs.iter().find(|(n, _, _)| n == normal) {
                 return Err(err(
@@ -863,7 +997,7 @@ sink = "/run/tokenkeep/k8s-token"
     }
 
     fn fails(f: &Flags, text: &str) -> String {
-        load_text(f, "agent.toml", text).expect_err("must be refused")
+        load_text(f, "agent.toml", text).expect_err("must be refused").message
     }
 
     #[test]
@@ -941,7 +1075,7 @@ sink = "/run/tokenkeep/k8s-token"
             assert!(parse_kv_flag(bad).is_err(), "{bad}");
         }
         let f = Flags { role: Some("a".into()), jwt_file: Some("/j".into()), kv: vec!["nope".into()], ..flags() };
-        let e = load(&f).unwrap_err();
+        let e = load(&f).unwrap_err().message;
         assert!(e.starts_with("--kv nope: ") && e.contains("MOUNT/PATH=SINK"), "{e}");
     }
 

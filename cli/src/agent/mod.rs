@@ -32,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 /// While not ready, say every this often which sources are still missing.
 const WAITING_LOG_EVERY: Duration = Duration::from_secs(15);
+/// How long the shutdown waits for sink writes in progress.
+const SINK_LOOPS_STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs the agent until SIGTERM or SIGINT; exit 0 then. Configuration
 /// problems found while starting (a sink directory that cannot be made, a
@@ -53,9 +55,15 @@ pub async fn run(config: AgentConfig, out: &Output) -> Result<ExitCode, Failure>
         Some(_) => Some(serve::install_recorder().map_err(|m| Failure::usage("metrics_failed", m))?),
         None => None,
     };
+    // A sink that cannot be written is found now (exit 2), not as a warning
+    // every few seconds from an agent that never becomes ready.
     for path in sink_paths(&config) {
         sink::prepare(&path).map_err(|e| {
-            Failure::usage("sink_unusable", format!("sink {}: cannot prepare its directory: {e}", path.display()))
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            Failure::usage(
+                "sink_unusable",
+                format!("sink {}: its directory {} cannot be created or written: {e}", path.display(), dir.display()),
+            )
         })?;
     }
     let listener = match config.health_listen {
@@ -118,8 +126,19 @@ pub async fn run(config: AgentConfig, out: &Output) -> Result<ExitCode, Failure>
     // Sink loops first (a write in progress completes; a running on_rotate
     // command is killed), so no file changes while the sources shut down.
     loops_stop.cancel();
-    for task in loops {
-        let _ = task.await;
+    // A write in progress normally completes in milliseconds; a sink on a
+    // file system that hangs must not hold the shutdown (the revocations
+    // after this matter more).
+    let loops_done = async {
+        for task in &mut loops {
+            let _ = task.await;
+        }
+    };
+    if tokio::time::timeout(SINK_LOOPS_STOP_WAIT, loops_done).await.is_err() {
+        tracing::warn!(target: "tokenkeep::agent", wait_s = SINK_LOOPS_STOP_WAIT.as_secs(), "a sink write did not finish; stopping without it");
+        for task in &loops {
+            task.abort();
+        }
     }
     server_stop.cancel();
     running.shutdown().await;
@@ -150,12 +169,12 @@ fn announce(out: &Output, sources: usize, base_url: Option<&str>) {
     let health = base_url.map(|b| format!("{b}/health"));
     if out.json() {
         let metrics = base_url.map(|b| format!("{b}/metrics"));
-        println!("{}", json!({ "event": "ready", "sources": sources, "health": health, "metrics": metrics }));
+        out.print_json_line(&json!({ "event": "ready", "sources": sources, "health": health, "metrics": metrics }));
     } else {
         let plural = if sources == 1 { "" } else { "s" };
         match health {
-            Some(h) => println!("tokenkeep agent: ready ({sources} source{plural}; health on {h})"),
-            None => println!("tokenkeep agent: ready ({sources} source{plural})"),
+            Some(h) => out.line(format!("tokenkeep agent: ready ({sources} source{plural}; health on {h})")),
+            None => out.line(format!("tokenkeep agent: ready ({sources} source{plural})")),
         }
     }
     tracing::info!(target: "tokenkeep::agent", sources, "ready: every sink written");

@@ -8,6 +8,13 @@
 //! directory fsynced so the rename survives a crash. The temporary names are
 //! `.<sink name>.tokenkeep-<pid>-<n>.tmp`: hidden from `*` globs, and
 //! recognisable so that a later start removes what a killed agent left.
+//!
+//! A sink is a regular file, a symlink (the rename replaces the link, never
+//! its target) or a path that does not exist yet: a device, a FIFO or a
+//! socket at a sink path is refused at start and before every write (a rename
+//! over `/dev/null` would replace the device node). Reading what a sink holds
+//! never blocks (non-blocking open, regular files only) and never reads more
+//! than the new value's length plus one byte.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -49,7 +56,7 @@ pub fn prepare(sink: &Path) -> io::Result<()> {
         // configuration error of its own; a failed removal is not ours to fail on.
         let _ = fs::remove_file(stale);
     }
-    Ok(())
+    check_writable(sink)
 }
 
 /// Temporary files of `sink` present in its directory (left by a killed agent,
@@ -68,14 +75,84 @@ pub fn leftover_temp_files(sink: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// What the sink holds now, if it exists and is readable (to tell a rotation
-/// from a first write after the agent restarted).
-pub fn read_existing(sink: &Path) -> Option<Vec<u8>> {
-    fs::read(sink).ok()
+/// What the thing at `path` is, when it is something a sink must not
+/// replace: `None` for a regular file, a symlink or nothing at all.
+pub fn refused_kind(path: &Path) -> Option<&'static str> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    let kind = meta.file_type();
+    if kind.is_file() || kind.is_symlink() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_char_device() {
+            return Some("a character device");
+        }
+        if kind.is_block_device() {
+            return Some("a block device");
+        }
+        if kind.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Whether a sink's directory takes new files: a temporary file is created
+/// and removed, which is what every write does (a mode check would be wrong
+/// for root, ACLs and read-only mounts).
+pub fn check_writable(sink: &Path) -> io::Result<()> {
+    let dir = directory_of(sink);
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let probe = dir.join(format!("{}{}-{n}.tmp", temp_prefix(sink), std::process::id()));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    drop(options.open(&probe)?);
+    fs::remove_file(&probe)
+}
+
+/// What the sink holds now, if it is a readable regular file: at most
+/// `limit` bytes (callers compare with a value of `limit - 1` bytes, so a
+/// longer file differs whatever its length). The open does not block (a
+/// FIFO put there after start has no writer).
+pub fn read_existing(sink: &Path, limit: usize) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(sink).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(limit as u64).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Replaces `sink` with `contents` atomically; see the module docs.
 pub fn write_atomic(sink: &Path, contents: &[u8]) -> io::Result<()> {
+    if let Some(kind) = refused_kind(sink) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the sink path is now {kind}, not a regular file: not replaced"),
+        ));
+    }
     let dir = directory_of(sink);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let temp = dir.join(format!("{}{}-{n}.tmp", temp_prefix(sink), std::process::id()));
@@ -140,6 +217,29 @@ mod tests {
         prepare(&sink).unwrap();
         assert!(!stale.exists());
         assert!(other.exists(), "only this sink's temporary files are touched");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn special_files_are_refused_and_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(refused_kind(Path::new("/dev/null")), Some("a character device"));
+        assert_eq!(refused_kind(&dir.path().join("absent")), None);
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        assert_eq!(refused_kind(&fifo), Some("a FIFO (named pipe)"));
+        // Neither blocks (no writer on the FIFO) nor reads past the bound.
+        assert_eq!(read_existing(&fifo, 10), None);
+        assert_eq!(read_existing(Path::new("/dev/zero"), 10), None);
+        assert!(write_atomic(&fifo, b"x").is_err());
+        assert_eq!(refused_kind(&fifo), Some("a FIFO (named pipe)"), "not replaced");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert_eq!(refused_kind(&link), None, "a symlink is replaced, never followed");
+        let file = dir.path().join("file");
+        fs::write(&file, b"0123456789abcdef").unwrap();
+        assert_eq!(read_existing(&file, 5).unwrap(), b"01234");
     }
 
     #[test]

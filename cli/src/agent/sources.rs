@@ -325,6 +325,7 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
         c.auth_mount = v.auth_mount.clone();
         c.namespace = v.namespace.clone();
         c.http.ca_file = v.ca_file.clone();
+        c.http.dangerous_allow_http = v.dangerous_allow_http;
         c.revoke_on_shutdown = v.revoke_on_exit;
         let t = VaultToken::start(c).map_err(|e| start_failed("vault", &e))?;
         list.push(Arc::new(Source::new(
@@ -527,7 +528,7 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
 async fn write_sink(source: &Source, path: &Path, bytes: Vec<u8>, first: bool) -> Option<(Vec<u8>, bool)> {
     let path_owned = path.to_path_buf();
     let outcome = tokio::task::spawn_blocking(move || {
-        let before = first.then(|| sink::read_existing(&path_owned)).flatten();
+        let before = first.then(|| sink::read_existing(&path_owned, bytes.len() + 1)).flatten();
         let result = sink::write_atomic(&path_owned, &bytes);
         (result, bytes, before)
     })
@@ -627,9 +628,10 @@ async fn run_command(source: &Source) {
     }
 }
 
+/// A command's output for one log line: at most [`OUTPUT_LOG_LIMIT`] bytes, sanitized.
 fn clip(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(OUTPUT_LOG_LIMIT)]);
-    text.trim_end().to_owned()
+    tokenkeep_core::text::sanitize(text.trim_end()).into_owned()
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub struct Args {
     /// On SIGTERM/SIGINT revoke the leases and the Vault token before exiting.
     #[arg(long)]
     revoke_on_exit: bool,
+    /// Allow a plain-http Vault address on a non-loopback host (the JWT and the Vault token then cross the network
+    /// in clear: a throwaway server only).
+    #[arg(long)]
+    dangerous_allow_http: bool,
     /// Debug logging on stderr, on_rotate commands' output included (the agent itself never logs
     /// a token or a secret value).
     #[arg(long, short)]
@@ -85,15 +89,20 @@ impl Args {
             health_listen: self.health_listen.clone(),
             dangerous_health_listen_any: self.dangerous_health_listen_any,
             revoke_on_exit: self.revoke_on_exit,
+            dangerous_allow_http: self.dangerous_allow_http,
         }
     }
 }
 
 pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
     // Every configuration mistake is found here, before a thread or a request.
-    let config = agent::config::load(&args.flags()).map_err(|m| Failure::usage("invalid_config", m))?;
+    let config = agent::config::load(&args.flags()).map_err(|e| Failure::usage(e.code, e.message))?;
     // Rotations and sink writes at info, every attempt with `-v`.
     super::init_stderr_logging(if args.verbose { "warn,tokenkeep=debug" } else { "warn,tokenkeep=info" });
     let runtime = super::async_runtime()?;
-    runtime.block_on(agent::run(config, out))
+    let result = runtime.block_on(agent::run(config, out));
+    // Dropping a runtime waits for its blocking threads (a sink write stuck
+    // on a hung file system): the agent has stopped, so it does not wait.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }

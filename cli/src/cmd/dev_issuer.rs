@@ -80,16 +80,13 @@ fn announce(issuer: &RunningIssuer, out: &Output) {
     let ca = issuer.ca_pem_path().map(|p| p.display().to_string());
     if out.json() {
         // One line, so a parent process can read it as soon as it appears.
-        println!(
-            "{}",
-            json!({
-                "issuer": issuer.issuer_url(),
-                "jwks_uri": issuer.jwks_url(),
-                "discovery": issuer.discovery_url(),
-                "token_endpoint": issuer.token_url(),
-                "ca_file": ca,
-            })
-        );
+        out.print_json_line(&json!({
+            "issuer": issuer.issuer_url(),
+            "jwks_uri": issuer.jwks_url(),
+            "discovery": issuer.discovery_url(),
+            "token_endpoint": issuer.token_url(),
+            "ca_file": ca,
+        }));
         return;
     }
     out.line(output::heading("tokenkeep dev issuer (loopback only, for development and tests)"));

@@ -58,17 +58,17 @@ pub struct Args {
     stop_on_stdin_eof: bool,
 }
 
-pub fn run(args: Args, _out: &Output) -> Result<ExitCode, Failure> {
+pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
     super::init_stderr_logging("warn");
     let runtime = super::async_runtime()?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, out))
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> Failure {
     Failure::usage("dev_stack_failed", format!("{what}: {e}"))
 }
 
-async fn serve(args: Args) -> Result<ExitCode, Failure> {
+async fn serve(args: Args, out: &Output) -> Result<ExitCode, Failure> {
     let stop = StopSignal::install();
     let issuer = DevIssuer::start(DevIssuerConfig { jwks_max_age: args.jwks_max_age, ..DevIssuerConfig::default() })
         .await
@@ -117,28 +117,26 @@ async fn serve(args: Args) -> Result<ExitCode, Failure> {
     };
 
     // One line, so a parent process can read it as soon as it appears.
-    println!(
-        "{}",
-        json!({
-            "issuer": {
-                "url": issuer.issuer_url(),
-                "jwks_url": issuer.jwks_url(),
-                "discovery_url": issuer.discovery_url(),
-                "token_url": issuer.token_url(),
-            },
-            "openbao": {
-                "addr": bao.addr(),
-                "root_token": bao.root_token(),
-                "auth_mount": "jwt",
-                "role": ROLE,
-                "jwt_subject": SUBJECT,
-                "jwt_audience": AUDIENCE,
-                "kv_mount": "secret",
-                "audit_log": bao.audit_log().display().to_string(),
-            },
-            "postgres": postgres_info,
-        })
-    );
+    // Through Output: a parent that closed the pipe ends it quietly, never a panic.
+    out.print_json_line(&json!({
+        "issuer": {
+            "url": issuer.issuer_url(),
+            "jwks_url": issuer.jwks_url(),
+            "discovery_url": issuer.discovery_url(),
+            "token_url": issuer.token_url(),
+        },
+        "openbao": {
+            "addr": bao.addr(),
+            "root_token": bao.root_token(),
+            "auth_mount": "jwt",
+            "role": ROLE,
+            "jwt_subject": SUBJECT,
+            "jwt_audience": AUDIENCE,
+            "kv_mount": "secret",
+            "audit_log": bao.audit_log().display().to_string(),
+        },
+        "postgres": postgres_info,
+    }));
 
     if args.stop_on_stdin_eof {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

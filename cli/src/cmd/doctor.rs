@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 use tokenkeep_core::jwks::{KeySource, check_url};
+use tokenkeep_core::policy::DEFAULT_MAX_TOKEN_BYTES;
+use tokenkeep_core::text::sanitize;
 use tokenkeep_core::{KeySet, Policy};
 
 /// Arguments of `tokenkeep doctor`.
@@ -44,22 +46,29 @@ struct Checklist(Vec<Check>);
 
 impl Checklist {
     fn add(&mut self, name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Verdict {
+        // Details may quote the server (a kid, a header): printed as they are
+        // here, so every caller passes them through `sanitize` first.
         self.0.push(Check { name, verdict, detail: detail.into() });
         verdict
     }
 }
 
 pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
-    let token = args.token.as_deref().map(read_token).transpose()?;
-    check_url(&args.issuer, false).map_err(|e| Failure::usage(e.code(), format!("--issuer: {e}")))?;
-    let client = args.transport.client()?;
+    let token = args.token.as_deref().map(|t| read_token(t, DEFAULT_MAX_TOKEN_BYTES)).transpose()?;
+    let allow_http = args.transport.dangerous_allow_http;
+    check_url(&args.issuer, allow_http).map_err(|e| {
+        let hint = if e.code() == "insecure_url" { " (--dangerous-allow-http allows it)" } else { "" };
+        Failure::usage(e.code(), format!("--issuer {}: {e}{hint}", sanitize(&args.issuer)))
+    })?;
+    let client = args.transport.client_for(&args.issuer)?;
     let runtime = net::runtime()?;
     let mut list = Checklist(Vec::new());
     runtime.block_on(async {
         let timeout = args.transport.timeout;
         let discovery_url = KeySource::discovery_url(&args.issuer);
         let started = Instant::now();
-        let discovery = net::response(net::get(&client, &discovery_url, timeout).await);
+        let (discovery, tls_failure) = net::get_explained(&client, &discovery_url, timeout).await;
+        let discovery = net::response(discovery);
         let elapsed = started.elapsed().as_millis();
         let tls_detail = if args.issuer.starts_with("https://") {
             match &args.transport.ca {
@@ -71,8 +80,12 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
         };
         let doc = match discovery {
             Err(code) => {
-                let verdict = if code == "tls" { Verdict::Fail } else { Verdict::Skip };
-                list.add("tls", verdict, format!("{code} while connecting"));
+                match tls_failure {
+                    Some(tls) => list.add("tls", Verdict::Fail, format!("{}: {}", tls.code(), tls.explain())),
+                    None => {
+                        list.add("tls", Verdict::Skip, format!("not checked: the connection failed first ({code})"))
+                    }
+                };
                 list.add("discovery reachable", Verdict::Fail, format!("{discovery_url}: {code}"));
                 return;
             }
@@ -94,36 +107,39 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
                 }
             }
         };
+        // Everything below comes from the server: sanitized before it is shown.
         let announced = doc["issuer"].as_str().unwrap_or("");
         if announced == args.issuer {
-            list.add("issuer matches", Verdict::Ok, format!("\"{announced}\""));
+            list.add("issuer matches", Verdict::Ok, format!("\"{}\"", sanitize(announced)));
         } else {
             list.add(
                 "issuer matches",
                 Verdict::Fail,
-                format!("document says {announced:?}, expected {:?} exactly", args.issuer),
+                format!("document says \"{}\", expected \"{}\" exactly", sanitize(announced), sanitize(&args.issuer)),
             );
         }
         let Some(jwks_uri) = doc["jwks_uri"].as_str() else {
             list.add("jwks_uri present", Verdict::Fail, "discovery has no jwks_uri");
             return;
         };
-        if let Err(e) = check_url(jwks_uri, false) {
-            list.add("jwks_uri acceptable", Verdict::Fail, format!("{jwks_uri}: {e}"));
+        let shown_uri = sanitize(jwks_uri);
+        if let Err(e) = check_url(jwks_uri, allow_http) {
+            list.add("jwks_uri acceptable", Verdict::Fail, format!("{shown_uri}: {e}"));
             return;
         }
-        let jwks = net::response(net::get(&client, jwks_uri, timeout).await);
-        let response = match jwks {
+        let (jwks, jwks_tls) = net::get_explained(&client, jwks_uri, timeout).await;
+        let response = match net::response(jwks) {
             Err(code) => {
-                list.add("jwks reachable", Verdict::Fail, format!("{jwks_uri}: {code}"));
+                let why = jwks_tls.map_or(code.to_owned(), |t| format!("{}: {}", t.code(), t.explain()));
+                list.add("jwks reachable", Verdict::Fail, format!("{shown_uri}: {why}"));
                 return;
             }
             Ok(r) if r.status != 200 => {
-                list.add("jwks reachable", Verdict::Fail, format!("{jwks_uri}: HTTP {}", r.status));
+                list.add("jwks reachable", Verdict::Fail, format!("{shown_uri}: HTTP {}", r.status));
                 return;
             }
             Ok(r) => {
-                list.add("jwks reachable", Verdict::Ok, format!("{jwks_uri}: HTTP 200, {} bytes", r.body.len()));
+                list.add("jwks reachable", Verdict::Ok, format!("{shown_uri}: HTTP 200, {} bytes", r.body.len()));
                 r
             }
         };
@@ -140,7 +156,7 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
         let skipped: Vec<String> = keys
             .skipped()
             .iter()
-            .map(|s| format!("{}: {}", s.kid.as_deref().unwrap_or("(no kid)"), s.reason))
+            .map(|s| format!("{}: {}", sanitize(s.kid.as_deref().unwrap_or("(no kid)")), s.reason))
             .collect();
         let count_verdict = match (keys.len(), skipped.is_empty()) {
             (0, _) => Verdict::Fail,
@@ -153,8 +169,10 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
         }
         list.add("key count", count_verdict, detail);
         match response.header("cache-control") {
-            Some(cc) if cc.contains("max-age") => list.add("cache-control", Verdict::Ok, cc.to_owned()),
-            Some(cc) => list.add("cache-control", Verdict::Warn, format!("{cc} (no max-age: verifiers use 5 min)")),
+            Some(cc) if cc.contains("max-age") => list.add("cache-control", Verdict::Ok, sanitize(cc)),
+            Some(cc) => {
+                list.add("cache-control", Verdict::Warn, format!("{} (no max-age: verifiers use 5 min)", sanitize(cc)))
+            }
             None => list.add("cache-control", Verdict::Warn, "absent (verifiers fall back to 5 min)"),
         };
         if let Some(token) = &token {
@@ -199,7 +217,7 @@ fn skew(list: &mut Checklist, date: Option<&str>, max: u64) {
         return;
     };
     let Ok(server) = httpdate::parse_http_date(date) else {
-        list.add("clock skew", Verdict::Warn, format!("unparseable Date {date:?}"));
+        list.add("clock skew", Verdict::Warn, format!("unparseable Date \"{}\"", sanitize(date)));
         return;
     };
     let local = SystemTime::now();
@@ -222,8 +240,12 @@ fn token_checks(list: &mut Checklist, token: &str, keys: &KeySet, issuer: &str) 
     };
     let kid = decoded.header.get("kid").and_then(Value::as_str);
     match kid {
-        Some(kid) if keys.contains_kid(kid) => list.add("token kid published", Verdict::Ok, format!("{kid:?}")),
-        Some(kid) => list.add("token kid published", Verdict::Fail, format!("{kid:?} is not in the key set")),
+        Some(kid) if keys.contains_kid(kid) => {
+            list.add("token kid published", Verdict::Ok, format!("\"{}\"", sanitize(kid)))
+        }
+        Some(kid) => {
+            list.add("token kid published", Verdict::Fail, format!("\"{}\" is not in the key set", sanitize(kid)))
+        }
         None => list.add("token kid published", Verdict::Warn, "token has no kid"),
     };
     let policy = Policy::new(issuer);

@@ -4,6 +4,7 @@ use crate::output::{self, Failure, Output};
 use serde_json::{Map, Value, json};
 use std::io::Read as _;
 use std::process::ExitCode;
+use tokenkeep_core::text::sanitize;
 
 /// Arguments of `tokenkeep inspect`.
 #[derive(Debug, clap::Args)]
@@ -15,21 +16,33 @@ pub struct Args {
 
 const BANNER: &str = "NOT VERIFIED: decoded only. The signature, issuer, audience and times were not checked.";
 
-/// Reads the token argument (`-` means stdin).
-pub fn read_token(arg: &str) -> Result<String, Failure> {
-    if arg == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Failure::usage("stdin_unreadable", format!("cannot read the token from stdin: {e}")))?;
-        Ok(s.trim().to_owned())
-    } else {
-        Ok(arg.trim().to_owned())
+/// Reads the token argument (`-` means stdin). From stdin, at most `limit`
+/// bytes of token (plus a line break) are read, never the whole of a larger
+/// input: more is `token_too_large` (exit 1), as a verifier answers.
+pub fn read_token(arg: &str, limit: usize) -> Result<String, Failure> {
+    if arg != "-" {
+        return Ok(arg.trim().to_owned());
     }
+    let mut bytes = Vec::new();
+    // Room for a trailing CR LF, and one byte to tell "over the limit".
+    let bound = limit.saturating_add(3) as u64;
+    std::io::stdin()
+        .lock()
+        .take(bound)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::usage("stdin_unreadable", format!("cannot read the token from stdin: {e}")))?;
+    let token = String::from_utf8_lossy(&bytes).trim().to_owned();
+    if token.len() > limit {
+        return Err(Failure::rejected(
+            "token_too_large",
+            format!("the token on stdin is over {limit} bytes, the limit (read no further)"),
+        ));
+    }
+    Ok(token)
 }
 
 pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
-    let token = read_token(&args.token)?;
+    let token = read_token(&args.token, tokenkeep_core::policy::DEFAULT_MAX_TOKEN_BYTES)?;
     if token.is_empty() {
         return Err(Failure::usage("missing_token", "no token given"));
     }
@@ -67,7 +80,7 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
                     };
                     format!("{utc} ({rel}){note}")
                 }
-                None => output::bad(&format!("{value} (not a NumericDate)")),
+                None => output::bad(&format!("{} (not a NumericDate)", shown(value))),
             };
             out.line(format!("  {name}  {text}"));
         }
@@ -76,12 +89,18 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
 }
 
 fn print_members(out: &Output, map: &Map<String, Value>) {
-    let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+    // Names and values are the token author's: one line each, no escape sequence.
+    let width = map.keys().map(|k| sanitize(k).chars().count()).max().unwrap_or(0);
     for (k, v) in map {
-        let shown = match v {
-            Value::String(s) => s.clone(),
-            other => serde_json::to_string(other).expect("JSON serialises"),
-        };
-        out.line(format!("  {}  {shown}", output::dim(&format!("{k:<width$}"))));
+        out.line(format!("  {}  {}", output::dim(&format!("{:<width$}", sanitize(k))), shown(v)));
+    }
+}
+
+/// A claim or header value for a terminal: a string as is, anything else as
+/// compact JSON; either way through [`sanitize`].
+pub fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => sanitize(s).into_owned(),
+        other => sanitize(&output::json_text(other, false)).into_owned(),
     }
 }

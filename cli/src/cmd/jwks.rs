@@ -6,6 +6,7 @@ use crate::output::{self, Failure, Output};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use tokenkeep_core::KeySet;
+use tokenkeep_core::text::sanitize;
 
 /// Arguments of `tokenkeep jwks`.
 #[derive(Debug, clap::Args)]
@@ -19,12 +20,17 @@ pub struct Args {
 
 pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
     let (body, headers) = if net::is_url(&args.source) {
-        let client = args.transport.client()?;
+        // The same client and transport rule as `verify --jwks URL` (https,
+        // or plain http to loopback only, unless --dangerous-allow-http).
+        let client = args.transport.client_for(&args.source)?;
         let outcome = net::runtime()?.block_on(net::get(&client, &args.source, args.transport.timeout));
         let response = net::response(outcome)
-            .map_err(|code| Failure::rejected(code, format!("fetching {} failed: {code}", args.source)))?;
+            .map_err(|code| Failure::rejected(code, format!("fetching {} failed: {code}", sanitize(&args.source))))?;
         if response.status != 200 {
-            return Err(Failure::rejected("http_status", format!("{} answered HTTP {}", args.source, response.status)));
+            return Err(Failure::rejected(
+                "http_status",
+                format!("{} answered HTTP {}", sanitize(&args.source), response.status),
+            ));
         }
         let pick = |n: &str| response.header(n).map(str::to_owned);
         let headers = (pick("cache-control"), pick("etag"));
@@ -34,7 +40,8 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::usage("file_unreadable", format!("cannot read {}: {e}", args.source)))?;
         (bytes, (None, None))
     };
-    let set = KeySet::from_jwks_json(&body).map_err(|e| Failure::rejected(e.code(), e.to_string()))?;
+    let set = KeySet::from_jwks_json(&body)
+        .map_err(|e| Failure::rejected(e.code(), format!("{}: {e}", sanitize(&args.source))))?;
     let raw: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let entries = raw["keys"].as_array().cloned().unwrap_or_default();
     let usable: Vec<Value> = set
@@ -65,7 +72,7 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
     } else {
         out.line(output::heading(&format!(
             "{}: {} usable key(s), {} skipped",
-            args.source,
+            sanitize(&args.source),
             usable.len(),
             skipped.len()
         )));
@@ -73,7 +80,7 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
             out.line(format!(
                 "  {} {:<24} kty={:<4} alg={:<7} use={:<4} {}",
                 output::good("✓"),
-                k["kid"].as_str().unwrap_or("(no kid)"),
+                sanitize(k["kid"].as_str().unwrap_or("(no kid)")),
                 k["kty"].as_str().unwrap_or("?"),
                 k["alg"].as_str().unwrap_or("-"),
                 k["use"].as_str().unwrap_or("-"),
@@ -84,14 +91,22 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
             out.line(format!(
                 "  {} {:<24} skipped: {}",
                 output::bad("✗"),
-                s["kid"].as_str().unwrap_or("(no kid)"),
+                sanitize(s["kid"].as_str().unwrap_or("(no kid)")),
                 s["reason"].as_str().unwrap_or("?")
             ));
         }
         if net::is_url(&args.source) {
-            out.line(format!("  Cache-Control: {}", cache_control.as_deref().unwrap_or("(none)")));
-            out.line(format!("  ETag: {}", etag.as_deref().unwrap_or("(none)")));
+            out.line(format!("  Cache-Control: {}", sanitize(cache_control.as_deref().unwrap_or("(none)"))));
+            out.line(format!("  ETag: {}", sanitize(etag.as_deref().unwrap_or("(none)"))));
         }
+    }
+    // A set a verifier can use nothing of is a failed check (exit 1), as in `doctor`.
+    if usable.is_empty() {
+        if !out.json() {
+            let why = if skipped.is_empty() { "the set is empty" } else { "every key was skipped" };
+            out.line(output::bad(&format!("✗ no usable key: {why}")));
+        }
+        return Ok(ExitCode::from(output::EXIT_REJECTED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -34,8 +34,11 @@ pub struct Args {
 fn load_key(path: &PathBuf) -> Result<SigningKey, Failure> {
     let bytes = std::fs::read(path)
         .map_err(|e| Failure::usage("key_unreadable", format!("cannot read {}: {e}", path.display())))?;
-    let bad_key =
-        |e: tokenkeep_dev_issuer::DevIssuerError| Failure::usage("bad_key", format!("{}: {e}", path.display()));
+    let bad_key = |e: tokenkeep_dev_issuer::DevIssuerError| {
+        // A key verifiers would refuse keeps its own code; anything else could not be read as a key.
+        let code = if e.code() == "key_refused" { "key_refused" } else { "bad_key" };
+        Failure::usage(code, format!("{}: {e}", path.display()))
+    };
     let text = String::from_utf8_lossy(&bytes);
     if text.trim_start().starts_with('{') {
         let mut jwk: Value = serde_json::from_str(&text)
@@ -86,7 +89,7 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
         }));
     } else {
         // The token alone on stdout, so `$(tokenkeep mint ...)` works.
-        println!("{token}");
+        out.line(&token);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,13 @@
 //! `tokenkeep verify TOKEN`: the verdict a service would give, with the rule
 //! that decided it.
 
-use crate::cmd::inspect::read_token;
+use crate::cmd::inspect::{read_token, shown};
 use crate::cmd::net::{self, KeysError, TransportArgs};
 use crate::output::{self, EXIT_REJECTED, Failure, Output};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tokenkeep_core::text::sanitize;
 use tokenkeep_core::{Policy, PolicyConfig, SpiffeRule, UnixTime};
 
 /// Arguments of `tokenkeep verify`.
@@ -46,18 +47,24 @@ pub struct Args {
 }
 
 pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
-    let token = read_token(&args.token)?;
     let policy = policy(&args)?;
+    let token = match read_token(&args.token, policy.max_token_bytes()) {
+        Ok(token) => token,
+        // The verdict a service would give, in verify's own shape.
+        Err(too_large) if too_large.code == "token_too_large" => {
+            return Ok(report_rejection(out, too_large.code, &too_large.message));
+        }
+        Err(failure) => return Err(failure),
+    };
     let issuer = policy.issuers().first().cloned().unwrap_or_default();
     let now = args.now.map(UnixTime::from_secs).unwrap_or_else(tokenkeep::clock::now);
     let runtime = net::runtime()?;
     let keys = runtime.block_on(net::load_keys(args.jwks.as_deref(), &issuer, &args.transport));
     let mut keys = match keys {
         Ok(keys) => keys,
-        Err(KeysError::Config(message)) => return Err(Failure::usage("config", message)),
-        Err(KeysError::Unavailable(code)) => {
-            let reason = format!("no usable keys: fetching them failed ({code})");
-            return Ok(report_rejection(out, "keys_unavailable", &reason));
+        Err(KeysError::Config(failure)) => return Err(failure),
+        Err(KeysError::Unavailable { detail, .. }) => {
+            return Ok(report_rejection(out, "keys_unavailable", &format!("no usable keys: {detail}")));
         }
     };
     if let Some(path) = &args.hmac_keys {
@@ -75,14 +82,16 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, Failure> {
             if out.json() {
                 out.print_json(&json!({"valid": true, "claims": claims}));
             } else {
+                // A valid signature says who wrote the claims, not that they are
+                // safe to print: names and values go through `sanitize` too.
                 out.line(output::good(&format!(
                     "✓ valid: {} token from {}, key {}",
                     verified.header.alg,
-                    verified.claims.issuer().unwrap_or("?"),
-                    verified.header.kid.as_deref().unwrap_or("(no kid)")
+                    sanitize(verified.claims.issuer().unwrap_or("?")),
+                    sanitize(verified.header.kid.as_deref().unwrap_or("(no kid)"))
                 )));
                 for (k, v) in verified.claims.as_map() {
-                    out.line(format!("  {}  {v}", output::dim(k)));
+                    out.line(format!("  {}  {}", output::dim(&sanitize(k)), shown(v)));
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -186,6 +186,26 @@ async fn wait_for_value<T, E>(
     }
 }
 
+/// Sends one Vault request. When Vault refuses it, the reason it gave
+/// (`errors[]`, with any secret of the request redacted: see
+/// [`tokenkeep_core::vault::error_reason`]) goes to the log beside the
+/// machine's code, so `invalid_request` says which claim or role was wrong.
+async fn send_to_vault(
+    client: &crate::http::HttpClient,
+    request: tokenkeep_core::http::HttpRequest,
+    source: &'static str,
+    name: &str,
+) -> tokenkeep_core::http::HttpOutcome {
+    let sent = request.clone();
+    let outcome = client.execute(request).await;
+    if let tokenkeep_core::http::HttpOutcome::Response(r) = &outcome {
+        if let Some(reason) = tokenkeep_core::vault::error_reason(r, &sent) {
+            tracing::warn!(target: "tokenkeep::outbound", source, name, status = r.status, reason = %reason, "Vault refused the request");
+        }
+    }
+    outcome
+}
+
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

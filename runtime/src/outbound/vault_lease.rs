@@ -249,7 +249,7 @@ async fn run(shared: Arc<Shared>) {
         if let Some(request) = request {
             let id = request.id;
             let outcome = tokio::select! {
-                outcome = shared.token.shared().client.execute(request) => outcome,
+                outcome = super::send_to_vault(&shared.token.shared().client, request, "vault_lease", &shared.name) => outcome,
                 () = shared.cancel.cancelled() => return,
             };
             let rejected = {

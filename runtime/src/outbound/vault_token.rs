@@ -207,7 +207,8 @@ impl VaultToken {
         if let Some(ns) = config.namespace.as_deref() {
             vault = vault.with_namespace(ns).map_err(|e| OutboundError::InvalidConfig(e.code()))?;
         }
-        let client = HttpClient::new(&config.http)?;
+        // The address is the one origin the transport's own credentials may go to.
+        let client = HttpClient::for_origin(&config.http, addr)?;
         let now = clock::now();
         let machine = VaultTokenMachine::new(
             vault.clone(),
@@ -321,29 +322,20 @@ fn drain_events(shared: &Shared, m: &mut VaultTokenMachine, now: UnixTime) {
 
 async fn run(shared: Arc<Shared>) {
     let mut shutting_down = false;
-    let mut want_jwt = false;
     loop {
         let now = clock::now();
         if !shutting_down && shared.shutdown.requested.load(Ordering::SeqCst) {
             shutting_down = true;
-            want_jwt = false;
             lock(&shared.machine).handle_shutdown(now, shared.shutdown.revoke);
         }
-        // Feed the freshest JWT before an attempt falls due (cheap sources).
+        // Feed the freshest JWT before an attempt falls due (cheap sources);
+        // a failure here is answered when the machine asks (NeedJwt).
         let due = !shutting_down
-            && (want_jwt
-                || (shared.jwt.is_cheap()
-                    && lock(&shared.machine).machine().next_attempt_at().is_some_and(|t| t <= now)));
+            && shared.jwt.is_cheap()
+            && lock(&shared.machine).machine().next_attempt_at().is_some_and(|t| t <= now);
         if due {
-            match shared.jwt.read(now).await {
-                Ok(jwt) => {
-                    want_jwt = false;
-                    lock(&shared.machine).handle_jwt(&jwt, clock::now());
-                }
-                Err(code) if want_jwt => {
-                    tracing::warn!(target: "tokenkeep::outbound", source = "vault_token", name = %shared.name, event = "jwt_unavailable", error = code, "no usable JWT for the login; retrying in 1 s");
-                }
-                Err(_) => {}
+            if let Ok(jwt) = shared.jwt.read(now).await {
+                lock(&shared.machine).handle_jwt(&jwt, clock::now());
             }
         }
         let (actions, sleep_for, done) = {
@@ -367,7 +359,7 @@ async fn run(shared: Arc<Shared>) {
                 VaultAction::Send(request) => {
                     let id = request.id;
                     let outcome = tokio::select! {
-                        outcome = shared.client.execute(request) => outcome,
+                        outcome = super::send_to_vault(&shared.client, request, "vault_token", &shared.name) => outcome,
                         () = shared.cancel.cancelled() => return,
                     };
                     let mut m = lock(&shared.machine);
@@ -384,8 +376,13 @@ async fn run(shared: Arc<Shared>) {
                             progressed = true;
                         }
                         Err(code) => {
-                            want_jwt = true;
-                            tracing::warn!(target: "tokenkeep::outbound", source = "vault_token", name = %shared.name, event = "jwt_unavailable", error = code, "no usable JWT for the login; retrying in 1 s");
+                            // A failed attempt: the next one follows the credential backoff.
+                            tracing::warn!(target: "tokenkeep::outbound", source = "vault_token", name = %shared.name, event = "jwt_unavailable", error = code, "no usable JWT for the login");
+                            let mut m = lock(&shared.machine);
+                            let now = clock::now();
+                            m.handle_jwt_unavailable(code, now);
+                            drain_events(&shared, &mut m, now);
+                            progressed = true;
                         }
                     }
                 }
@@ -395,7 +392,6 @@ async fn run(shared: Arc<Shared>) {
         if progressed {
             continue;
         }
-        let sleep_for = if want_jwt { sleep_for.min(Duration::from_secs(1)) } else { sleep_for };
         tokio::select! {
             () = tokio::time::sleep(sleep_for) => {}
             () = shared.wake.notified() => {}

@@ -93,6 +93,11 @@ pub struct TestPki {
 }
 
 pub fn test_pki(names: &[&str]) -> TestPki {
+    test_pki_expired(names, false)
+}
+
+/// [`test_pki`], the leaf certificate expired (in 2000) when `expired`.
+pub fn test_pki_expired(names: &[&str], expired: bool) -> TestPki {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     };
@@ -114,6 +119,10 @@ pub fn test_pki(names: &[&str]) -> TestPki {
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    if expired {
+        params.not_before = rcgen::date_time_ymd(1999, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2000, 1, 1);
+    }
     let cert = params.signed_by(&key, &ca).expect("server cert");
 
     let mut ca_file = tempfile::Builder::new().suffix(".pem").tempfile().expect("temp file");
