@@ -1,6 +1,7 @@
 //! The tokio runtime's verification path against the core it wraps and against
 //! what a Rust service writes today, per algorithm, on the same token in one
-//! run. Prints per-op times (best of 7 interleaved rounds of 3000) and ratios;
+//! run. Prints per-op times (thread CPU time, best of 9 interleaved rounds of
+//! 3000) and ratios;
 //! asserts nothing about speed.
 //!
 //! Keys come from a dev issuer started in-process: the runtime fetched them
@@ -19,36 +20,16 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokenkeep::{IssuerConfig, Keys, Verifier};
+use tokenkeep_benches::{Contender, best_us};
 use tokenkeep_core::{KeySet, Policy, UnixTime};
 use tokenkeep_dev_issuer::{DevIssuer, DevIssuerConfig};
 
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 9;
 const ITERS: usize = 3000;
 const AUDIENCE: &str = "api://bench";
 const ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
-
-/// A contender runs `n` verifications and reports whether all succeeded.
-type Contender<'a> = &'a mut dyn FnMut(usize) -> bool;
-
-/// Best per-op time of each contender, in microseconds. Rounds interleave the
-/// contenders, so a noisy moment on this shared machine hits all of them.
-fn best_us<const N: usize>(contenders: [Contender<'_>; N]) -> [f64; N] {
-    let mut contenders = contenders;
-    for f in contenders.iter_mut() {
-        assert!(f(200), "warm-up failed");
-    }
-    let mut best = [f64::MAX; N];
-    for _ in 0..ROUNDS {
-        for (i, f) in contenders.iter_mut().enumerate() {
-            let start = Instant::now();
-            black_box(f(ITERS));
-            best[i] = best[i].min(start.elapsed().as_secs_f64() * 1e6 / ITERS as f64);
-        }
-    }
-    best
-}
 
 /// jsonwebtoken with the key cache a service would write by hand.
 struct JwtCache {
@@ -106,7 +87,9 @@ fn main() {
         "tokenkeep runtime vs tokenkeep-core vs jsonwebtoken 11 aws_lc_rs + hand-written kid cache ({} backend)",
         tokenkeep_core::CRYPTO_BACKEND
     );
-    println!("per op, best of {ROUNDS} interleaved rounds x {ITERS}; overhead = runtime / core - 1\n");
+    println!(
+        "per op (thread CPU time), best of {ROUNDS} interleaved rounds x {ITERS}; overhead = runtime / core - 1\n"
+    );
     println!(
         "{:<6} {:>9} {:>14} {:>9} {:>14} {:>9} {:>14} {:>11} {:>14}",
         "alg",
@@ -128,24 +111,35 @@ fn main() {
         assert!(tokenkeep_core::verify(&token, &keys, &policy, now()).is_ok());
         assert!(verifier.verify_cached(&token).is_ok());
         assert!(jwt.verify(&token));
-        let [core, cached, awaited, fixed, jsonwebtoken] = best_us([
-            &mut |n| {
-                // The core takes `now` as an argument; read the clock per call as a host must.
-                (0..n).all(|_| tokenkeep_core::verify(black_box(&token), &keys, &policy, now()).is_ok())
-            },
-            &mut |n| (0..n).all(|_| verifier.verify_cached(black_box(&token)).is_ok()),
-            &mut |n| {
-                rt.block_on(async {
-                    let mut ok = true;
-                    for _ in 0..n {
-                        ok &= verifier.verify(black_box(&token)).await.is_ok();
-                    }
-                    ok
-                })
-            },
-            &mut |n| (0..n).all(|_| static_verifier.verify_cached(black_box(&token)).is_ok()),
-            &mut |n| (0..n).all(|_| jwt.verify(black_box(&token))),
-        ]);
+        let mut contenders: [Contender<'_>; 5] = [
+            (
+                "core".into(),
+                Box::new(|n| {
+                    // The core takes `now` as an argument; read the clock per call as a host must.
+                    (0..n).all(|_| tokenkeep_core::verify(black_box(&token), &keys, &policy, now()).is_ok())
+                }),
+            ),
+            ("verify_cached".into(), Box::new(|n| (0..n).all(|_| verifier.verify_cached(black_box(&token)).is_ok()))),
+            (
+                "verify().await".into(),
+                Box::new(|n| {
+                    rt.block_on(async {
+                        let mut ok = true;
+                        for _ in 0..n {
+                            ok &= verifier.verify(black_box(&token)).await.is_ok();
+                        }
+                        ok
+                    })
+                }),
+            ),
+            (
+                "static keys".into(),
+                Box::new(|n| (0..n).all(|_| static_verifier.verify_cached(black_box(&token)).is_ok())),
+            ),
+            ("jwt+cache".into(), Box::new(|n| (0..n).all(|_| jwt.verify(black_box(&token))))),
+        ];
+        let times = best_us(&mut contenders, ROUNDS, ITERS);
+        let (core, cached, awaited, fixed, jsonwebtoken) = (times[0], times[1], times[2], times[3], times[4]);
         let pct = |x: f64| (x / core - 1.0) * 100.0;
         println!(
             "{:<6} {:>7.2}us {:>12.2}us {:>8.1}% {:>12.2}us {:>8.1}% {:>12.2}us {:>9.2}us {:>13.2}x",

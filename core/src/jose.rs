@@ -5,6 +5,8 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// Unpadded base64url that refuses padding, whitespace, the standard
@@ -18,7 +20,31 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
 );
 
 pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    B64.decode(s.as_bytes()).ok()
+    let mut out = vec![0; b64_decoded_len(s.len())?];
+    let n = b64_decode_into(s, &mut out)?;
+    out.truncate(n);
+    Some(out)
+}
+
+/// Bytes that `len` characters of unpadded base64url decode to; `None` for a
+/// length no canonical encoding has.
+pub(crate) fn b64_decoded_len(len: usize) -> Option<usize> {
+    match len % 4 {
+        1 => None,
+        r => Some(len / 4 * 3 + r.saturating_sub(1)),
+    }
+}
+
+/// Decodes canonical unpadded base64url into `out` (at least
+/// [`b64_decoded_len`] long); the decoded length, or `None` when `s` is not
+/// canonical base64url.
+pub(crate) fn b64_decode_into(s: &str, out: &mut [u8]) -> Option<usize> {
+    use base64_simd::AsOut as _;
+    let len = b64_decoded_len(s.len())?;
+    let out = out.get_mut(..len)?;
+    // base64-simd's strict decoder: the URL-safe alphabet only, no padding,
+    // zero trailing bits (the same rules as `B64`, proven in the tests below).
+    base64_simd::URL_SAFE_NO_PAD.decode(s.as_bytes(), out.as_out()).ok().map(|decoded| decoded.len())
 }
 
 pub(crate) fn b64_encode(bytes: &[u8]) -> String {
@@ -98,21 +124,39 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 pub(crate) const DUPLICATE_MEMBER: &str = "duplicate member name";
 
+/// A member the header or claims rules read, by JSON type.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) enum Member<T> {
+    /// Not in the object.
+    #[default]
+    Absent,
+    /// Present with the expected type.
+    Is(T),
+    /// Present with another type.
+    WrongType,
+}
+
+impl<T> Member<T> {
+    pub(crate) fn is_absent(&self) -> bool {
+        matches!(self, Member::Absent)
+    }
+}
+
 /// The JOSE header members tokenkeep reads; others are checked for JSON
-/// strictness and dropped. Parsed without building a map: this runs per token.
+/// strictness and dropped. `alg` borrows from the decoded header.
 #[derive(Default)]
-pub(crate) struct RawHeader {
-    pub alg: Option<Value>,
-    pub kid: Option<Value>,
-    pub typ: Option<Value>,
+pub(crate) struct RawHeader<'de> {
+    pub alg: Member<Cow<'de, str>>,
+    pub kid: Member<String>,
+    pub typ: Member<String>,
     pub crit: Option<Value>,
     pub b64: Option<Value>,
 }
 
 /// Parses a JOSE header object, rejecting duplicate members at any depth.
 /// `Ok(None)` when the JSON is valid but not an object.
-pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<RawHeader>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+pub(crate) fn parse_header(json: &str) -> Result<Option<RawHeader<'_>>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(json);
     let header = de.deserialize_any(HeaderVisitor)?;
     de.end()?;
     Ok(header)
@@ -121,7 +165,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<RawHeader>, serde_json
 struct HeaderVisitor;
 
 impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = Option<RawHeader>;
+    type Value = Option<RawHeader<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JOSE header object")
@@ -129,32 +173,26 @@ impl<'de> Visitor<'de> for HeaderVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut header = RawHeader::default();
-        let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if seen.contains(&key) {
+        let mut seen = SeenNames::new();
+        while let Some(name) = map.next_key_seed(NameSeed)? {
+            let which = HeaderMember::of(&name);
+            if !seen.insert(name) {
                 return Err(de::Error::custom(DUPLICATE_MEMBER));
             }
-            let value = map.next_value_seed(StrictSeed)?;
-            let slot = match key.as_ref() {
-                "alg" => &mut header.alg,
-                "kid" => &mut header.kid,
-                "typ" => &mut header.typ,
-                "crit" => &mut header.crit,
-                "b64" => &mut header.b64,
-                _ => {
-                    seen.push(key);
-                    continue;
-                }
-            };
-            *slot = Some(value);
-            seen.push(key);
+            match which {
+                HeaderMember::Alg => header.alg = map.next_value_seed(StrSeed)?,
+                HeaderMember::Kid => header.kid = owned(map.next_value_seed(StrSeed)?),
+                HeaderMember::Typ => header.typ = owned(map.next_value_seed(StrSeed)?),
+                HeaderMember::Crit => header.crit = Some(map.next_value_seed(StrictSeed)?),
+                HeaderMember::B64 => header.b64 = Some(map.next_value_seed(StrictSeed)?),
+                HeaderMember::Other => map.next_value_seed(StrictSkip)?,
+            }
         }
         Ok(Some(header))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element_seed(StrictSeed)?.is_some() {}
-        Ok(None)
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        StrictSkip.visit_seq(seq).map(|()| None)
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
         Ok(None)
@@ -173,6 +211,757 @@ impl<'de> Visitor<'de> for HeaderVisitor {
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
+    }
+}
+
+enum HeaderMember {
+    Alg,
+    Kid,
+    Typ,
+    Crit,
+    B64,
+    Other,
+}
+
+impl HeaderMember {
+    fn of(name: &str) -> HeaderMember {
+        match name {
+            "alg" => HeaderMember::Alg,
+            "kid" => HeaderMember::Kid,
+            "typ" => HeaderMember::Typ,
+            "crit" => HeaderMember::Crit,
+            "b64" => HeaderMember::B64,
+            _ => HeaderMember::Other,
+        }
+    }
+}
+
+fn owned(member: Member<Cow<'_, str>>) -> Member<String> {
+    match member {
+        Member::Absent => Member::Absent,
+        Member::Is(s) => Member::Is(s.into_owned()),
+        Member::WrongType => Member::WrongType,
+    }
+}
+
+/// Where a string of the claims is: a range of the claims JSON when the token
+/// wrote it without escapes (nearly always), else its unescaped copy.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Text {
+    At(u32, u32),
+    Unescaped(Box<str>),
+}
+
+impl Text {
+    fn borrowed(s: &str, base: usize) -> Text {
+        let start = (s.as_ptr() as usize).wrapping_sub(base);
+        match (u32::try_from(start), u32::try_from(start + s.len())) {
+            (Ok(a), Ok(b)) => Text::At(a, b),
+            _ => Text::Unescaped(s.into()),
+        }
+    }
+
+    /// The string, given the claims JSON this was read from.
+    pub(crate) fn get<'a>(&'a self, json: &'a str) -> &'a str {
+        match self {
+            Text::At(a, b) => json.get(*a as usize..*b as usize).unwrap_or_default(),
+            Text::Unescaped(s) => s,
+        }
+    }
+}
+
+/// `aud`: one string or an array of them.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Audiences {
+    One(Text),
+    Many(Vec<Text>),
+}
+
+impl Audiences {
+    pub(crate) fn iter<'a>(&'a self, json: &'a str) -> impl Iterator<Item = &'a str> {
+        let (one, many) = match self {
+            Audiences::One(t) => (Some(t), &[][..]),
+            Audiences::Many(list) => (None, &list[..]),
+        };
+        one.into_iter().chain(many).map(move |t| t.get(json))
+    }
+}
+
+/// The registered claims the rules read, found in one pass over the claims
+/// JSON that also proves it strict (one object, no member twice at any depth).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Registered {
+    pub iss: Member<Text>,
+    pub sub: Member<Text>,
+    pub aud: Member<Audiences>,
+    pub exp: Member<f64>,
+    pub nbf: Member<f64>,
+    pub iat: Member<f64>,
+}
+
+/// Names of the claims object's members, for `required_claims`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Names {
+    few: [(u32, u32); FEW_NAMES],
+    len: usize,
+    more: Vec<Text>,
+}
+
+impl Names {
+    pub(crate) fn contains(&self, name: &str, json: &str) -> bool {
+        self.few[..self.len].iter().any(|&(a, b)| json.get(a as usize..b as usize) == Some(name))
+            || self.more.iter().any(|t| t.get(json) == name)
+    }
+
+    fn push(&mut self, text: Text) {
+        match text {
+            Text::At(a, b) if self.len < FEW_NAMES => {
+                self.few[self.len] = (a, b);
+                self.len += 1;
+            }
+            other => self.more.push(other),
+        }
+    }
+}
+
+/// What one pass over the claims JSON found.
+#[derive(Debug, PartialEq)]
+pub(crate) struct ClaimsScan {
+    pub registered: Registered,
+    pub names: Names,
+}
+
+/// Scans the claims JSON: strictness, registered claims and member names,
+/// without building a tree. `Ok(None)` when the JSON is valid but not an object.
+/// (From `&str`: UTF-8 was checked once for the whole text, not per string.)
+pub(crate) fn scan_claims(json: &str) -> Result<Option<ClaimsScan>, serde_json::Error> {
+    if let Some(scan) = simple::scan(json) {
+        return Ok(Some(scan));
+    }
+    scan_claims_with_serde(json)
+}
+
+/// The authority: serde_json with visitors that keep nothing but the facts.
+pub(crate) fn scan_claims_with_serde(json: &str) -> Result<Option<ClaimsScan>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let scan = de.deserialize_any(ClaimsVisitor { base: json.as_ptr() as usize })?;
+    de.end()?;
+    Ok(scan)
+}
+
+struct ClaimsVisitor {
+    base: usize,
+}
+
+enum ClaimMember {
+    Iss,
+    Sub,
+    Aud,
+    Exp,
+    Nbf,
+    Iat,
+    Other,
+}
+
+impl ClaimMember {
+    fn of(name: &str) -> ClaimMember {
+        ClaimMember::of_bytes(name.as_bytes())
+    }
+
+    fn of_bytes(name: &[u8]) -> ClaimMember {
+        match name {
+            b"iss" => ClaimMember::Iss,
+            b"sub" => ClaimMember::Sub,
+            b"aud" => ClaimMember::Aud,
+            b"exp" => ClaimMember::Exp,
+            b"nbf" => ClaimMember::Nbf,
+            b"iat" => ClaimMember::Iat,
+            _ => ClaimMember::Other,
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimsVisitor {
+    type Value = Option<ClaimsScan>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let base = self.base;
+        let mut registered = Registered::default();
+        let mut seen = SeenNames::new();
+        while let Some(name) = map.next_key_seed(NameSeed)? {
+            let which = ClaimMember::of(&name);
+            if !seen.insert(name) {
+                return Err(de::Error::custom(DUPLICATE_MEMBER));
+            }
+            let text = |m: Member<Cow<'de, str>>| match m {
+                Member::Absent => Member::Absent,
+                Member::Is(Cow::Borrowed(s)) => Member::Is(Text::borrowed(s, base)),
+                Member::Is(Cow::Owned(s)) => Member::Is(Text::Unescaped(s.into())),
+                Member::WrongType => Member::WrongType,
+            };
+            match which {
+                ClaimMember::Iss => registered.iss = text(map.next_value_seed(StrSeed)?),
+                ClaimMember::Sub => registered.sub = text(map.next_value_seed(StrSeed)?),
+                ClaimMember::Aud => registered.aud = map.next_value_seed(AudSeed { base })?,
+                ClaimMember::Exp => registered.exp = map.next_value_seed(NumSeed)?,
+                ClaimMember::Nbf => registered.nbf = map.next_value_seed(NumSeed)?,
+                ClaimMember::Iat => registered.iat = map.next_value_seed(NumSeed)?,
+                ClaimMember::Other => map.next_value_seed(StrictSkip)?,
+            }
+        }
+        let mut names = Names::default();
+        seen.for_each(|name| {
+            names.push(match name {
+                Cow::Borrowed(s) => Text::borrowed(s, base),
+                Cow::Owned(s) => Text::Unescaped(s.as_str().into()),
+            })
+        });
+        Ok(Some(ClaimsScan { registered, names }))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        StrictSkip.visit_seq(seq).map(|()| None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// How many member names of one object are compared pairwise before a
+/// sorted set takes over (a 16 KiB token of tiny members stays linear-ish).
+const FEW_NAMES: usize = 16;
+
+/// Member names of one object seen so far: duplicates are refused.
+struct SeenNames<'de> {
+    few: [&'de str; FEW_NAMES],
+    len: usize,
+    many: Option<BTreeSet<Cow<'de, str>>>,
+}
+
+impl<'de> SeenNames<'de> {
+    fn new() -> Self {
+        SeenNames { few: [""; FEW_NAMES], len: 0, many: None }
+    }
+
+    /// False when `name` was seen before.
+    fn insert(&mut self, name: Cow<'de, str>) -> bool {
+        if self.many.is_none() {
+            if let Cow::Borrowed(s) = name {
+                if self.len < FEW_NAMES {
+                    if self.few[..self.len].contains(&s) {
+                        return false;
+                    }
+                    self.few[self.len] = s;
+                    self.len += 1;
+                    return true;
+                }
+            }
+            self.many = Some(self.few[..self.len].iter().map(|s| Cow::Borrowed(*s)).collect());
+        }
+        self.many.as_mut().is_some_and(|set| set.insert(name))
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&Cow<'de, str>)) {
+        match &self.many {
+            Some(set) => set.iter().for_each(f),
+            None => self.few[..self.len].iter().for_each(|s| f(&Cow::Borrowed(*s))),
+        }
+    }
+}
+
+/// A member name, borrowed from the input unless it had escapes.
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(NameSeed)
+    }
+}
+
+impl<'de> Visitor<'de> for NameSeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// Any JSON value, checked for duplicate members at any depth, kept nowhere.
+struct StrictSkip;
+
+impl<'de> DeserializeSeed<'de> for StrictSkip {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(StrictSkip)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictSkip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(StrictSkip)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = SeenNames::new();
+        while let Some(name) = map.next_key_seed(NameSeed)? {
+            if !seen.insert(name) {
+                return Err(de::Error::custom(DUPLICATE_MEMBER));
+            }
+            map.next_value_seed(StrictSkip)?;
+        }
+        Ok(())
+    }
+}
+
+/// A string member (borrowed when it had no escapes); any other value is
+/// still checked strictly and reported as the wrong type.
+struct StrSeed;
+
+impl<'de> DeserializeSeed<'de> for StrSeed {
+    type Value = Member<Cow<'de, str>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(StrSeed)
+    }
+}
+
+impl<'de> Visitor<'de> for StrSeed {
+    type Value = Member<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Member::Is(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Member::Is(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Member::Is(Cow::Owned(v)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        StrictSkip.visit_seq(seq).map(|()| Member::WrongType)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        StrictSkip.visit_map(map).map(|()| Member::WrongType)
+    }
+}
+
+/// A numeric member as seconds (`exp`, `nbf`, `iat`).
+struct NumSeed;
+
+impl<'de> DeserializeSeed<'de> for NumSeed {
+    type Value = Member<f64>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(NumSeed)
+    }
+}
+
+impl<'de> Visitor<'de> for NumSeed {
+    type Value = Member<f64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Member::Is(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Member::Is(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(if v.is_finite() { Member::Is(v) } else { Member::WrongType })
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        StrictSkip.visit_seq(seq).map(|()| Member::WrongType)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        StrictSkip.visit_map(map).map(|()| Member::WrongType)
+    }
+}
+
+/// `aud`: a string, or an array whose items are all strings.
+struct AudSeed {
+    base: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for AudSeed {
+    type Value = Member<Audiences>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AudSeed {
+    type Value = Member<Audiences>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Member::Is(Audiences::One(Text::borrowed(v, self.base))))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Member::Is(Audiences::One(Text::Unescaped(v.into()))))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Member::WrongType)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut all = Some(Vec::new());
+        while let Some(item) = seq.next_element_seed(StrSeed)? {
+            match (item, &mut all) {
+                (Member::Is(Cow::Borrowed(s)), Some(list)) => list.push(Text::borrowed(s, self.base)),
+                (Member::Is(Cow::Owned(s)), Some(list)) => list.push(Text::Unescaped(s.into())),
+                _ => all = None,
+            }
+        }
+        Ok(all.map_or(Member::WrongType, |list| Member::Is(Audiences::Many(list))))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        StrictSkip.visit_map(map).map(|()| Member::WrongType)
+    }
+}
+
+/// The claims as IdPs write them, scanned without serde: an object whose
+/// member names and strings have no escapes, whose numbers are non-negative
+/// integers of at most 18 digits, with at most [`FEW_NAMES`] members per
+/// object and little nesting. Anything else (an escape, a float, a syntax
+/// error, a repeated name…) returns `None` and serde_json decides, so this
+/// accepts a subset of what serde_json accepts and finds the same facts
+/// (proven by the property tests below).
+mod simple {
+    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, Names, Registered, Text};
+
+    /// Deeper nesting is left to serde_json (which refuses past 128).
+    const MAX_DEPTH: usize = 32;
+
+    /// Length of the prefix of `bytes` free of `"`, `\\` and control
+    /// characters, eight bytes at a time (claim strings are short).
+    pub(super) fn plain_prefix(bytes: &[u8]) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let has_zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        let mut at = 0;
+        while let Some(chunk) = bytes.get(at..at + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(word);
+            let special = has_zero_byte(w ^ (ONES * u64::from(b'"')))
+                | has_zero_byte(w ^ (ONES * u64::from(b'\\')))
+                | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+            if special != 0 {
+                // The lowest flagged byte is a real one (borrows only run upwards).
+                return at + (special.trailing_zeros() / 8) as usize;
+            }
+            at += 8;
+        }
+        at + bytes[at..].iter().take_while(|&&b| b != b'"' && b != b'\\' && b >= 0x20).count()
+    }
+
+    /// A name's length and first bytes: equal fingerprints of names shorter
+    /// than 8 bytes mean equal names.
+    fn fingerprint(name: &[u8]) -> u64 {
+        let mut word = [0u8; 8];
+        let n = name.len().min(7);
+        word[..n].copy_from_slice(&name[..n]);
+        word[7] = name.len() as u8;
+        u64::from_le_bytes(word)
+    }
+
+    struct Cursor<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+
+    /// What a value was, as far as the registered claims care.
+    enum Kind {
+        Str(u32, u32),
+        Int(u64),
+        Array { all_strings: bool },
+        Other,
+    }
+
+    pub(super) fn scan(json: &str) -> Option<ClaimsScan> {
+        let mut c = Cursor { bytes: json.as_bytes(), at: 0 };
+        c.skip_ws();
+        let scan = c.claims_object()?;
+        c.skip_ws();
+        (c.at == c.bytes.len()).then_some(scan)
+    }
+
+    impl Cursor<'_> {
+        fn skip_ws(&mut self) {
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+                self.at += 1;
+            }
+        }
+
+        fn eat(&mut self, byte: u8) -> Option<()> {
+            (self.bytes.get(self.at) == Some(&byte)).then(|| self.at += 1)
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.bytes.get(self.at).copied()
+        }
+
+        /// A string without escapes or control characters; its content's span.
+        fn string(&mut self) -> Option<(u32, u32)> {
+            self.eat(b'"')?;
+            let start = self.at;
+            let end = start + plain_prefix(&self.bytes[start..]);
+            if self.bytes.get(end) != Some(&b'"') {
+                return None;
+            }
+            self.at = end + 1;
+            Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+        }
+
+        fn integer(&mut self) -> Option<u64> {
+            let start = self.at;
+            while let Some(b'0'..=b'9') = self.peek() {
+                self.at += 1;
+            }
+            let digits = &self.bytes[start..self.at];
+            let plain = !digits.is_empty() && digits.len() <= 18 && (digits[0] != b'0' || digits.len() == 1);
+            if !plain || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+                return None;
+            }
+            Some(digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+        }
+
+        fn literal(&mut self, word: &[u8]) -> Option<Kind> {
+            let end = self.at + word.len();
+            (self.bytes.get(self.at..end) == Some(word)).then(|| {
+                self.at = end;
+                Kind::Other
+            })
+        }
+
+        fn value(&mut self, depth: usize) -> Option<Kind> {
+            match self.peek()? {
+                b'"' => self.string().map(|(a, b)| Kind::Str(a, b)),
+                b'0'..=b'9' => self.integer().map(Kind::Int),
+                b't' => self.literal(b"true"),
+                b'f' => self.literal(b"false"),
+                b'n' => self.literal(b"null"),
+                b'[' => self.array(depth + 1),
+                b'{' => {
+                    self.object(depth + 1, |c, _| c.value(depth + 1).map(drop))?;
+                    Some(Kind::Other)
+                }
+                _ => None,
+            }
+        }
+
+        fn array(&mut self, depth: usize) -> Option<Kind> {
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            self.eat(b'[')?;
+            self.skip_ws();
+            let mut all_strings = true;
+            if self.eat(b']').is_some() {
+                return Some(Kind::Array { all_strings });
+            }
+            loop {
+                self.skip_ws();
+                all_strings &= matches!(self.value(depth)?, Kind::Str(..));
+                self.skip_ws();
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b']' => {
+                        self.at += 1;
+                        return Some(Kind::Array { all_strings });
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        /// An object's members, each name new within the object; `member`
+        /// sees each name's span before its value is read.
+        fn object(&mut self, depth: usize, mut member: impl FnMut(&mut Self, (u32, u32)) -> Option<()>) -> Option<()> {
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            self.eat(b'{')?;
+            self.skip_ws();
+            if self.eat(b'}').is_some() {
+                return Some(());
+            }
+            let mut seen = [(0u64, 0u32, 0u32); FEW_NAMES];
+            let mut count = 0;
+            loop {
+                self.skip_ws();
+                let name = self.string()?;
+                let text = &self.bytes[name.0 as usize..name.1 as usize];
+                let print = fingerprint(text);
+                let same = |&(p, a, b): &(u64, u32, u32)| {
+                    p == print && (text.len() < 8 || &self.bytes[a as usize..b as usize] == text)
+                };
+                if count == FEW_NAMES || seen[..count].iter().any(same) {
+                    return None;
+                }
+                seen[count] = (print, name.0, name.1);
+                count += 1;
+                self.skip_ws();
+                self.eat(b':')?;
+                self.skip_ws();
+                member(self, name)?;
+                self.skip_ws();
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b'}' => {
+                        self.at += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        fn claims_object(&mut self) -> Option<ClaimsScan> {
+            let mut registered = Registered::default();
+            let mut names = Names::default();
+            let text = |kind: Kind| match kind {
+                Kind::Str(a, b) => Member::Is(Text::At(a, b)),
+                _ => Member::WrongType,
+            };
+            let number = |kind: Kind| match kind {
+                Kind::Int(n) => Member::Is(n as f64),
+                _ => Member::WrongType,
+            };
+            self.object(1, |c, (a, b)| {
+                names.push(Text::At(a, b));
+                match ClaimMember::of_bytes(&c.bytes[a as usize..b as usize]) {
+                    ClaimMember::Iss => registered.iss = text(c.value(1)?),
+                    ClaimMember::Sub => registered.sub = text(c.value(1)?),
+                    ClaimMember::Aud => registered.aud = c.audiences()?,
+                    ClaimMember::Exp => registered.exp = number(c.value(1)?),
+                    ClaimMember::Nbf => registered.nbf = number(c.value(1)?),
+                    ClaimMember::Iat => registered.iat = number(c.value(1)?),
+                    ClaimMember::Other => {
+                        c.value(1)?;
+                    }
+                }
+                Some(())
+            })?;
+            Some(ClaimsScan { registered, names })
+        }
+
+        fn audiences(&mut self) -> Option<Member<Audiences>> {
+            if self.peek()? != b'[' {
+                return Some(match self.value(1)? {
+                    Kind::Str(a, b) => Member::Is(Audiences::One(Text::At(a, b))),
+                    _ => Member::WrongType,
+                });
+            }
+            let start = self.at;
+            let Kind::Array { all_strings } = self.array(2)? else { return None };
+            if !all_strings {
+                return Some(Member::WrongType);
+            }
+            // Read the (valid, all-string) array again for its items' spans.
+            let mut items = Vec::new();
+            let mut c = Cursor { bytes: &self.bytes[..self.at], at: start + 1 };
+            loop {
+                c.skip_ws();
+                match c.peek()? {
+                    b'"' => items.push(c.string().map(|(a, b)| Text::At(a, b))?),
+                    b',' => c.at += 1,
+                    _ => return Some(Member::Is(Audiences::Many(items))),
+                }
+            }
+        }
     }
 }
 
@@ -195,15 +984,18 @@ pub(crate) enum SplitError {
 }
 
 pub(crate) fn split_compact(token: &str) -> Result<CompactParts<'_>, SplitError> {
-    let mut dots = token.match_indices('.').map(|(i, _)| i);
-    let (Some(first), Some(second)) = (dots.next(), dots.next()) else {
+    let bytes = token.as_bytes();
+    let Some(first) = memchr::memchr(b'.', bytes) else { return Err(SplitError::PartCount) };
+    let Some(second) = memchr::memchr(b'.', &bytes[first + 1..]).map(|i| first + 1 + i) else {
         return Err(SplitError::PartCount);
     };
-    // Two dots consumed; a JWE's five parts leave two more.
-    match dots.count() {
-        0 => {}
-        2 => return Err(SplitError::Jwe),
-        _ => return Err(SplitError::PartCount),
+    // Two dots found; a JWE's five parts leave two more.
+    let rest = &bytes[second + 1..];
+    if memchr::memchr(b'.', rest).is_some() {
+        return Err(match memchr::memchr_iter(b'.', rest).count() {
+            2 => SplitError::Jwe,
+            _ => SplitError::PartCount,
+        });
     }
     Ok(CompactParts {
         header_b64: &token[..first],
@@ -302,6 +1094,139 @@ mod tests {
         assert!(b64_decode("AR").is_none(), "non-zero trailing bits");
         assert!(b64_decode("A+").is_none(), "standard alphabet");
         assert!(b64_decode("A Q").is_none(), "whitespace");
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        /// The fast decoder and the `base64` crate's strict engine agree on
+        /// every string: accepted or refused, and the bytes.
+        #[test]
+        fn fast_base64url_agrees_with_the_strict_engine(s in "[A-Za-z0-9_=+/ .\\-]{0,70}") {
+            let reference = B64.decode(s.as_bytes()).ok();
+            proptest::prop_assert_eq!(b64_decode(&s), reference);
+        }
+
+        #[test]
+        fn fast_base64url_decodes_what_was_encoded(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            proptest::prop_assert_eq!(b64_decode(&b64_encode(&bytes)), Some(bytes));
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod claims_scan {
+        use super::super::{scan_claims_with_serde, simple};
+        use proptest::prelude::*;
+
+        fn ws() -> impl Strategy<Value = &'static str> {
+            prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\n\t ")]
+        }
+
+        fn name() -> impl Strategy<Value = &'static str> {
+            prop_oneof![
+                Just(r#""iss""#),
+                Just(r#""sub""#),
+                Just(r#""aud""#),
+                Just(r#""exp""#),
+                Just(r#""nbf""#),
+                Just(r#""iat""#),
+                Just(r#""x""#),
+                Just(r#""y z""#),
+                Just(r#""\u0065xp""#),
+                Just(r#""é""#),
+            ]
+        }
+
+        fn leaf() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("true".to_owned()),
+                Just("false".to_owned()),
+                Just("null".to_owned()),
+                "(0|[1-9][0-9]{0,21})",
+                "-?0?[0-9]{1,3}(\\.[0-9]{0,3})?([eE][+-]?[0-9]{1,3})?",
+                r#""([a-z :/._-]|é|\\n|\\u00e9|\\"|\t){0,6}""#,
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            leaf().prop_recursive(4, 24, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec((ws(), inner.clone()), 0..4).prop_map(|items| format!(
+                        "[{}]",
+                        items.iter().map(|(w, v)| format!("{w}{v}")).collect::<Vec<_>>().join(",")
+                    )),
+                    prop::collection::vec((name(), ws(), inner), 0..5).prop_map(|members| {
+                        let members: Vec<String> = members.iter().map(|(n, w, v)| format!("{n}{w}:{v}")).collect();
+                        format!("{{{}}}", members.join(","))
+                    }),
+                ]
+            })
+        }
+
+        fn claims() -> impl Strategy<Value = String> {
+            (ws(), prop::collection::vec((name(), ws(), value()), 0..9), ws()).prop_map(|(a, members, b)| {
+                let members: Vec<String> = members.iter().map(|(n, w, v)| format!("{n}{w}:{w}{v}")).collect();
+                format!("{a}{{{}}}{b}", members.join(&format!(",{a}")))
+            })
+        }
+
+        /// One character replaced, removed or inserted somewhere.
+        fn mutated() -> impl Strategy<Value = String> {
+            (
+                claims(),
+                any::<prop::sample::Index>(),
+                0..3u8,
+                prop::sample::select(vec!['"', ',', ':', '{', '}', '[', ']', '\\', '0', 'e', '.', ' ', '\u{1}']),
+            )
+                .prop_map(|(text, at, op, ch)| {
+                    let mut chars: Vec<char> = text.chars().collect();
+                    let i = at.index(chars.len() + 1);
+                    match op {
+                        0 if i < chars.len() => chars[i] = ch,
+                        1 if i < chars.len() => {
+                            chars.remove(i);
+                        }
+                        _ => chars.insert(i, ch),
+                    }
+                    chars.into_iter().collect()
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            /// Whatever the fast scanner accepts, serde_json accepts with the same facts.
+            #[test]
+            fn fast_scan_agrees_with_serde(text in prop_oneof![claims(), mutated()]) {
+                if let Some(fast) = simple::scan(&text) {
+                    prop_assert_eq!(Some(fast), scan_claims_with_serde(&text).ok().flatten(), "{}", text);
+                }
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn plain_prefix_stops_at_the_first_special_byte(bytes in prop::collection::vec(
+                prop_oneof![8 => 0x20u8..0x7f, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20, 1 => 0x80u8..=0xff], 0..40)) {
+                let naive = bytes.iter().take_while(|&&b| b != b'"' && b != b'\\' && b >= 0x20).count();
+                prop_assert_eq!(simple::plain_prefix(&bytes), naive);
+            }
+        }
+
+        #[test]
+        fn typical_claims_take_the_fast_path() {
+            for text in [
+                r#"{"iss":"https://idp.example","aud":"api","sub":"user-1","iat":1767225540,"exp":1767229200,"scope":"read write"}"#,
+                r#"{"aud":["a","b"],"exp":1767229200,"iss":"https://kubernetes.default.svc","kubernetes.io":{"namespace":"default","pod":{"name":"p","uid":"u"},"serviceaccount":{"name":"s","uid":"v"}},"nbf":1767225540,"sub":"system:serviceaccount:default:s"}"#,
+                r#" { "iss" : "i" , "roles" : [ ] , "ok" : true , "n" : null } "#,
+            ] {
+                let fast = simple::scan(text);
+                assert!(fast.is_some(), "{text}");
+                assert_eq!(fast, scan_claims_with_serde(text).ok().flatten());
+            }
+            for text in [r#"{"exp":1.5}"#, r#"{"a":"\n"}"#, r#"{"a":1,"a":2}"#, r#"{"a":-1}"#, "[]", r#"{"a":1} x"#] {
+                assert!(simple::scan(text).is_none(), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::alg::{AlgSet, Algorithm};
 use crate::crypto::{self, BackendKey, Curve};
+use crate::header_cache::HeaderCache;
 use crate::jose::{b64_decode, b64_encode};
 use serde_json::{Map, Value, json};
 use std::fmt;
@@ -259,10 +260,14 @@ impl fmt::Debug for VerificationKey {
 }
 
 /// A set of verification keys, built once from a JWKS and never mutated.
+///
+/// It also holds the [`HeaderCache`] that [`crate::verify()`] fills: a new set
+/// (every fetch) starts with an empty one; clones share it.
 #[derive(Clone, Default)]
 pub struct KeySet {
     keys: Vec<Arc<VerificationKey>>,
     skipped: Vec<SkippedKey>,
+    header_cache: Arc<HeaderCache>,
 }
 
 impl fmt::Debug for KeySet {
@@ -347,9 +352,14 @@ impl KeySet {
         self.keys.iter().filter_map(|k| k.kid())
     }
 
+    /// Headers of tokens that verified against this set (see [`HeaderCache`]).
+    pub fn header_cache(&self) -> &HeaderCache {
+        &self.header_cache
+    }
+
     /// A new set with these keys (used by the cache when it merges fetches).
     pub(crate) fn from_parts(keys: Vec<Arc<VerificationKey>>, skipped: Vec<SkippedKey>) -> KeySet {
-        KeySet { keys, skipped }
+        KeySet { keys, skipped, header_cache: Arc::default() }
     }
 }
 

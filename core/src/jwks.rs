@@ -34,7 +34,7 @@ use crate::policy::Policy;
 use crate::rejection::{Rejection, sanitize};
 use crate::rng::JitterRng;
 use crate::time::UnixTime;
-use crate::verify::{self, ParsedToken, Verified};
+use crate::verify::{self, Failure, ParsedToken, Verified};
 use core::fmt;
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
@@ -503,6 +503,9 @@ pub enum Check {
 }
 
 /// Verifies a parsed token against a snapshot: the pure, lock-free read path.
+///
+/// When `parsed` came from [`crate::parse_with_cache`] and its header was not
+/// in that cache, the cache learns it if the token verifies.
 pub fn check_parsed(snapshot: &KeySnapshot, parsed: ParsedToken<'_>, policy: &Policy, now: UnixTime) -> Check {
     check_parsed_at(snapshot, parsed, policy, now, now)
 }
@@ -519,34 +522,34 @@ pub fn check_parsed_at(
 ) -> Check {
     let now = token_now;
     let generation = snapshot.generation;
-    let miss = |kind, kid: Option<String>, rejection| Check::Miss(KeyMiss { kind, kid, rejection, generation });
-    let kid = parsed.header().kid.as_deref().map(sanitize);
+    // The kid is copied (sanitized) only when a miss is reported.
+    let kid_of = |header: &crate::verify::TokenHeader| header.kid.as_deref().map(sanitize);
+    let miss = |kind, kid, rejection| Check::Miss(KeyMiss { kind, kid, rejection, generation });
     let Some(keys) = snapshot.usable_keys(keys_now) else {
         // Rules that need no key still come first: a token that would be
         // rejected anyway must not wait for, or trigger, a fetch.
         return match verify::check_policy_rules(&parsed, policy, now) {
             Err(r) => Check::Rejected(r),
-            Ok(_) => miss(MissKind::NoKeys, kid, Rejection::KeysUnavailable),
+            Ok(_) => miss(MissKind::NoKeys, kid_of(parsed.header()), Rejection::KeysUnavailable),
         };
     };
-    match verify::select(parsed, keys, policy, now) {
-        Ok(selected) => {
-            let matched = selected.check_natively();
-            match selected.finish(matched, now) {
-                Ok(v) => Check::Verified(v),
-                Err(r @ Rejection::InvalidSignature) => miss(MissKind::BadSignature, kid, r),
-                Err(r) => Check::Rejected(r),
-            }
+    let kid_if_no_keys = if keys.is_empty() { kid_of(parsed.header()) } else { None };
+    match verify::check_parsed_natively(parsed, keys, policy, now) {
+        Ok(v) => Check::Verified(v),
+        Err(Failure::BadSignature { kid }) => miss(MissKind::BadSignature, kid, Rejection::InvalidSignature),
+        Err(Failure::Rule(Rejection::UnknownKid { kid })) => {
+            miss(MissKind::UnknownKid, kid.clone(), Rejection::UnknownKid { kid })
         }
-        Err(r @ Rejection::UnknownKid { .. }) => miss(MissKind::UnknownKid, kid, r),
-        Err(r @ Rejection::KeysUnavailable) => miss(MissKind::NoKeys, kid, r),
-        Err(r) => Check::Rejected(r),
+        Err(Failure::Rule(r @ Rejection::KeysUnavailable)) => miss(MissKind::NoKeys, kid_if_no_keys, r),
+        Err(Failure::Rule(r)) => Check::Rejected(r),
     }
 }
 
-/// Verifies `token` against `snapshot` under `policy`.
+/// Verifies `token` against `snapshot` under `policy`, skipping the header's
+/// decoding when the snapshot's key set has seen it on a verified token.
 pub fn check(snapshot: &KeySnapshot, token: &str, policy: &Policy, now: UnixTime) -> Check {
-    match verify::parse_token(token, policy.max_token_bytes) {
+    let cache = snapshot.keys.as_deref().map(KeySet::header_cache);
+    match verify::parse_token(token, policy.max_token_bytes, cache) {
         Ok(parsed) => check_parsed(snapshot, parsed, policy, now),
         Err(r) => Check::Rejected(r),
     }

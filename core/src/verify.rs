@@ -13,14 +13,18 @@
 //! cache, never triggers a key fetch.
 
 use crate::alg::Algorithm;
-use crate::jose::{self, b64_decode, is_duplicate_error, parse_strict_json, split_compact};
+use crate::header_cache::HeaderCache;
+use crate::jose::{
+    self, Audiences, Member, Names, Registered, b64_decode, b64_decode_into, b64_decoded_len, is_duplicate_error,
+    parse_strict_json, split_compact,
+};
 use crate::jwk::{KeySet, VerificationKey};
 use crate::policy::{Policy, SubjectRule};
 use crate::rejection::{AlgRefusal, Malformed, Rejection, sanitize};
 use crate::spiffe::SpiffeId;
 use crate::time::UnixTime;
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Duplicate kids happen during IdP migrations; more candidates than this for
@@ -38,48 +42,85 @@ pub struct TokenHeader {
     pub typ: Option<String>,
 }
 
-/// The claims of a verified token.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Claims(Map<String, Value>);
+/// The claims of a verified token: the JSON as the token carried it, the
+/// registered claims already read, and the full tree built on first use.
+#[derive(Clone)]
+pub struct Claims {
+    json: Box<str>,
+    registered: Registered,
+    map: OnceLock<Map<String, Value>>,
+}
 
 impl Claims {
+    /// The claims JSON exactly as the token carried it (the decoded payload):
+    /// one object, no member repeated at any depth. Bindings build their
+    /// native object from it in one pass.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
     /// One claim.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
+        self.as_map().get(name)
     }
 
     /// `iss`.
     pub fn issuer(&self) -> Option<&str> {
-        self.0.get("iss").and_then(Value::as_str)
+        match &self.registered.iss {
+            Member::Is(t) => Some(t.get(&self.json)),
+            _ => None,
+        }
     }
 
     /// `sub`.
     pub fn subject(&self) -> Option<&str> {
-        self.0.get("sub").and_then(Value::as_str)
+        match &self.registered.sub {
+            Member::Is(t) => Some(t.get(&self.json)),
+            _ => None,
+        }
     }
 
     /// `aud`, whether it was a string or an array.
     pub fn audiences(&self) -> Vec<&str> {
-        match self.0.get("aud") {
-            Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        match &self.registered.aud {
+            Member::Is(a) => a.iter(&self.json).collect(),
             _ => Vec::new(),
         }
     }
 
     /// `exp` as a time.
     pub fn expires_at(&self) -> Option<UnixTime> {
-        self.0.get("exp").and_then(Value::as_f64).map(UnixTime::from_secs_f64)
+        match self.registered.exp {
+            Member::Is(exp) => Some(UnixTime::from_secs_f64(exp)),
+            _ => None,
+        }
     }
 
-    /// All claims.
+    /// All claims (the tree is built on the first call).
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
+        self.map.get_or_init(|| match parse_strict_json(self.json.as_bytes()) {
+            Ok(Value::Object(map)) => map,
+            // Unreachable: `json` passed the same strict parser when the token was read.
+            _ => Map::new(),
+        })
     }
 
     /// All claims, owned.
     pub fn into_map(self) -> Map<String, Value> {
-        self.0
+        self.as_map();
+        self.map.into_inner().unwrap_or_default()
+    }
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json || self.as_map() == other.as_map()
+    }
+}
+
+impl std::fmt::Debug for Claims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Claims").field(self.as_map()).finish()
     }
 }
 
@@ -156,7 +197,7 @@ impl TimeRules {
 /// signature bytes.
 pub struct PendingCheck {
     header: TokenHeader,
-    claims: Map<String, Value>,
+    claims: Claims,
     candidates: Vec<Arc<VerificationKey>>,
     signing_input: Vec<u8>,
     signature: Vec<u8>,
@@ -224,10 +265,52 @@ impl PendingCheck {
 }
 
 /// Verifies `token` against `keys` under `policy` at `now`.
+///
+/// The header of a token that verifies is remembered in `keys`' header cache,
+/// so later tokens with the same header skip its decoding.
 pub fn verify(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Result<Verified, Rejection> {
-    let selected = select(parse_token(token, policy.max_token_bytes)?, keys, policy, now)?;
-    let matched = selected.check_natively();
-    selected.finish(matched, now)
+    let parsed = parse_token(token, policy.max_token_bytes, Some(keys.header_cache()))?;
+    check_parsed_natively(parsed, keys, policy, now).map_err(Failure::into_rejection)
+}
+
+/// Why [`check_parsed_natively`] did not verify.
+pub(crate) enum Failure {
+    /// A rule (or key selection) refused the token.
+    Rule(Rejection),
+    /// No candidate's signature verified; the token's kid, sanitized.
+    BadSignature { kid: Option<String> },
+}
+
+impl Failure {
+    pub(crate) fn into_rejection(self) -> Rejection {
+        match self {
+            Failure::Rule(r) => r,
+            Failure::BadSignature { .. } => Rejection::InvalidSignature,
+        }
+    }
+}
+
+/// Every rule, key selection and the signature check with the compiled-in
+/// backend. `parsed` is used in place (its signature bytes are not copied);
+/// its header cache, if it missed, learns the header when the token verifies.
+pub(crate) fn check_parsed_natively(
+    parsed: ParsedToken<'_>,
+    keys: &KeySet,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<Verified, Failure> {
+    let times = check_policy_rules(&parsed, policy, now).map_err(Failure::Rule)?;
+    let candidates = select_keys(keys, &parsed.header).map_err(Failure::Rule)?;
+    let (alg, input, signature) = (parsed.header.alg, parsed.signing_input.as_bytes(), parsed.signature());
+    let Some(key) = candidates.iter().find(|k| k.verify_signature(alg, input, signature)) else {
+        return Err(Failure::BadSignature { kid: parsed.header.kid.as_deref().map(sanitize) });
+    };
+    times.check(now).map_err(Failure::Rule)?;
+    if let Some(cache) = parsed.remember_header_in {
+        cache.remember(parsed.header_segment, &parsed.header);
+    }
+    let ParsedToken { header, claims, .. } = parsed;
+    Ok(Verified { key: key.clone(), header, claims, times })
 }
 
 /// Completes a [`PendingCheck`] with the host's signature outcome.
@@ -237,68 +320,50 @@ pub fn complete(pending: PendingCheck, signature_ok: bool, now: UnixTime) -> Res
 
 /// Like [`complete`], naming which candidate verified.
 pub fn complete_with(pending: PendingCheck, matched: Option<usize>, now: UnixTime) -> Result<Verified, Rejection> {
-    finish(pending.header, pending.claims, &pending.candidates, pending.times, matched, now)
-}
-
-fn finish(
-    header: TokenHeader,
-    claims: Map<String, Value>,
-    candidates: &[Arc<VerificationKey>],
-    times: TimeRules,
-    matched: Option<usize>,
-    now: UnixTime,
-) -> Result<Verified, Rejection> {
-    let key = matched.and_then(|i| candidates.get(i)).ok_or(Rejection::InvalidSignature)?;
-    times.check(now)?;
-    Ok(Verified { key: key.clone(), header, claims: Claims(claims), times })
+    let key = matched.and_then(|i| pending.candidates.get(i)).ok_or(Rejection::InvalidSignature)?;
+    pending.times.check(now)?;
+    Ok(Verified { key: key.clone(), header: pending.header, claims: pending.claims, times: pending.times })
 }
 
 /// Header, policy, claims and key-selection rules: everything but the
 /// signature itself.
 pub fn prepare(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Result<PendingCheck, Rejection> {
-    select(parse_token(token, policy.max_token_bytes)?, keys, policy, now).map(Selected::into_pending)
+    let parsed = parse_token(token, policy.max_token_bytes, Some(keys.header_cache()))?;
+    let times = check_policy_rules(&parsed, policy, now)?;
+    let candidates = select_keys(keys, &parsed.header)?.iter().cloned().collect();
+    Ok(PendingCheck {
+        signing_input: parsed.signing_input.as_bytes().to_vec(),
+        signature: parsed.signature().to_vec(),
+        candidates,
+        header: parsed.header,
+        claims: parsed.claims,
+        times,
+    })
 }
 
-/// A token that passed every rule but the signature, still borrowing its
-/// signing input from the token (the native path never copies it).
-pub(crate) struct Selected<'t> {
-    parsed: ParsedToken<'t>,
-    candidates: Vec<Arc<VerificationKey>>,
-    times: TimeRules,
+/// At most [`MAX_CANDIDATES`] keys, borrowed from the key set: no reference
+/// count is touched until one verified.
+#[derive(Default)]
+pub(crate) struct Candidates<'k> {
+    keys: [Option<&'k Arc<VerificationKey>>; MAX_CANDIDATES],
+    len: usize,
 }
 
-impl Selected<'_> {
-    pub(crate) fn check_natively(&self) -> Option<usize> {
-        let (alg, input, sig) = (self.parsed.header.alg, self.parsed.signing_input.as_bytes(), &self.parsed.signature);
-        self.candidates.iter().position(|k| k.verify_signature(alg, input, sig))
-    }
-
-    pub(crate) fn finish(self, matched: Option<usize>, now: UnixTime) -> Result<Verified, Rejection> {
-        finish(self.parsed.header, self.parsed.claims, &self.candidates, self.times, matched, now)
-    }
-
-    fn into_pending(self) -> PendingCheck {
-        PendingCheck {
-            signing_input: self.parsed.signing_input.as_bytes().to_vec(),
-            header: self.parsed.header,
-            claims: self.parsed.claims,
-            signature: self.parsed.signature,
-            candidates: self.candidates,
-            times: self.times,
+impl<'k> Candidates<'k> {
+    fn push(&mut self, key: &'k Arc<VerificationKey>) {
+        if let Some(slot) = self.keys.get_mut(self.len) {
+            *slot = Some(key);
+            self.len += 1;
         }
     }
-}
 
-/// Every rule but the signature, then the candidate keys.
-pub(crate) fn select<'t>(
-    parsed: ParsedToken<'t>,
-    keys: &KeySet,
-    policy: &Policy,
-    now: UnixTime,
-) -> Result<Selected<'t>, Rejection> {
-    let times = check_policy_rules(&parsed, policy, now)?;
-    let candidates = select_keys(keys, &parsed.header)?;
-    Ok(Selected { parsed, candidates, times })
+    fn is_full(&self) -> bool {
+        self.len == MAX_CANDIDATES
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'k Arc<VerificationKey>> + '_ {
+        self.keys[..self.len].iter().flatten().copied()
+    }
 }
 
 /// Every rule that needs no key: algorithm allowed, issuer, claims.
@@ -314,8 +379,17 @@ pub(crate) fn check_policy_rules(
     if parsed.token_len > policy.max_token_bytes {
         return Err(Rejection::TokenTooLarge { len: parsed.token_len, limit: policy.max_token_bytes });
     }
-    check_issuer(&parsed.claims, policy)?;
-    check_claims(&parsed.header, &parsed.claims, policy, now)
+    check_issuer(parsed.issuer(), policy)?;
+    check_claims(&parsed.header, &parsed.claims, &parsed.names, policy, now)
+}
+
+/// Most signature bytes kept on the stack: RSA up to 4096 bits and every
+/// other algorithm; larger ones (RSA up to 8192 bits) go to the heap.
+const INLINE_SIGNATURE: usize = 512;
+
+enum Signature {
+    Inline { bytes: [u8; INLINE_SIGNATURE], len: usize },
+    Heap(Vec<u8>),
 }
 
 /// A token whose structure and header passed; nothing else checked yet.
@@ -323,26 +397,48 @@ pub(crate) fn check_policy_rules(
 pub struct ParsedToken<'t> {
     pub(crate) token_len: usize,
     pub(crate) header: TokenHeader,
-    pub(crate) claims: Map<String, Value>,
+    pub(crate) claims: Claims,
+    pub(crate) names: Names,
     pub(crate) signing_input: &'t str,
-    pub(crate) signature: Vec<u8>,
+    signature: Signature,
+    header_segment: &'t str,
+    /// The cache that missed this header: it learns it if the token verifies.
+    remember_header_in: Option<&'t HeaderCache>,
 }
 
 /// Structure and header rules only: what a multi-issuer host needs to route a
 /// token by `iss` before choosing a policy and keys. Nothing here is trusted.
 pub fn parse(token: &str, max_token_bytes: usize) -> Result<ParsedToken<'_>, Rejection> {
-    parse_token(token, max_token_bytes)
+    parse_token(token, max_token_bytes, None)
+}
+
+/// Like [`parse`], skipping the header's decoding when `cache` holds it; when
+/// it does not and the token later verifies (through [`crate::jwks::check_parsed`]),
+/// the cache learns the header.
+pub fn parse_with_cache<'t>(
+    token: &'t str,
+    max_token_bytes: usize,
+    cache: &'t HeaderCache,
+) -> Result<ParsedToken<'t>, Rejection> {
+    parse_token(token, max_token_bytes, Some(cache))
 }
 
 impl ParsedToken<'_> {
     /// `iss` when it is a string (unverified).
     pub fn issuer(&self) -> Option<&str> {
-        self.claims.get("iss").and_then(Value::as_str)
+        self.claims.issuer()
     }
 
     /// Header fields (unverified).
     pub fn header(&self) -> &TokenHeader {
         &self.header
+    }
+
+    fn signature(&self) -> &[u8] {
+        match &self.signature {
+            Signature::Inline { bytes, len } => &bytes[..*len],
+            Signature::Heap(v) => v,
+        }
     }
 }
 
@@ -350,19 +446,13 @@ fn malformed(m: Malformed) -> Rejection {
     Rejection::Malformed(m)
 }
 
-fn json_object(b64: &str, which: Malformed) -> Result<Map<String, Value>, Rejection> {
-    let bytes = b64_decode(b64).ok_or(malformed(Malformed::Base64))?;
-    match parse_strict_json(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(malformed(which)),
-        Err(e) if is_duplicate_error(&e) => Err(malformed(Malformed::DuplicateMember)),
-        Err(_) => Err(malformed(which)),
-    }
-}
-
 /// Structure and header rules (RFC 8725), independent of any policy but the
 /// size limit; also what a multi-issuer verifier needs to route by `iss`.
-pub(crate) fn parse_token(token: &str, max_token_bytes: usize) -> Result<ParsedToken<'_>, Rejection> {
+pub(crate) fn parse_token<'t>(
+    token: &'t str,
+    max_token_bytes: usize,
+    cache: Option<&'t HeaderCache>,
+) -> Result<ParsedToken<'t>, Rejection> {
     if token.is_empty() {
         return Err(Rejection::MissingToken);
     }
@@ -373,14 +463,37 @@ pub(crate) fn parse_token(token: &str, max_token_bytes: usize) -> Result<ParsedT
         jose::SplitError::Jwe => malformed(Malformed::Jwe),
         jose::SplitError::PartCount => malformed(Malformed::NotCompactJws),
     })?;
-    let header_bytes = b64_decode(parts.header_b64).ok_or(malformed(Malformed::Base64))?;
-    let header = match jose::parse_header(&header_bytes) {
+    let (header, remember_header_in) = match cache.map(|c| (c, c.get(parts.header_b64))) {
+        Some((_, Some(known))) => (known.clone(), None),
+        Some((c, None)) => (parse_header(parts.header_b64)?, Some(c)),
+        None => (parse_header(parts.header_b64)?, None),
+    };
+    let (claims, names) = parse_claims(parts.payload_b64)?;
+    let signature = decode_signature(parts.signature_b64).ok_or(malformed(Malformed::Base64))?;
+    Ok(ParsedToken {
+        token_len: token.len(),
+        header,
+        claims,
+        names,
+        signing_input: parts.signing_input,
+        signature,
+        header_segment: parts.header_b64,
+        remember_header_in,
+    })
+}
+
+/// The header rules: canonical base64url, strict JSON, `alg`, `b64`, `crit`,
+/// member types.
+fn parse_header(b64: &str) -> Result<TokenHeader, Rejection> {
+    let header_bytes = b64_decode(b64).ok_or(malformed(Malformed::Base64))?;
+    let header_json = String::from_utf8(header_bytes).map_err(|_| malformed(Malformed::HeaderJson))?;
+    let header = match jose::parse_header(&header_json) {
         Ok(Some(h)) => h,
         Ok(None) => return Err(malformed(Malformed::HeaderJson)),
         Err(e) if is_duplicate_error(&e) => return Err(malformed(Malformed::DuplicateMember)),
         Err(_) => return Err(malformed(Malformed::HeaderJson)),
     };
-    let alg_name = header.alg.as_ref().and_then(Value::as_str).ok_or(malformed(Malformed::MissingAlg))?;
+    let Member::Is(alg_name) = &header.alg else { return Err(malformed(Malformed::MissingAlg)) };
     if alg_name == "none" {
         return Err(Rejection::AlgNotAllowed { alg: "none".into(), by: AlgRefusal::None });
     }
@@ -403,39 +516,60 @@ pub(crate) fn parse_token(token: &str, max_token_bytes: usize) -> Result<ParsedT
             return Err(malformed(Malformed::UnknownCritical));
         }
     }
-    let string_member = |member: Option<Value>| -> Result<Option<String>, Rejection> {
+    let string_member = |member: Member<String>| -> Result<Option<String>, Rejection> {
         match member {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(malformed(Malformed::HeaderMemberType)),
+            Member::Absent => Ok(None),
+            Member::Is(s) => Ok(Some(s)),
+            Member::WrongType => Err(malformed(Malformed::HeaderMemberType)),
         }
     };
     let kid = string_member(header.kid)?;
     let typ = string_member(header.typ)?;
-    let claims = json_object(parts.payload_b64, Malformed::ClaimsJson)?;
-    let signature = b64_decode(parts.signature_b64).ok_or(malformed(Malformed::Base64))?;
-    Ok(ParsedToken {
-        token_len: token.len(),
-        header: TokenHeader { alg, kid, typ },
-        claims,
-        signing_input: parts.signing_input,
-        signature,
-    })
+    Ok(TokenHeader { alg, kid, typ })
 }
 
-pub(crate) fn check_issuer(claims: &Map<String, Value>, policy: &Policy) -> Result<(), Rejection> {
-    match claims.get("iss") {
-        Some(Value::String(iss)) if policy.accepts_issuer(iss) => Ok(()),
-        Some(Value::String(iss)) => Err(Rejection::WrongIssuer { iss: Some(sanitize(iss)) }),
-        _ => Err(Rejection::WrongIssuer { iss: None }),
+/// The claims rules that need no policy: canonical base64url, one strict JSON
+/// object. The decoded JSON is kept (it becomes [`Claims::json`]).
+fn parse_claims(b64: &str) -> Result<(Claims, Names), Rejection> {
+    let bytes = b64_decode(b64).ok_or(malformed(Malformed::Base64))?;
+    // JSON text is UTF-8: checked once for the whole text (a token with
+    // invalid UTF-8 and a repeated member is `bad_claims_json`, whichever
+    // comes first).
+    let json = String::from_utf8(bytes).map_err(|_| malformed(Malformed::ClaimsJson))?;
+    let scan = match jose::scan_claims(&json) {
+        Ok(Some(scan)) => scan,
+        Ok(None) => return Err(malformed(Malformed::ClaimsJson)),
+        Err(e) if is_duplicate_error(&e) => return Err(malformed(Malformed::DuplicateMember)),
+        Err(_) => return Err(malformed(Malformed::ClaimsJson)),
+    };
+    let claims = Claims { json: json.into_boxed_str(), registered: scan.registered, map: OnceLock::new() };
+    Ok((claims, scan.names))
+}
+
+fn decode_signature(b64: &str) -> Option<Signature> {
+    let len = b64_decoded_len(b64.len())?;
+    if len <= INLINE_SIGNATURE {
+        let mut bytes = [0u8; INLINE_SIGNATURE];
+        let len = b64_decode_into(b64, &mut bytes)?;
+        Some(Signature::Inline { bytes, len })
+    } else {
+        b64_decode(b64).map(Signature::Heap)
     }
 }
 
-fn numeric_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Rejection> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(malformed(Malformed::ClaimType)),
-        Some(_) => Err(malformed(Malformed::ClaimType)),
+pub(crate) fn check_issuer(iss: Option<&str>, policy: &Policy) -> Result<(), Rejection> {
+    match iss {
+        Some(iss) if policy.accepts_issuer(iss) => Ok(()),
+        Some(iss) => Err(Rejection::WrongIssuer { iss: Some(sanitize(iss)) }),
+        None => Err(Rejection::WrongIssuer { iss: None }),
+    }
+}
+
+fn numeric_claim(member: &Member<f64>) -> Result<Option<f64>, Rejection> {
+    match member {
+        Member::Absent => Ok(None),
+        Member::Is(n) => Ok(Some(*n)),
+        Member::WrongType => Err(malformed(Malformed::ClaimType)),
     }
 }
 
@@ -443,11 +577,11 @@ fn missing(claim: &str) -> Rejection {
     Rejection::MissingClaim { claim: claim.to_owned() }
 }
 
-fn time_rules(claims: &Map<String, Value>, policy: &Policy) -> Result<TimeRules, Rejection> {
+fn time_rules(registered: &Registered, policy: &Policy) -> Result<TimeRules, Rejection> {
     Ok(TimeRules {
-        exp: numeric_claim(claims, "exp")?,
-        nbf: numeric_claim(claims, "nbf")?,
-        iat: numeric_claim(claims, "iat")?,
+        exp: numeric_claim(&registered.exp)?,
+        nbf: numeric_claim(&registered.nbf)?,
+        iat: numeric_claim(&registered.iat)?,
         leeway: policy.leeway,
         max_age: policy.max_age,
     })
@@ -455,25 +589,25 @@ fn time_rules(claims: &Map<String, Value>, policy: &Policy) -> Result<TimeRules,
 
 fn check_claims(
     header: &TokenHeader,
-    claims: &Map<String, Value>,
+    claims: &Claims,
+    names: &Names,
     policy: &Policy,
     now: UnixTime,
 ) -> Result<TimeRules, Rejection> {
-    let times = time_rules(claims, policy)?;
-    let aud = claims.get("aud");
-    let audiences: &[Value] = match aud {
-        None => &[],
-        Some(Value::String(_)) => std::slice::from_ref(aud.unwrap_or(&Value::Null)),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items,
-        Some(_) => return Err(malformed(Malformed::ClaimType)),
+    let (registered, json) = (&claims.registered, &*claims.json);
+    let times = time_rules(registered, policy)?;
+    let audiences: Option<&Audiences> = match &registered.aud {
+        Member::Absent => None,
+        Member::Is(a) => Some(a),
+        Member::WrongType => return Err(malformed(Malformed::ClaimType)),
     };
-    let subject = match claims.get("sub") {
-        None => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(malformed(Malformed::ClaimType)),
+    let subject = match &registered.sub {
+        Member::Absent => None,
+        Member::Is(s) => Some(s.get(json)),
+        Member::WrongType => return Err(malformed(Malformed::ClaimType)),
     };
     for claim in &policy.required_claims {
-        if !claims.contains_key(claim) {
+        if !names.contains(claim, json) {
             return Err(missing(claim));
         }
     }
@@ -481,7 +615,7 @@ fn check_claims(
         return Err(missing("iat"));
     }
     let audience_required = !policy.audiences.is_empty() || policy.spiffe.is_some();
-    if audience_required && !claims.contains_key("aud") {
+    if audience_required && registered.aud.is_absent() {
         return Err(missing("aud"));
     }
     if policy.spiffe.is_some() && subject.is_none() {
@@ -489,7 +623,7 @@ fn check_claims(
     }
     times.check(now)?;
     if !policy.audiences.is_empty()
-        && !audiences.iter().filter_map(Value::as_str).any(|a| policy.audiences.iter().any(|p| p == a))
+        && !audiences.is_some_and(|a| a.iter(json).any(|a| policy.audiences.iter().any(|p| p == a)))
     {
         return Err(Rejection::WrongAudience);
     }
@@ -533,24 +667,25 @@ fn check_subject(subject: Option<&str>, policy: &Policy) -> Result<(), Rejection
 
 /// Candidate keys: matching `kid` (when the token has one) and allowing the
 /// token's algorithm; without `kid`, exactly one key may allow the algorithm.
-pub(crate) fn select_keys(keys: &KeySet, header: &TokenHeader) -> Result<Vec<Arc<VerificationKey>>, Rejection> {
+pub(crate) fn select_keys<'k>(keys: &'k KeySet, header: &TokenHeader) -> Result<Candidates<'k>, Rejection> {
     if keys.is_empty() {
         return Err(Rejection::KeysUnavailable);
     }
     let alg = header.alg;
+    let mut candidates = Candidates::default();
     match &header.kid {
         Some(kid) => {
             let mut same_kid = false;
-            let candidates: Vec<_> = keys
-                .keys()
-                .iter()
-                .filter(|k| k.kid() == Some(kid.as_str()))
-                .inspect(|_| same_kid = true)
-                .filter(|k| k.allows(alg))
-                .take(MAX_CANDIDATES)
-                .cloned()
-                .collect();
-            if !candidates.is_empty() {
+            for key in keys.keys().iter().filter(|k| k.kid() == Some(kid.as_str())) {
+                same_kid = true;
+                if key.allows(alg) {
+                    candidates.push(key);
+                    if candidates.is_full() {
+                        break;
+                    }
+                }
+            }
+            if candidates.len > 0 {
                 Ok(candidates)
             } else if same_kid {
                 Err(Rejection::AlgNotAllowed { alg: alg.name().into(), by: AlgRefusal::Key })
@@ -561,7 +696,10 @@ pub(crate) fn select_keys(keys: &KeySet, header: &TokenHeader) -> Result<Vec<Arc
         None => {
             let mut able = keys.keys().iter().filter(|k| k.allows(alg));
             match (able.next(), able.next()) {
-                (Some(only), None) => Ok(vec![only.clone()]),
+                (Some(only), None) => {
+                    candidates.push(only);
+                    Ok(candidates)
+                }
                 _ => Err(Rejection::UnknownKid { kid: None }),
             }
         }

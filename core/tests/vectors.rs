@@ -30,6 +30,11 @@ fn every_vector_passes_through_prepare_and_complete() {
 }
 
 #[test]
+fn every_vector_passes_again_from_the_header_cache() {
+    run_all(Path::HeaderCacheHit);
+}
+
+#[test]
 fn every_rejection_code_has_a_vector() {
     let codes: std::collections::BTreeSet<String> =
         all_vectors().iter().filter_map(|(_, v)| v["expect"]["code"].as_str().map(str::to_owned)).collect();

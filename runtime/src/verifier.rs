@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokenkeep_core::jwks::{
-    self, CacheConfig, CacheHealth, Check, JwksCache, KeySource, KeyStatus, MissDecision, SourceError,
+    self, CacheConfig, CacheHealth, Check, JwksCache, KeySnapshot, KeySource, KeyStatus, MissDecision, SourceError,
 };
 use tokenkeep_core::spec::{KeysPlan, SpecError, SpecErrorCode, VerifierPlan, VerifierSpec};
 use tokenkeep_core::token_cache::TokenCache;
@@ -455,8 +455,15 @@ impl Verifier {
         }
     }
 
-    fn route<'t>(&self, token: &'t str) -> Result<(ParsedToken<'t>, usize), Rejection> {
-        let parsed = tokenkeep_core::parse(token, self.inner.max_token_bytes)?;
+    /// Parses and routes `token`. With one issuer, `only` is its snapshot and
+    /// the token is parsed against that key set's header cache (several
+    /// issuers route by `iss` before a key set is known).
+    fn route<'t>(&self, token: &'t str, only: Option<&'t KeySnapshot>) -> Result<(ParsedToken<'t>, usize), Rejection> {
+        let max = self.inner.max_token_bytes;
+        let parsed = match only.and_then(KeySnapshot::keys) {
+            Some(keys) => tokenkeep_core::parse_with_cache(token, max, keys.header_cache())?,
+            None => tokenkeep_core::parse(token, max)?,
+        };
         let index = tokenkeep_core::verifier::route(&parsed, self.inner.issuers.iter().map(|i| &i.policy))?;
         Ok((parsed, index))
     }
@@ -478,18 +485,29 @@ impl Verifier {
         if let Some(hit) = self.cached(token, token_now, keys_now) {
             return Step::Done(Ok(hit));
         }
-        let (parsed, index) = match self.route(token) {
+        let only = match &self.inner.issuers[..] {
+            [issuer] => Some(issuer.store.snapshot()),
+            _ => None,
+        };
+        let (parsed, index) = match self.route(token, only.as_deref()) {
             Ok(x) => x,
             Err(r) => return Step::Done(Err(r)),
         };
         let store = &self.inner.issuers[index].store;
-        let snapshot = store.snapshot();
+        let loaded;
+        let snapshot = match &only {
+            Some(snapshot) => snapshot,
+            None => {
+                loaded = store.snapshot();
+                &loaded
+            }
+        };
         if snapshot.status(keys_now) != KeyStatus::Fresh {
             // Keys past their fresh TTL mean the IdP is failing, or this
             // process forked and the refresh task is gone: make sure of the latter.
             self.ensure_tasks();
         }
-        match jwks::check_parsed_at(&snapshot, parsed, &self.inner.issuers[index].policy, keys_now, token_now) {
+        match jwks::check_parsed_at(snapshot, parsed, &self.inner.issuers[index].policy, keys_now, token_now) {
             Check::Verified(v) => Step::Done(Ok(self.remember(token, index, snapshot.generation(), v))),
             Check::Rejected(r) => Step::Done(Err(r)),
             Check::Miss(miss) if may_fetch => {

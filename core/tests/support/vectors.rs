@@ -21,6 +21,9 @@ pub enum Path {
     OneShot,
     /// `prepare`, a signature check standing in for the host, `complete`.
     TwoPhase,
+    /// `verify` twice on one key set: the second answer comes through the
+    /// header cache whenever the first verified, and must be the same.
+    HeaderCacheHit,
 }
 
 pub fn all_vectors() -> Vec<(String, Value)> {
@@ -63,6 +66,17 @@ pub fn run_vector(v: &Value, path: Path) -> Result<(), String> {
 
     let result = match path {
         Path::OneShot => tokenkeep_core::verify(token, &keys, &policy, now),
+        Path::HeaderCacheHit => {
+            let first = tokenkeep_core::verify(token, &keys, &policy, now);
+            if first.is_ok() && keys.header_cache().is_empty() {
+                return Err("a verified token's header was not remembered".into());
+            }
+            let second = tokenkeep_core::verify(token, &keys, &policy, now);
+            if second != first {
+                return Err(format!("second verify differs: {second:?} vs {first:?}"));
+            }
+            second
+        }
         Path::TwoPhase => tokenkeep_core::prepare(token, &keys, &policy, now).and_then(|pending| {
             let ok = pending
                 .candidates()
