@@ -1,15 +1,28 @@
 """Types of the native module (tokenkeep._native)."""
 
 from types import TracebackType
-from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
+from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Type, TypeVar, Union, final, overload
 
 _T = TypeVar("_T")
 _Self = TypeVar("_Self", bound="Verifier")
 
-Token = Union[str, bytes]
-Claims = Dict[str, Any]
-Json = Any
+_Token = Union[str, bytes]
+_Claims = Dict[str, Any]
+_Json = Any
 
+__all__ = [
+    "Verifier",
+    "RotationIterator",
+    "metrics_snapshot",
+    "_after_fork_in_child",
+    "_at_exit",
+    "_debug_panic",
+    "__version__",
+    "REJECTION_CODES",
+    "EVENT_NAMES",
+]
+
+@final
 class Verifier:
     """Verifies JWTs of one or several issuers; keys are fetched, cached and
     refreshed in the background. Keyword arguments are the shared options
@@ -21,21 +34,21 @@ class Verifier:
         audience: Optional[Union[str, Sequence[str]]] = None,
         *,
         jwks_url: Optional[str] = None,
-        jwks: Optional[Union[Dict[str, Json], str]] = None,
+        jwks: Optional[Union[Dict[str, _Json], str]] = None,
         hmac_keys: Optional[List[Dict[str, str]]] = None,
         algorithms: Optional[Sequence[str]] = None,
         leeway: Optional[Union[float, str]] = None,
         spiffe_trust_domain: Optional[Union[str, Sequence[str]]] = None,
-        policy: Optional[Dict[str, Json]] = None,
-        cache: Optional[Dict[str, Json]] = None,
-        http: Optional[Dict[str, Json]] = None,
+        policy: Optional[Dict[str, _Json]] = None,
+        cache: Optional[Dict[str, _Json]] = None,
+        http: Optional[Dict[str, _Json]] = None,
         dangerous_allow_http: Optional[bool] = None,
-        issuers: Optional[List[Dict[str, Json]]] = None,
+        issuers: Optional[List[Dict[str, _Json]]] = None,
     ) -> Verifier: ...
     @classmethod
     def from_jwks(
         cls,
-        jwks: Union[Dict[str, Json], str],
+        jwks: Union[Dict[str, _Json], str],
         *,
         issuer: Union[str, Sequence[str]],
         audience: Optional[Union[str, Sequence[str]]] = None,
@@ -43,21 +56,21 @@ class Verifier:
         algorithms: Optional[Sequence[str]] = None,
         leeway: Optional[Union[float, str]] = None,
         spiffe_trust_domain: Optional[Union[str, Sequence[str]]] = None,
-        policy: Optional[Dict[str, Json]] = None,
-        cache: Optional[Dict[str, Json]] = None,
+        policy: Optional[Dict[str, _Json]] = None,
+        cache: Optional[Dict[str, _Json]] = None,
     ) -> Verifier: ...
     @overload
-    def verify(self, token: Token, *, now: Optional[float] = None, into: None = None) -> Claims: ...
+    def verify(self, token: _Token, *, now: Optional[float] = None, into: None = None) -> _Claims: ...
     @overload
-    def verify(self, token: Token, *, now: Optional[float] = None, into: Type[_T]) -> _T: ...
+    def verify(self, token: _Token, *, now: Optional[float] = None, into: Type[_T]) -> _T: ...
     @overload
-    def verify_cached(self, token: Token, *, now: Optional[float] = None, into: None = None) -> Claims: ...
+    def verify_cached(self, token: _Token, *, now: Optional[float] = None, into: None = None) -> _Claims: ...
     @overload
-    def verify_cached(self, token: Token, *, now: Optional[float] = None, into: Type[_T]) -> _T: ...
+    def verify_cached(self, token: _Token, *, now: Optional[float] = None, into: Type[_T]) -> _T: ...
     @overload
-    def verify_async(self, token: Token, *, now: Optional[float] = None, into: None = None) -> Awaitable[Claims]: ...
+    def verify_async(self, token: _Token, *, now: Optional[float] = None, into: None = None) -> Awaitable[_Claims]: ...
     @overload
-    def verify_async(self, token: Token, *, now: Optional[float] = None, into: Type[_T]) -> Awaitable[_T]: ...
+    def verify_async(self, token: _Token, *, now: Optional[float] = None, into: Type[_T]) -> Awaitable[_T]: ...
     def ready(self, timeout: float = 5.0) -> bool: ...
     def ready_async(self, timeout: float = 5.0) -> Awaitable[bool]: ...
     def health(self) -> List[Dict[str, Any]]: ...
@@ -85,6 +98,7 @@ class Verifier:
         tb: Optional[TracebackType],
     ) -> Awaitable[bool]: ...
 
+@final
 class RotationIterator:
     """``async for generation in handle.rotations()``: the counter after each
     rotation; ends when the handle closes."""
@@ -94,9 +108,9 @@ class RotationIterator:
     def __aiter__(self) -> RotationIterator: ...
     def __anext__(self) -> Awaitable[int]: ...
 
-MetricSample = Tuple[Dict[str, str], float, int, List[Tuple[float, int]]]
+_MetricSample = Tuple[Dict[str, str], float, int, List[Tuple[float, int]]]
 
-def metrics_snapshot() -> List[Tuple[str, str, Literal["counter", "gauge", "histogram"], List[MetricSample]]]: ...
+def metrics_snapshot() -> List[Tuple[str, str, Literal["counter", "gauge", "histogram"], List[_MetricSample]]]: ...
 def _after_fork_in_child() -> None: ...
 def _at_exit() -> None: ...
 def _debug_panic() -> None: ...
