@@ -3,8 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
+# Cargo profile of the Python wheel (tests and benchmark); `dist` for shipped artifacts.
+PY_PROFILE ?= release
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm vectors vectors-check codes lint bench fuzz
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +32,9 @@ test-ring: ## Shared vectors on the ring backend (the one wasm32 uses)
 test-wasm: ## Core built for wasm32: imports nothing from env, every vector passes inside the engine
 	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
 	node scripts/check-wasm.mjs $(WASM_SELFCHECK)
+
+test-python: ## Python binding: wheel built once (maturin, PY_PROFILE), installed in a fresh venv, pytest (+ abi3 on CPython 3.9)
+	PY_PROFILE=$(PY_PROFILE) scripts/test-python.sh
 
 vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors

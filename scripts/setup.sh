@@ -25,3 +25,6 @@ fi
 
 # The lease tests connect to a real PostgreSQL (Debian's server binaries).
 "$(dirname "$0")/postgres.sh" >/dev/null
+
+# The Python binding: maturin, and the test requirements as local wheels.
+"$(dirname "$0")/python-deps.sh"

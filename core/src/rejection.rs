@@ -102,6 +102,17 @@ impl RejectionCode {
             _ => 401,
         }
     }
+
+    /// Seconds a client should wait before trying again (`Retry-After`) when
+    /// the fault is the service's (503), so every host answers alike: a key
+    /// fetch is retried within seconds, and a client hammering sooner only
+    /// adds load. `None` for the caller's own faults (401).
+    pub fn retry_after_secs(self) -> Option<u32> {
+        match self {
+            RejectionCode::KeysUnavailable => Some(5),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for RejectionCode {
@@ -352,6 +363,15 @@ mod tests {
             assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{s}");
             assert!(seen.insert(s), "duplicate {s}");
             assert_eq!(RejectionCode::from_code(s), Some(c));
+        }
+    }
+
+    #[test]
+    fn only_the_services_fault_is_503_with_retry_after() {
+        for c in RejectionCode::ALL {
+            let ours = *c == RejectionCode::KeysUnavailable;
+            assert_eq!(c.http_status(), if ours { 503 } else { 401 }, "{c}");
+            assert_eq!(c.retry_after_secs().is_some(), ours, "{c}");
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::clock;
 use crate::events::Listeners;
+use crate::host::Wake;
 use crate::http::HttpClient;
 use crate::signal::Rotations;
 use crate::telemetry;
@@ -11,7 +12,6 @@ use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokenkeep_core::jwks::{CacheHealth, JwksCache, KeyMiss, KeySnapshot, MissDecision};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Shared state of one key source: what readers see and how they reach the task.
@@ -19,7 +19,7 @@ pub(crate) struct KeyStore {
     pub(crate) name: String,
     snapshot: ArcSwap<KeySnapshot>,
     cache: Mutex<JwksCache>,
-    wake: Notify,
+    wake: Wake,
     /// The snapshot generation, for readers waiting on a refetch.
     pub(crate) generation: Rotations,
     /// The verifier's rotation counter: moves when this store's keys change.
@@ -36,7 +36,7 @@ impl KeyStore {
             name,
             snapshot: ArcSwap::new(snapshot),
             cache: Mutex::new(cache),
-            wake: Notify::new(),
+            wake: Wake::new(),
             generation: Rotations::new(),
             key_rotations,
             listeners,
@@ -87,7 +87,7 @@ impl KeyStore {
             decision
         };
         if matches!(decision, MissDecision::WaitForGeneration(_)) {
-            self.wake.notify_one();
+            self.wake.wake();
         }
         decision
     }
@@ -106,7 +106,7 @@ impl KeyStore {
             self.drain_events(&mut cache);
             started
         };
-        self.wake.notify_one();
+        self.wake.wake();
         started
     }
 
@@ -133,7 +133,9 @@ fn same_keys(a: &KeySnapshot, b: &KeySnapshot) -> bool {
 
 /// Drives one cache until `cancel` fires: timers, requests, responses, events.
 pub(crate) async fn run(store: Arc<KeyStore>, client: HttpClient, cancel: CancellationToken) {
+    let mut wake = store.wake.listener();
     loop {
+        wake.mark_seen();
         let (request, sleep_for) = {
             let mut cache = store.lock();
             cache.handle_timeout(clock::now());
@@ -158,7 +160,7 @@ pub(crate) async fn run(store: Arc<KeyStore>, client: HttpClient, cancel: Cancel
         }
         tokio::select! {
             () = tokio::time::sleep(sleep_for) => {}
-            () = store.wake.notified() => {}
+            () = wake.woken() => {}
             () = cancel.cancelled() => return,
         }
     }

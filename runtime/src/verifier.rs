@@ -183,6 +183,15 @@ impl VerifiedToken {
     pub fn memo<T: Any + Send + Sync>(&self, make: impl FnOnce(&Verified) -> T) -> Option<&T> {
         self.memo.get_or_init(|| Box::new(make(&self.verified))).downcast_ref::<T>()
     }
+
+    /// The value [`VerifiedToken::memo`] stored, without ever building one.
+    /// For hosts whose `make` runs foreign code that may wait on a lock the
+    /// caller holds (Python: building objects can run finalizers that let
+    /// another thread take the GIL, which would then block in `memo` while
+    /// holding it): build outside, then store with `memo(|_| built)`.
+    pub fn memoized<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.memo.get()?.downcast_ref::<T>()
+    }
 }
 
 struct Issuer {

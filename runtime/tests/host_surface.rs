@@ -94,6 +94,9 @@ fn plain_thread_start_verify_and_cache_hits() {
         assert_eq!(memo.map(String::as_str), Some("alice"));
     }
     assert_eq!(built.load(Ordering::SeqCst), 1);
+    // Read without building: the stored value, or nothing on a fresh token.
+    assert_eq!(verifier.verify_cached(&token).unwrap().memoized::<String>().map(String::as_str), Some("alice"));
+    assert!(verifier.verify_cached(&token).unwrap().memoized::<u32>().is_none(), "another type is not the memo");
 
     // `now` moves the token's time checks only: an hour later it is expired,
     // from the cache exactly as without it.

@@ -1,0 +1,191 @@
+"""Exceptions, one class per code.
+
+The codes are the runtime's (``tests/vectors/codes.json`` lists them; a test
+checks these classes and literals against it). The native module picks the
+class by code and passes the message, the code, and for rejections the HTTP
+status and ``Retry-After`` the runtime gave it.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Literal, Optional, Type
+
+RejectionCode = Literal[
+    "missing_token",
+    "malformed",
+    "unsupported_alg",
+    "alg_not_allowed",
+    "unknown_kid",
+    "invalid_signature",
+    "expired",
+    "not_yet_valid",
+    "issued_in_future",
+    "too_old",
+    "wrong_issuer",
+    "wrong_audience",
+    "missing_claim",
+    "subject_not_allowed",
+    "wrong_type",
+    "keys_unavailable",
+    "token_too_large",
+]
+
+ConfigErrorCode = Literal[
+    "syntax",
+    "unknown_field",
+    "missing_field",
+    "invalid_type",
+    "invalid_value",
+    "invalid_duration",
+    "out_of_range",
+    "empty_value",
+    "conflict",
+    "invalid_url",
+    "insecure_url",
+    "unknown_algorithm",
+    "invalid_jwks",
+    "invalid_secret",
+    "invalid_vault_path",
+    "missing_address",
+    "file_unreadable",
+    "invalid_file",
+]
+
+HostErrorCode = Literal["closed", "timeout", "internal_error"]
+
+
+class TokenkeepError(Exception):
+    """Every error tokenkeep raises; ``code`` is a stable snake_case code."""
+
+    code: str = "internal_error"
+
+    def __init__(self, message: str, code: Optional[str] = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(TokenkeepError, ValueError):
+    """Options that are not acceptable; the message starts with the field path
+    (``issuers[1].audience: must not be empty``), also in ``path``."""
+
+    code: str = "invalid_value"
+    path: str = ""
+
+    def __init__(self, message: str, code: Optional[str] = None, path: str = "") -> None:
+        super().__init__(message, code)
+        self.path = path
+
+
+class Rejected(TokenkeepError):
+    """A token that did not verify. ``status`` is the HTTP status to answer
+    with (503 for ``keys_unavailable``: an IdP outage is not the caller's
+    fault, 401 otherwise) and ``retry_after`` the seconds for ``Retry-After``
+    when there is one."""
+
+    code: str = "malformed"
+    status: int = 401
+    retry_after: Optional[int] = None
+
+    def __init__(
+        self,
+        message: str,
+        code: Optional[str] = None,
+        status: int = 401,
+        retry_after: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, code)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class MissingToken(Rejected):
+    code = "missing_token"
+
+
+class Malformed(Rejected):
+    code = "malformed"
+
+
+class UnsupportedAlg(Rejected):
+    code = "unsupported_alg"
+
+
+class AlgNotAllowed(Rejected):
+    code = "alg_not_allowed"
+
+
+class UnknownKid(Rejected):
+    code = "unknown_kid"
+
+
+class InvalidSignature(Rejected):
+    code = "invalid_signature"
+
+
+class Expired(Rejected):
+    code = "expired"
+
+
+class NotYetValid(Rejected):
+    code = "not_yet_valid"
+
+
+class IssuedInFuture(Rejected):
+    code = "issued_in_future"
+
+
+class TooOld(Rejected):
+    code = "too_old"
+
+
+class WrongIssuer(Rejected):
+    code = "wrong_issuer"
+
+
+class WrongAudience(Rejected):
+    code = "wrong_audience"
+
+
+class MissingClaim(Rejected):
+    code = "missing_claim"
+
+
+class SubjectNotAllowed(Rejected):
+    code = "subject_not_allowed"
+
+
+class WrongType(Rejected):
+    code = "wrong_type"
+
+
+class KeysUnavailable(Rejected):
+    code = "keys_unavailable"
+
+
+class TokenTooLarge(Rejected):
+    code = "token_too_large"
+
+
+REJECTION_CLASSES: Dict[str, Type[Rejected]] = {
+    cls.code: cls
+    for cls in (
+        MissingToken,
+        Malformed,
+        UnsupportedAlg,
+        AlgNotAllowed,
+        UnknownKid,
+        InvalidSignature,
+        Expired,
+        NotYetValid,
+        IssuedInFuture,
+        TooOld,
+        WrongIssuer,
+        WrongAudience,
+        MissingClaim,
+        SubjectNotAllowed,
+        WrongType,
+        KeysUnavailable,
+        TokenTooLarge,
+    )
+}

@@ -1,0 +1,51 @@
+"""Not a test: code mypy --strict checks against the stubs (test_typing)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import msgspec
+import pydantic
+
+import tokenkeep
+from tokenkeep.fastapi import JWTBearer, Principal
+
+
+class Claims(pydantic.BaseModel):
+    sub: str
+
+
+class Struct(msgspec.Struct):
+    sub: str
+
+
+def sync(verifier: tokenkeep.Verifier, token: str) -> str:
+    claims: Dict[str, Any] = verifier.verify(token)
+    model: Claims = verifier.verify(token, into=Claims)
+    struct: Struct = verifier.verify_cached(token, into=Struct)
+    try:
+        verifier.verify(token, now=1.5)
+    except tokenkeep.Expired as e:
+        code: str = e.code
+        status: int = e.status
+        print(code, status)
+    except tokenkeep.Rejected as e:
+        retry = e.retry_after
+        print(retry)
+    return str(claims["sub"]) + model.sub + struct.sub
+
+
+async def asynchronous(verifier: tokenkeep.Verifier, token: str) -> bool:
+    claims = await verifier.verify_async(token)
+    model = await verifier.verify_async(token, into=Claims)
+    async with verifier as v:
+        async for generation in v.rotations():
+            print(generation)
+    return bool(claims) and model.sub == "x" and await verifier.ready_async(1.0)
+
+
+def fastapi_types(verifier: tokenkeep.Verifier) -> None:
+    plain: JWTBearer[Dict[str, Any]] = JWTBearer(verifier, scopes=["a"])
+    typed: JWTBearer[Claims] = JWTBearer(verifier, claims=Claims)
+    principal: Principal[Claims] = Principal[Claims](subject="s", scopes=frozenset(), claims=Claims(sub="s"))
+    print(plain, typed, principal.claims.sub)
