@@ -136,6 +136,11 @@ pub struct VaultTokenSpec {
     /// Budget of one request to the server (10 s).
     #[serde(default, alias = "requestTimeout", skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<Seconds>,
+    /// Longest wait between two attempts while Vault fails (5 min), 1 s–1 h.
+    /// Backoff grows to it from 1 s; shorter means a faster return after an
+    /// outage and more requests during one.
+    #[serde(default, alias = "maxBackoff", skip_serializing_if = "Option::is_none")]
+    pub max_backoff: Option<Seconds>,
 }
 
 /// A validated [`VaultTokenSpec`].
@@ -250,6 +255,16 @@ impl VaultTokenSpec {
         if let Some(f) = &self.ca_file {
             non_empty(f, "ca_file")?;
         }
+        let mut credential = CredentialConfig::expiring();
+        if let Some(cap) = ranged(
+            self.max_backoff,
+            "max_backoff",
+            Duration::from_secs(1),
+            Duration::from_secs(3600),
+            "must be between 1 s and 1 h",
+        )? {
+            credential.backoff.cap = cap;
+        }
         Ok(VaultTokenPlan {
             vault,
             mount,
@@ -257,7 +272,7 @@ impl VaultTokenSpec {
             jwt_file: self.jwt_file.clone(),
             ca_file: self.ca_file.clone(),
             revoke_on_close: self.revoke_on_close,
-            credential: CredentialConfig::expiring(),
+            credential,
         })
     }
 }

@@ -371,6 +371,14 @@ impl VaultSession {
         self.pump(now);
     }
 
+    /// Drops one secret or lease at once, revoking nothing (its handle is
+    /// gone; a lease then lives out its TTL). Answers still in flight for it
+    /// are ignored.
+    pub fn remove_dependent(&mut self, id: DependentId, now: UnixTime) {
+        self.dependents.retain(|d| d.id != id);
+        self.pump(now);
+    }
+
     /// Closes everything: secrets and leases first (leases revoked as
     /// configured, with the token), then the token, revoked when `revoke_token`.
     pub fn close(&mut self, revoke_token: bool, now: UnixTime) {
