@@ -205,6 +205,34 @@ impl Respawn for Task {
     }
 }
 
+/// The wake-up of a handle's task, safe across `fork()`: a task parked on a
+/// `Notify` in the parent stays registered in the child's copy of it (its
+/// runtime is gone, its registration is not) and would swallow every
+/// `notify_one` meant for the task that replaced it. A re-spawned task
+/// starts with a fresh one ([`TaskWake::renew`]).
+pub(crate) struct TaskWake(arc_swap::ArcSwap<tokio::sync::Notify>);
+
+impl TaskWake {
+    pub(crate) fn new() -> TaskWake {
+        TaskWake(arc_swap::ArcSwap::from_pointee(tokio::sync::Notify::new()))
+    }
+
+    /// Wakes the task now, or at its next wait.
+    pub(crate) fn notify(&self) {
+        self.0.load().notify_one();
+    }
+
+    /// Resolves at the next [`TaskWake::notify`].
+    pub(crate) fn notified(&self) -> tokio::sync::futures::OwnedNotified {
+        self.0.load_full().notified_owned()
+    }
+
+    /// A fresh one, for a task spawned again in a forked child.
+    pub(crate) fn renew(&self) {
+        self.0.store(Arc::new(tokio::sync::Notify::new()));
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

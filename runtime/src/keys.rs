@@ -11,7 +11,6 @@ use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokenkeep_core::jwks::{CacheHealth, JwksCache, KeyMiss, KeySnapshot, MissDecision};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Shared state of one key source: what readers see and how they reach the task.
@@ -19,7 +18,7 @@ pub(crate) struct KeyStore {
     pub(crate) name: String,
     snapshot: ArcSwap<KeySnapshot>,
     cache: Mutex<JwksCache>,
-    wake: Notify,
+    wake: crate::host::TaskWake,
     /// The snapshot generation, for readers waiting on a refetch.
     pub(crate) generation: Rotations,
     /// The verifier's rotation counter: moves when this store's keys change.
@@ -36,7 +35,7 @@ impl KeyStore {
             name,
             snapshot: ArcSwap::new(snapshot),
             cache: Mutex::new(cache),
-            wake: Notify::new(),
+            wake: crate::host::TaskWake::new(),
             generation: Rotations::new(),
             key_rotations,
             listeners,
@@ -87,7 +86,7 @@ impl KeyStore {
             decision
         };
         if matches!(decision, MissDecision::WaitForGeneration(_)) {
-            self.wake.notify_one();
+            self.wake.notify();
         }
         decision
     }
@@ -106,7 +105,7 @@ impl KeyStore {
             self.drain_events(&mut cache);
             started
         };
-        self.wake.notify_one();
+        self.wake.notify();
         started
     }
 
@@ -115,8 +114,10 @@ impl KeyStore {
         self.snapshot().usable_keys(clock::now()).is_some()
     }
 
-    /// Forgets a request the task of a parent process had in flight.
+    /// Forgets a request the task of a parent process had in flight (and
+    /// the parent task's wake-up registration).
     pub(crate) fn forget_in_flight(&self) {
+        self.wake.renew();
         self.lock().forget_in_flight(clock::now());
     }
 }

@@ -42,7 +42,7 @@ enum Source {
         path: PathBuf,
         change_poll: Duration,
         task: Mutex<Option<Arc<Task>>>,
-        read_now: tokio::sync::Notify,
+        read_now: host::TaskWake,
     },
 }
 
@@ -262,7 +262,7 @@ impl HmacKeyring {
                 path: PathBuf::from(path),
                 change_poll,
                 task: Mutex::new(None),
-                read_now: tokio::sync::Notify::new(),
+                read_now: host::TaskWake::new(),
             },
             _ => return Err(SpecError::new("", SpecErrorCode::InvalidValue, "unknown keyring source")),
         };
@@ -296,7 +296,13 @@ impl HmacKeyring {
             }
             Source::File { task, .. } => {
                 let for_task = shared.clone();
-                *host::lock(task) = Some(Task::start(place, move || run_file(for_task.clone())));
+                *host::lock(task) = Some(Task::start(place, move || {
+                    // After a fork the parent's task is still registered on the old wake-up.
+                    if let Source::File { read_now, .. } = &for_task.source {
+                        read_now.renew();
+                    }
+                    run_file(for_task.clone())
+                }));
             }
         }
         let inner = Arc::new(Inner { shared, closing: AtomicBool::new(false) });
@@ -385,7 +391,7 @@ impl HmacKeyring {
             Source::Vault { secret, .. } => secret.refresh(),
             Source::File { read_now, .. } => {
                 self.ensure_task();
-                read_now.notify_one();
+                read_now.notify();
                 true
             }
         }

@@ -63,7 +63,7 @@ pub(crate) struct SessionHost {
     jwt: JwtSource,
     http: HttpOptions,
     first_client: Mutex<Option<HttpClient>>,
-    wake: tokio::sync::Notify,
+    wake: host::TaskWake,
     pub(crate) cancel: CancellationToken,
     task: OnceLock<Arc<Task>>,
 }
@@ -85,16 +85,19 @@ impl SessionHost {
             jwt,
             http,
             first_client: Mutex::new(Some(client)),
-            wake: tokio::sync::Notify::new(),
+            wake: host::TaskWake::new(),
             cancel: CancellationToken::new(),
             task: OnceLock::new(),
         });
         let weak: Weak<SessionHost> = Arc::downgrade(&host);
         let task = Task::start(place, move || {
             let host = weak.upgrade();
+            // Before the task runs: after a fork, the wake-up and the
+            // requests in flight are the parent's (see `client_for_run`).
+            let client = host.as_ref().map(|h| h.client_for_run());
             async move {
-                if let Some(host) = host {
-                    run(host).await;
+                if let (Some(host), Some(client)) = (host, client) {
+                    run(host, client).await;
                 }
             }
         });
@@ -113,7 +116,7 @@ impl SessionHost {
     pub(crate) fn with_session<R>(&self, f: impl FnOnce(&mut VaultSession, UnixTime) -> R) -> R {
         self.ensure_task();
         let r = f(&mut host::lock(&self.session), clock::now());
-        self.wake.notify_one();
+        self.wake.notify();
         r
     }
 
@@ -125,7 +128,7 @@ impl SessionHost {
 
     pub(crate) fn register(&self, id: DependentId, slot: DepSlot) {
         host::lock(&self.deps).push((id, slot));
-        self.wake.notify_one();
+        self.wake.notify();
     }
 
     pub(crate) fn unregister(&self, id: DependentId) {
@@ -139,6 +142,7 @@ impl SessionHost {
         if let Some(c) = host::lock(&self.first_client).take() {
             return c;
         }
+        self.wake.renew();
         host::lock(&self.session).forget_in_flight(clock::now());
         HttpClient::new(&self.http).unwrap_or_else(|_| HttpClient::fallback())
     }
@@ -272,8 +276,7 @@ async fn read_jwt(source: JwtSource, now: UnixTime) -> Result<SecretString, JwtE
     source.read(now).await
 }
 
-async fn run(host: Arc<SessionHost>) {
-    let client = host.client_for_run();
+async fn run(host: Arc<SessionHost>, client: HttpClient) {
     let mut requests: JoinSet<(RequestId, HttpOutcome)> = JoinSet::new();
     let mut jwt_reads: JoinSet<Result<SecretString, JwtErrorCode>> = JoinSet::new();
     let mut jwt_retry: Option<tokio::time::Instant> = None;
