@@ -483,7 +483,7 @@ pub enum HmacSourcePlan {
     /// A field of a KV v2 secret.
     Vault {
         /// The secret.
-        secret: VaultSecretPlan,
+        secret: Box<VaultSecretPlan>,
         /// The field.
         field: String,
     },
@@ -599,7 +599,7 @@ impl HmacKeyringSpec {
                     grace: None,
                 }
                 .validate()?;
-                HmacSourcePlan::Vault { secret, field }
+                HmacSourcePlan::Vault { secret: Box::new(secret), field }
             }
         };
         Ok(HmacKeyringPlan { source, keyring })
@@ -610,13 +610,6 @@ impl HmacKeyringSpec {
 mod tests {
     use super::*;
     use crate::spec::from_json;
-
-    fn err<T: for<'de> Deserialize<'de>>(json: &str, validate: impl Fn(&T) -> Result<(), SpecError>) -> SpecError {
-        match from_json::<T>(json) {
-            Err(e) => e,
-            Ok(spec) => validate(&spec).expect_err(json),
-        }
-    }
 
     #[test]
     fn environment_fills_only_what_is_unset() {
@@ -676,68 +669,37 @@ mod tests {
         assert!(matches!(f.source, HmacSourcePlan::File { change_poll, .. } if change_poll == Duration::from_secs(1)));
     }
 
+    /// The shared refused documents (tests/vectors/bad_outbound_options.json),
+    /// each through its kind's validation, in an empty environment.
     #[test]
     fn bad_documents_name_the_field_and_code() {
-        use SpecErrorCode as C;
-        let token = |s: &VaultTokenSpec| s.validate().map(|_| ());
-        let secret = |s: &VaultSecretSpec| s.validate().map(|_| ());
-        let lease = |s: &VaultLeaseSpec| s.validate().map(|_| ());
-        let file = |s: &FileTokenSpec| s.validate().map(|_| ());
-        let hmac = |s: &HmacKeyringSpec| s.validate().map(|_| ());
-        let cases: Vec<(SpecError, &str, SpecErrorCode)> = vec![
-            (err(r#"{"jwt_file": "/j"}"#, token), "", C::MissingField),
-            (err(r#"{"role": "app", "jwt_file": "/j"}"#, token), "addr", C::MissingAddress),
-            (err(r#"{"addr": "vault:8200", "role": "app", "jwt_file": "/j"}"#, token), "addr", C::InvalidUrl),
-            (err(r#"{"addr": "https://v", "role": " ", "jwt_file": "/j"}"#, token), "role", C::EmptyValue),
-            (err(r#"{"addr": "https://v", "role": "a"}"#, token), "jwt_file", C::MissingField),
-            (err(r#"{"addr": "https://v", "role": "a", "jwt_file": ""}"#, token), "jwt_file", C::EmptyValue),
-            (
-                err(r#"{"addr": "https://v", "role": "a", "jwt_file": "/j", "auth_mount": "a/../b"}"#, token),
-                "auth_mount",
-                C::InvalidVaultPath,
-            ),
-            (
-                err(r#"{"addr": "https://v", "role": "a", "jwt_file": "/j", "namespace": "a b"}"#, token),
-                "namespace",
-                C::InvalidVaultPath,
-            ),
-            (
-                err(r#"{"addr": "https://v", "role": "a", "jwt_file": "/j", "request_timeout": "5m"}"#, token),
-                "request_timeout",
-                C::OutOfRange,
-            ),
-            (
-                err(r#"{"addr": "https://v", "role": "a", "jwt_file": "/j", "revoke": true}"#, token),
-                "revoke",
-                C::UnknownField,
-            ),
-            (err(r#"{"addr": 8200, "role": "a"}"#, token), "addr", C::InvalidType),
-            (err(r#"{"mount": "secret"}"#, secret), "", C::MissingField),
-            (err(r#"{"mount": "secret", "path": "a", "interval": "25h"}"#, secret), "interval", C::OutOfRange),
-            (err(r#"{"mount": "secret", "path": "a", "interval": "soon"}"#, secret), "interval", C::InvalidDuration),
-            (err(r#"{"mount": "secret", "path": "a", "grace": "2d"}"#, secret), "grace", C::OutOfRange),
-            (err(r#"{"mount": "", "path": "a"}"#, secret), "mount", C::EmptyValue),
-            (err(r#"{"mount": "secret", "path": "a//b"}"#, secret), "path", C::InvalidVaultPath),
-            (err(r#"{"path": "database/creds/app", "grace": "25h"}"#, lease), "grace", C::OutOfRange),
-            (err(r#"{"path": "database/creds/a?b"}"#, lease), "path", C::InvalidVaultPath),
-            (err(r#"{"path": "x", "revoke_on_close": "yes"}"#, lease), "revoke_on_close", C::InvalidType),
-            (err(r#"{"path": ""}"#, file), "path", C::EmptyValue),
-            (err(r#"{"path": "/t", "change_poll": "1ms"}"#, file), "change_poll", C::OutOfRange),
-            (err(r#"{"mount": "secret", "path": "a"}"#, hmac), "field", C::MissingField),
-            (err(r#"{"field": "key", "path": "a"}"#, hmac), "mount", C::MissingField),
-            (err(r#"{"file": "/h", "field": "key"}"#, hmac), "field", C::Conflict),
-            (
-                err(r#"{"mount": "s", "path": "a", "field": "k", "change_poll": "1s"}"#, hmac),
-                "change_poll",
-                C::Conflict,
-            ),
-            (err(r#"{"file": "/h", "grace": "2d"}"#, hmac), "grace", C::OutOfRange),
-            (err(r#"{"file": "/h", "max_future": "2h"}"#, hmac), "max_future", C::OutOfRange),
-            (err(r#"{"mount": "s", "path": "a", "field": "k", "interval": 0.5}"#, hmac), "interval", C::OutOfRange),
-            (err(r#"{"file": "/h", "secret": "x"}"#, hmac), "secret", C::UnknownField),
-        ];
-        for (e, path, code) in cases {
-            assert_eq!((e.path(), e.code()), (path, code), "{e}");
+        let text = include_str!("../../tests/vectors/bad_outbound_options.json");
+        let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 30);
+        fn check<T: for<'de> Deserialize<'de>>(
+            options: &serde_json::Value,
+            validate: impl Fn(T) -> Result<(), SpecError>,
+        ) -> Result<(), SpecError> {
+            crate::spec::from_value::<T>(options.clone()).and_then(validate)
+        }
+        for case in cases {
+            let options = &case["options"];
+            let result = match case["kind"].as_str().unwrap() {
+                "vault_token" => check(options, |s: VaultTokenSpec| s.with_env(|_| None).validate().map(|_| ())),
+                "vault_secret" => check(options, |s: VaultSecretSpec| s.validate().map(|_| ())),
+                "vault_lease" => check(options, |s: VaultLeaseSpec| s.validate().map(|_| ())),
+                "file_token" => check(options, |s: FileTokenSpec| s.validate().map(|_| ())),
+                "hmac_keyring" => check(options, |s: HmacKeyringSpec| s.validate().map(|_| ())),
+                other => panic!("unknown kind {other}"),
+            };
+            let e = result.expect_err(case["name"].as_str().unwrap());
+            assert_eq!(
+                (e.path(), e.code().as_str()),
+                (case["path"].as_str().unwrap(), case["code"].as_str().unwrap()),
+                "{}: {e}",
+                case["name"]
+            );
         }
     }
 }

@@ -7,7 +7,7 @@ use super::{CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedVa
 use crate::clock;
 use crate::events::Listeners;
 use crate::host::{self, Place, Runtime, Task};
-use crate::metrics_registry::GaugeSource;
+use crate::metrics_registry::{GaugeRow, GaugeSource};
 use crate::signal::Rotations;
 use crate::spec::{FileTokenSpec, SpecError};
 use std::fmt;
@@ -41,7 +41,7 @@ impl Drop for Inner {
 }
 
 impl GaugeSource for Inner {
-    fn gauges(&self, out: &mut Vec<(&'static str, Vec<(String, String)>, f64)>) {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
         let health: CredentialHealth = host::lock(&self.shared.machine).health(clock::now()).into();
         let slot = &self.shared.slot;
         telemetry::gauges(slot.kind, &slot.name, slot.read().0.is_ok(), &health, out);

@@ -12,7 +12,7 @@ use super::{
 use crate::clock;
 use crate::events::Listeners;
 use crate::host::{self, Place, Runtime, Task};
-use crate::metrics_registry::GaugeSource;
+use crate::metrics_registry::{GaugeRow, GaugeSource};
 use crate::signal::{ListenerId, Rotations};
 use crate::spec::{HmacKeyringSpec, HmacSourcePlan, SpecError, SpecErrorCode, VaultSecretSpec};
 use arc_swap::ArcSwap;
@@ -123,7 +123,7 @@ impl Drop for Inner {
 }
 
 impl GaugeSource for Inner {
-    fn gauges(&self, out: &mut Vec<(&'static str, Vec<(String, String)>, f64)>) {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
         let health = health(&self.shared);
         let slot = &self.shared.slot;
         telemetry::gauges(slot.kind, &slot.name, slot.read().0.is_ok(), &health, out);

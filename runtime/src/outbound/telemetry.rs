@@ -5,7 +5,7 @@
 
 use super::{CredentialHealth, CredentialKind};
 use crate::events::{Event as HostEvent, Level, Listeners};
-use crate::metrics_registry::{self, GaugeSource};
+use crate::metrics_registry::{self, GaugeRow, GaugeSource};
 use tokenkeep_core::UnixTime;
 use tokenkeep_core::credential::{AttemptKind, Event};
 
@@ -147,7 +147,7 @@ pub(crate) fn gauges(
     name: &str,
     usable: bool,
     health: &CredentialHealth,
-    out: &mut Vec<(&'static str, Vec<(String, String)>, f64)>,
+    out: &mut Vec<GaugeRow>,
 ) {
     let labels = vec![("kind".to_owned(), kind.as_str().to_owned()), ("name".to_owned(), name.to_owned())];
     out.push(("credential_up", labels.clone(), if usable { 1.0 } else { 0.0 }));

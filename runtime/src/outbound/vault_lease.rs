@@ -7,7 +7,7 @@ use super::vault_secret::Dependent;
 use super::{CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, VaultToken, telemetry};
 use crate::clock;
 use crate::events::Listeners;
-use crate::metrics_registry::GaugeSource;
+use crate::metrics_registry::{GaugeRow, GaugeSource};
 use crate::signal::Rotations;
 use crate::spec::{SpecError, VaultLeaseSpec};
 use serde_json::Value;
@@ -18,7 +18,7 @@ use tokenkeep_core::credential::CredentialError;
 use tokenkeep_core::vault::LeasedSecret;
 
 impl GaugeSource for Dependent<Arc<LeasedSecret>> {
-    fn gauges(&self, out: &mut Vec<(&'static str, Vec<(String, String)>, f64)>) {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
         let id = self.id;
         let health = self.health(|s, now| s.lease(id).map(|m| m.health(now)));
         telemetry::gauges(self.slot.kind, &self.slot.name, self.slot.read().0.is_ok(), &health, out);

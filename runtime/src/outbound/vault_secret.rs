@@ -5,7 +5,7 @@ use super::slot::Slot;
 use super::{CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, VaultToken, telemetry};
 use crate::clock;
 use crate::events::Listeners;
-use crate::metrics_registry::GaugeSource;
+use crate::metrics_registry::{GaugeRow, GaugeSource};
 use crate::signal::Rotations;
 use crate::spec::{SpecError, SpecErrorCode, VaultSecretSpec};
 use std::fmt;
@@ -147,7 +147,7 @@ fn closed_health() -> CredentialHealth {
 }
 
 impl GaugeSource for Dependent<Arc<KvSecret>> {
-    fn gauges(&self, out: &mut Vec<(&'static str, Vec<(String, String)>, f64)>) {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
         let id = self.id;
         let health = self.health(|s, now| s.kv(id).map(|m| m.health(now)));
         telemetry::gauges(self.slot.kind, &self.slot.name, self.slot.read().0.is_ok(), &health, out);

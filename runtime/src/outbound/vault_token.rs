@@ -9,7 +9,7 @@ use crate::clock;
 use crate::events::Listeners;
 use crate::host::{Place, Runtime};
 use crate::http::{HttpClient, HttpOptions};
-use crate::metrics_registry::GaugeSource;
+use crate::metrics_registry::{GaugeRow, GaugeSource};
 use crate::signal::Rotations;
 use crate::spec::{SpecError, SpecErrorCode, VaultTokenSpec};
 use std::fmt;
@@ -132,7 +132,7 @@ impl Drop for Inner {
 }
 
 impl GaugeSource for Inner {
-    fn gauges(&self, out: &mut Vec<(&'static str, Vec<(String, String)>, f64)>) {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
         let slot = &self.host.token;
         let health: CredentialHealth = self.host.peek(|s, now| s.token().health(now).into());
         telemetry::gauges(slot.kind, &slot.name, slot.read().0.is_ok(), &health, out);
