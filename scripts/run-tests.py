@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 # Binaries that mostly wait on real time: started first, and every test in
 # them at once (each is one scenario against its own servers).
-REAL_TIME = ("openbao_outbound", "openbao_leases", "openbao_hmac", "agent", "outage", "rotation",
+REAL_TIME = ("openbao_outbound", "openbao_leases", "openbao_hmac", "agent", "plain_threads", "fork", "outage", "rotation",
              "unknown_kid_flood", "timeouts", "conditional_get", "verify_doctor", "cli")
 
 

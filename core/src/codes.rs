@@ -45,6 +45,12 @@ macro_rules! code_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
     };
 }
 pub(crate) use code_enum;
@@ -67,11 +73,15 @@ fn concern<T: Copy>(name: &'static str, description: &'static str, all: &[T], f:
 /// Every concern the core defines. Hosts append their own (the runtime's
 /// transport and handle errors) before writing the list.
 pub fn concerns() -> Vec<Concern> {
+    use crate::credential::{AttemptFailure, CredentialErrorCode, CredentialState};
+    use crate::hmac_keyring::{HmacError, HmacSourceError};
     use crate::http::TransportError;
     use crate::jwk::SkipReason;
     use crate::jwks::{CacheState, FetchError};
     use crate::rejection::RejectionCode;
     use crate::spec::SpecErrorCode;
+    use crate::token_file::TokenFileError;
+    use crate::vault::{JwtErrorCode, VaultErrorCode};
     vec![
         concern(
             "rejection",
@@ -97,6 +107,49 @@ pub fn concerns() -> Vec<Concern> {
             codes: FetchError::CODES.to_vec(),
         },
         concern("cache_state", "States of a key cache (`health()`).", CacheState::ALL, CacheState::as_str),
+        concern(
+            "credential_state",
+            "States of an outbound credential (`health().state`, `credential_state_changed`).",
+            CredentialState::ALL,
+            CredentialState::as_str,
+        ),
+        concern(
+            "credential_error",
+            "Why an outbound handle has no value to give (`current()`).",
+            CredentialErrorCode::ALL,
+            CredentialErrorCode::as_str,
+        ),
+        concern(
+            "credential_attempt",
+            "Why a refresh attempt failed on the client's side (`last_error_code`, `credential_attempt_failed` `error`).",
+            AttemptFailure::ALL,
+            AttemptFailure::as_str,
+        ),
+        concern(
+            "vault",
+            "Why a request to Vault/OpenBao failed (`last_error_code`, `credential_attempt_failed` `error`).",
+            VaultErrorCode::ALL,
+            VaultErrorCode::as_str,
+        ),
+        concern(
+            "jwt_source",
+            "Why no JWT could be had for a Vault login (a file, a token-file handle, a provider).",
+            JwtErrorCode::ALL,
+            JwtErrorCode::as_str,
+        ),
+        concern(
+            "token_file",
+            "Why token file contents were refused (`last_error_code` of a token file; the last good token is kept).",
+            TokenFileError::ALL,
+            TokenFileError::as_str,
+        ),
+        concern(
+            "hmac_source",
+            "Why a secret offered to an HMAC keyring was not installed (the keys held stay).",
+            HmacSourceError::ALL,
+            HmacSourceError::as_str,
+        ),
+        concern("hmac", "Why HMAC signing or verification failed.", HmacError::ALL, HmacError::as_str),
     ]
 }
 

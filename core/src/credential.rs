@@ -72,41 +72,38 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
-/// Where a credential stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CredentialState {
-    /// Nothing obtained yet.
-    Empty,
-    /// Valid, nothing failing.
-    Fresh,
-    /// Valid, a refresh is in flight.
-    Refreshing,
-    /// Valid, but the last refresh attempt(s) failed.
-    Degraded,
-    /// Was obtained, is now past its expiry; no value is served.
-    Expired,
-    /// A permanent error (bad role, permission denied); retried slowly.
-    Fatal,
-}
-
-impl CredentialState {
-    /// Stable snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialState::Empty => "empty",
-            CredentialState::Fresh => "fresh",
-            CredentialState::Refreshing => "refreshing",
-            CredentialState::Degraded => "degraded",
-            CredentialState::Expired => "expired",
-            CredentialState::Fatal => "fatal",
-        }
+crate::codes::code_enum! {
+    /// Where a credential stands.
+    pub enum CredentialState {
+        /// Nothing obtained yet.
+        Empty => "empty",
+        /// Valid, nothing failing.
+        Fresh => "fresh",
+        /// Valid, a refresh is in flight.
+        Refreshing => "refreshing",
+        /// Valid, but the last refresh attempt(s) failed.
+        Degraded => "degraded",
+        /// Was obtained, is now past its expiry; no value is served.
+        Expired => "expired",
+        /// A permanent error (bad role, permission denied); retried slowly.
+        Fatal => "fatal",
     }
 }
 
-impl fmt::Display for CredentialState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::codes::code_enum! {
+    /// Why an attempt failed without a failure reported by the source itself
+    /// (`last_error_code`, the `error` of `attempt_failed` events). Failures
+    /// the source reports carry its own codes ([`crate::vault::VaultErrorCode`],
+    /// [`crate::token_file::TokenFileError`], [`crate::vault::JwtErrorCode`], …).
+    pub enum AttemptFailure {
+        /// The attempt got no answer within [`CredentialConfig::attempt_timeout`].
+        Timeout => "timeout",
+        /// The value obtained was already past its expiry.
+        AlreadyExpired => "already_expired",
+        /// An answer that does not fit the attempt (a renewal answering an acquire).
+        UnexpectedOutcome => "unexpected_outcome",
+        /// A renewal was due but the value had expired meanwhile: acquire instead.
+        Expired => "expired",
     }
 }
 
@@ -429,6 +426,20 @@ impl Event {
     }
 }
 
+crate::codes::code_enum! {
+    /// The stable code of a [`CredentialError`].
+    pub enum CredentialErrorCode {
+        /// Nothing obtained yet.
+        NotYetObtained => "not_yet_obtained",
+        /// The value expired and no new one was obtained.
+        Expired => "expired",
+        /// A permanent error and no valid value.
+        Fatal => "fatal",
+        /// The handle was closed.
+        Closed => "closed",
+    }
+}
+
 /// Why no value can be served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -442,15 +453,18 @@ pub enum CredentialError {
         /// Code of the permanent error.
         cause: &'static str,
     },
+    /// The handle holding it was closed.
+    Closed,
 }
 
 impl CredentialError {
     /// Stable snake_case code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> CredentialErrorCode {
         match self {
-            CredentialError::NotYetObtained => "not_yet_obtained",
-            CredentialError::Expired => "expired",
-            CredentialError::Fatal { .. } => "fatal",
+            CredentialError::NotYetObtained => CredentialErrorCode::NotYetObtained,
+            CredentialError::Expired => CredentialErrorCode::Expired,
+            CredentialError::Fatal { .. } => CredentialErrorCode::Fatal,
+            CredentialError::Closed => CredentialErrorCode::Closed,
         }
     }
 }
@@ -463,6 +477,7 @@ impl fmt::Display for CredentialError {
             CredentialError::Fatal { cause } => {
                 write!(f, "credential unavailable: permanent error ({cause})")
             }
+            CredentialError::Closed => f.write_str("credential closed"),
         }
     }
 }
@@ -919,6 +934,15 @@ impl<V> CredentialMachine<V> {
         }
     }
 
+    /// The attempt in flight goes out only now (it waited for its
+    /// dependency, the Vault token): it is made with the dependency as it is
+    /// now, so a rejection of it is not mistaken for one made with an older one.
+    pub fn handle_attempt_sent(&mut self) {
+        if let Some(f) = self.in_flight.as_mut() {
+            f.generation = self.dependency_generation;
+        }
+    }
+
     /// Takes every value held (current, previous, retired), for disposal at
     /// shutdown. The machine is left empty.
     pub fn take_all(&mut self) -> Vec<V> {
@@ -990,7 +1014,7 @@ impl<V> CredentialMachine<V> {
                 self.events.push_back(Event::Abandoned { id: f.id });
                 if let Some(kind) = f.kind {
                     if !self.stopped {
-                        self.fail(kind, "timeout", None, now);
+                        self.fail(kind, AttemptFailure::Timeout.as_str(), None, now);
                     }
                 }
             }
@@ -1090,7 +1114,7 @@ impl<V> CredentialMachine<V> {
 
     fn on_obtained(&mut self, kind: AttemptKind, o: Obtained<V>, now: UnixTime) {
         if o.expires_at.is_some_and(|e| e <= now) {
-            self.fail(kind, "already_expired", None, now);
+            self.fail(kind, AttemptFailure::AlreadyExpired.as_str(), None, now);
             return;
         }
         self.succeeded();
@@ -1138,7 +1162,7 @@ impl<V> CredentialMachine<V> {
     fn on_renewed(&mut self, kind: AttemptKind, expires_at: UnixTime, to_end: bool, now: UnixTime) {
         let valid = self.current.as_ref().is_some_and(|c| c.valid_at(now));
         if kind != AttemptKind::Renew || !valid {
-            self.fail(kind, "unexpected_outcome", None, now);
+            self.fail(kind, AttemptFailure::UnexpectedOutcome.as_str(), None, now);
             return;
         }
         self.succeeded();

@@ -37,6 +37,7 @@
 //! ```
 
 use crate::alg::Algorithm;
+use crate::credential::{CredentialState, Health};
 use crate::crypto::{self, BackendKey};
 use crate::time::UnixTime;
 use std::fmt;
@@ -93,8 +94,27 @@ pub enum HmacError {
 }
 
 impl HmacError {
+    /// Every code, in a stable order.
+    pub const ALL: &'static [HmacError] = &[
+        HmacError::NoKey,
+        HmacError::SecretTooShort,
+        HmacError::StaleVersion,
+        HmacError::UnknownKeyVersion,
+        HmacError::KeyRetired,
+        HmacError::TimestampTooOld,
+        HmacError::TimestampInFuture,
+        HmacError::BadSignature,
+        HmacError::MalformedSignature,
+        HmacError::InvalidInput,
+    ];
+
     /// Stable snake_case code.
     pub fn code(&self) -> &'static str {
+        self.as_str()
+    }
+
+    /// Stable snake_case code.
+    pub fn as_str(self) -> &'static str {
         match self {
             HmacError::NoKey => "no_key",
             HmacError::SecretTooShort => "secret_too_short",
@@ -288,6 +308,314 @@ impl HmacKeyring {
     }
 }
 
+crate::codes::code_enum! {
+    /// Why a secret a source offered was not installed (the keys held keep
+    /// signing and verifying).
+    pub enum HmacSourceError {
+        /// The secret file is empty (or holds a line ending only).
+        Empty => "empty",
+        /// The secret file could not be read (missing, permission, I/O).
+        Unreadable => "unreadable",
+        /// The KV secret has no string field of the configured name.
+        MissingField => "missing_field",
+        /// The secret is shorter than [`MIN_SECRET_BYTES`].
+        SecretTooShort => "secret_too_short",
+        /// A version older than the current one.
+        StaleVersion => "stale_version",
+    }
+}
+
+impl From<HmacError> for HmacSourceError {
+    fn from(e: HmacError) -> Self {
+        match e {
+            HmacError::StaleVersion => HmacSourceError::StaleVersion,
+            _ => HmacSourceError::SecretTooShort,
+        }
+    }
+}
+
+/// A secret the state holds; overwritten when dropped.
+struct HeldSecret {
+    bytes: Vec<u8>,
+    version: u64,
+}
+
+impl Drop for HeldSecret {
+    fn drop(&mut self) {
+        self.bytes.fill(0);
+        core::hint::black_box(&self.bytes);
+    }
+}
+
+/// The secrets of a keyring, as a host that writes them out (the agent's
+/// sink) sees them. `Debug` shows versions only.
+pub struct KeyringSecrets<'a> {
+    /// The current secret and its version.
+    pub current: (u64, &'a [u8]),
+    /// The previous secret, its version and when it stops verifying.
+    pub previous: Option<(u64, &'a [u8], UnixTime)>,
+}
+
+impl fmt::Debug for KeyringSecrets<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyringSecrets")
+            .field("current_version", &self.current.0)
+            .field("previous_version", &self.previous.map(|p| p.0))
+            .field("previous_until", &self.previous.map(|p| p.2))
+            .finish()
+    }
+}
+
+/// The rules of a keyring fed by a rotating source (a KV v2 field, a file),
+/// once for every host: which secret is current, which previous one still
+/// verifies and until when (the rotation's time plus the grace window,
+/// rounded up to a whole second so it can be written as Unix seconds and
+/// honoured to the second), what an unusable offer does (nothing: the keys
+/// held stay, the refusal shows in [`KeyringState::health`]), and the
+/// keyring's health merged with its source's.
+///
+/// ```
+/// use std::time::Duration;
+/// use tokenkeep_core::UnixTime;
+/// use tokenkeep_core::hmac_keyring::{HmacKeyringConfig, HmacSourceError, KeyringState};
+///
+/// let now = UnixTime::from_millis(1_767_225_600_250);
+/// let mut state = KeyringState::new(HmacKeyringConfig { grace: Duration::from_secs(10), ..Default::default() });
+/// assert_eq!(state.handle_secret(b"first-secret-first-secret", 1, now), Ok(true));
+/// assert_eq!(state.handle_secret(b"short", 2, now), Err(HmacSourceError::SecretTooShort));
+/// assert_eq!(state.handle_secret(b"second-secret-second-secret", 2, now), Ok(true));
+/// let secrets = state.secrets(now).unwrap();
+/// assert_eq!(secrets.previous.unwrap().2, UnixTime::from_secs(1_767_225_611));
+/// ```
+pub struct KeyringState {
+    config: HmacKeyringConfig,
+    current: Option<HeldSecret>,
+    previous: Option<(HeldSecret, UnixTime)>,
+    loaded_at: Option<UnixTime>,
+    last_ok: Option<bool>,
+    failures: u32,
+    refused: Option<HmacSourceError>,
+    last_error: Option<HmacSourceError>,
+}
+
+impl fmt::Debug for KeyringState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyringState")
+            .field("current_version", &self.current.as_ref().map(|h| h.version))
+            .field("previous_version", &self.previous.as_ref().map(|(h, _)| h.version))
+            .field("previous_until", &self.previous.as_ref().map(|(_, u)| *u))
+            .field("refused", &self.refused)
+            .finish()
+    }
+}
+
+/// `t` rounded up to a whole second.
+fn ceil_to_second(t: UnixTime) -> UnixTime {
+    let ms = t.as_millis();
+    UnixTime::from_millis(ms.div_ceil(1000) * 1000)
+}
+
+/// Drops one trailing `\n` (or `\r\n`): editors and `echo` add one.
+fn strip_line_ending(bytes: &[u8]) -> &[u8] {
+    let b = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if b.len() < bytes.len() { b.strip_suffix(b"\r").unwrap_or(b) } else { b }
+}
+
+impl KeyringState {
+    /// An empty state.
+    pub fn new(config: HmacKeyringConfig) -> Self {
+        KeyringState {
+            config,
+            current: None,
+            previous: None,
+            loaded_at: None,
+            last_ok: None,
+            failures: 0,
+            refused: None,
+            last_error: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HmacKeyringConfig {
+        &self.config
+    }
+
+    /// A secret the source offers as `version`. `Ok(true)`: installed (the
+    /// one held, if any, becomes the previous one); `Ok(false)`: the version
+    /// held already. A refusal leaves the keys held in place.
+    pub fn handle_secret(&mut self, secret: &[u8], version: u64, now: UnixTime) -> Result<bool, HmacSourceError> {
+        self.handle_timeout(now);
+        if self.current.as_ref().is_some_and(|c| c.version == version) {
+            self.succeeded();
+            return Ok(false);
+        }
+        let checked = match &self.current {
+            _ if secret.len() < MIN_SECRET_BYTES => Err(HmacSourceError::SecretTooShort),
+            Some(c) if version < c.version => Err(HmacSourceError::StaleVersion),
+            _ => crypto::hmac_key(Algorithm::HS256, secret).map(|_| ()).map_err(|_| HmacSourceError::SecretTooShort),
+        };
+        if let Err(e) = checked {
+            self.handle_source_error(e);
+            return Err(e);
+        }
+        let new = HeldSecret { bytes: secret.to_vec(), version };
+        if let Some(old) = self.current.replace(new) {
+            let until = ceil_to_second(now + self.config.grace);
+            self.previous = Some((old, until));
+        }
+        self.loaded_at = Some(now);
+        self.succeeded();
+        Ok(true)
+    }
+
+    /// A file's contents: one trailing line ending dropped; the version is a
+    /// counter that goes up each time the contents change.
+    pub fn handle_file_contents(&mut self, contents: &[u8], now: UnixTime) -> Result<bool, HmacSourceError> {
+        let secret = strip_line_ending(contents);
+        if secret.is_empty() {
+            self.handle_source_error(HmacSourceError::Empty);
+            return Err(HmacSourceError::Empty);
+        }
+        match &self.current {
+            Some(c) if c.bytes == secret => {
+                self.succeeded();
+                Ok(false)
+            }
+            c => {
+                let version = c.as_ref().map_or(1, |c| c.version.saturating_add(1));
+                self.handle_secret(secret, version, now)
+            }
+        }
+    }
+
+    /// The KV v2 data of `version`: its string member `field` is the secret.
+    pub fn handle_kv_data(
+        &mut self,
+        data: &serde_json::Map<String, serde_json::Value>,
+        field: &str,
+        version: u64,
+        now: UnixTime,
+    ) -> Result<bool, HmacSourceError> {
+        match data.get(field).and_then(serde_json::Value::as_str) {
+            Some(secret) => self.handle_secret(secret.as_bytes(), version, now),
+            None => {
+                self.handle_source_error(HmacSourceError::MissingField);
+                Err(HmacSourceError::MissingField)
+            }
+        }
+    }
+
+    /// The source could not offer a secret (an unreadable file).
+    pub fn handle_source_error(&mut self, e: HmacSourceError) {
+        self.last_ok = Some(false);
+        self.failures = self.failures.saturating_add(1);
+        self.refused = Some(e);
+        self.last_error = Some(e);
+    }
+
+    fn succeeded(&mut self) {
+        self.last_ok = Some(true);
+        self.failures = 0;
+        self.refused = None;
+    }
+
+    /// Time passed: a previous secret past its window is dropped.
+    pub fn handle_timeout(&mut self, now: UnixTime) {
+        if self.previous.as_ref().is_some_and(|(_, until)| now >= *until) {
+            self.previous = None;
+        }
+    }
+
+    /// When the previous secret stops verifying (what the keyring offers changes then).
+    pub fn poll_timeout(&self) -> Option<UnixTime> {
+        self.previous.as_ref().map(|(_, until)| *until)
+    }
+
+    /// The secrets at `now` (`None` before the first one).
+    pub fn secrets(&self, now: UnixTime) -> Option<KeyringSecrets<'_>> {
+        let current = self.current.as_ref()?;
+        let previous = self
+            .previous
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .map(|(h, until)| (h.version, &h.bytes[..], *until));
+        Some(KeyringSecrets { current: (current.version, &current.bytes), previous })
+    }
+
+    /// A signing keyring holding the secrets at `now`.
+    pub fn keyring(&self, now: UnixTime) -> HmacKeyring {
+        let mut ring = HmacKeyring::new(self.config.clone());
+        if let Some(s) = self.secrets(now) {
+            ring.current =
+                crypto::hmac_key(Algorithm::HS256, s.current.1).ok().map(|key| KeyEntry { version: s.current.0, key });
+            ring.previous = s.previous.and_then(|(version, bytes, until)| {
+                crypto::hmac_key(Algorithm::HS256, bytes).ok().map(|key| (KeyEntry { version, key }, until))
+            });
+        }
+        ring
+    }
+
+    /// Version of the current secret.
+    pub fn current_version(&self) -> Option<u64> {
+        self.current.as_ref().map(|c| c.version)
+    }
+
+    /// Why the newest offer was not installed (`None` once one is).
+    pub fn refused(&self) -> Option<HmacSourceError> {
+        self.refused
+    }
+
+    /// The keyring's health. `source`: the health of what feeds it (a KV
+    /// poller), whose state and figures it starts from; `next_check_at`: when
+    /// a file source looks again.
+    pub fn health(&self, now: UnixTime, source: Option<Health>, next_check_at: Option<UnixTime>) -> Health {
+        let version = self.current_version();
+        let failing = self.refused.is_some();
+        let own_error = self.last_error.map(HmacSourceError::as_str);
+        match source {
+            Some(mut h) => {
+                h.version = version;
+                h.state = match (version.is_some(), failing) {
+                    (false, _) if h.state == CredentialState::Fatal => CredentialState::Fatal,
+                    (false, _) => CredentialState::Empty,
+                    (true, true) if matches!(h.state, CredentialState::Fresh | CredentialState::Refreshing) => {
+                        CredentialState::Degraded
+                    }
+                    (true, _) => h.state,
+                };
+                if failing {
+                    h.last_refresh_ok = Some(false);
+                    h.consecutive_failures = h.consecutive_failures.max(self.failures);
+                    h.last_error_code = own_error;
+                } else if h.last_error_code.is_none() {
+                    h.last_error_code = own_error;
+                }
+                h
+            }
+            None => {
+                let secs =
+                    |t: UnixTime| if t > now { t.saturating_since(now) } else { now.saturating_since(t) }.as_secs();
+                Health {
+                    state: match (version.is_some(), failing) {
+                        (false, _) => CredentialState::Empty,
+                        (true, true) => CredentialState::Degraded,
+                        (true, false) => CredentialState::Fresh,
+                    },
+                    token_age_seconds: self.loaded_at.map(secs),
+                    expires_in_seconds: None,
+                    next_refresh_in_seconds: next_check_at.map(secs),
+                    last_refresh_ok: self.last_ok,
+                    consecutive_failures: self.failures,
+                    last_error_code: own_error,
+                    version,
+                    in_flight: false,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +673,32 @@ mod tests {
         assert_eq!(ring.rotate(b"short", 4, now()), Err(HmacError::SecretTooShort));
         let dbg = format!("{ring:?}");
         assert!(!dbg.contains("first-secret"), "{dbg}");
+    }
+
+    #[test]
+    fn keyring_state_rotates_refuses_and_retires_on_a_whole_second() {
+        let config = HmacKeyringConfig { grace: Duration::from_secs(5), ..HmacKeyringConfig::default() };
+        let t = UnixTime::from_millis(1_767_225_600_400);
+        let mut st = KeyringState::new(config);
+        assert_eq!(st.handle_file_contents(b"\n", t), Err(HmacSourceError::Empty));
+        assert_eq!(st.health(t, None, None).state, CredentialState::Empty);
+        assert_eq!(st.handle_file_contents(b"first-secret-first-secret-12345\n", t), Ok(true));
+        assert_eq!(st.handle_file_contents(b"first-secret-first-secret-12345", t), Ok(false));
+        assert_eq!(st.current_version(), Some(1));
+        let sig = st.keyring(t).sign("GET", "/", b"", t).unwrap();
+        assert_eq!(st.handle_file_contents(b"second-secret-second-secret-678", t), Ok(true));
+        assert_eq!(st.handle_secret(S1, 1, t), Err(HmacSourceError::StaleVersion));
+        assert_eq!(st.health(t, None, None).state, CredentialState::Degraded);
+        assert_eq!(st.health(t, None, None).last_error_code, Some("stale_version"));
+        let until = st.secrets(t).unwrap().previous.unwrap().2;
+        assert_eq!(until, UnixTime::from_secs(1_767_225_606), "rotation + grace, rounded up");
+        assert_eq!(st.keyring(until.saturating_sub(Duration::from_millis(1))).verify(&sig, "GET", "/", b"", t), Ok(1));
+        assert_eq!(st.keyring(until).verify(&sig, "GET", "/", b"", t), Err(HmacError::UnknownKeyVersion));
+        st.handle_timeout(until);
+        assert!(st.secrets(until).unwrap().previous.is_none() && st.poll_timeout().is_none());
+        let mut data = serde_json::Map::new();
+        data.insert("other".into(), serde_json::Value::from("x"));
+        assert_eq!(st.handle_kv_data(&data, "key", 9, t), Err(HmacSourceError::MissingField));
+        assert!(!format!("{st:?} {:?}", st.secrets(t)).contains("second-secret"));
     }
 }

@@ -37,12 +37,14 @@ pub mod policy;
 pub mod rejection;
 pub mod rng;
 pub mod spec;
+mod spec_outbound;
 pub mod spiffe;
 pub mod text;
 pub mod time;
 pub mod token_cache;
 pub mod token_file;
 pub mod vault;
+pub mod vault_session;
 pub mod verifier;
 pub mod verify;
 

@@ -41,6 +41,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::spec_outbound::*;
+
 crate::codes::code_enum! {
     /// The stable code of a [`SpecError`].
     pub enum SpecErrorCode {

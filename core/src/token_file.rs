@@ -90,8 +90,25 @@ pub enum TokenFileError {
 }
 
 impl TokenFileError {
+    /// Every code, in a stable order.
+    pub const ALL: &'static [TokenFileError] = &[
+        TokenFileError::Empty,
+        TokenFileError::NotUtf8,
+        TokenFileError::NotAJwt,
+        TokenFileError::NoExp,
+        TokenFileError::TokenExpired,
+        TokenFileError::OlderThanCurrent,
+        TokenFileError::Unreadable,
+        TokenFileError::ReadTimeout,
+    ];
+
     /// Stable snake_case code.
     pub fn code(&self) -> &'static str {
+        self.as_str()
+    }
+
+    /// Stable snake_case code.
+    pub fn as_str(self) -> &'static str {
         match self {
             TokenFileError::Empty => "empty",
             TokenFileError::NotUtf8 => "not_utf8",

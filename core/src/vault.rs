@@ -27,8 +27,8 @@
 //! with the new token is fatal for that secret (slow retry).
 
 use crate::credential::{
-    Attempt, AttemptKind, CredentialConfig, CredentialError, CredentialMachine, CredentialState, Event, Health,
-    Obtained, Outcome, SecretString,
+    Attempt, AttemptFailure, AttemptKind, CredentialConfig, CredentialError, CredentialMachine, CredentialState, Event,
+    Health, Obtained, Outcome, SecretString,
 };
 use crate::http::{HeaderValue, HttpOutcome, HttpRequest, HttpResponse, Method, RequestId, TransportError};
 use crate::time::UnixTime;
@@ -102,26 +102,64 @@ pub enum VaultError {
     LeaseNotRenewable,
 }
 
+crate::codes::code_enum! {
+    /// The stable code of a [`VaultError`].
+    pub enum VaultErrorCode {
+        /// The server address is not an `http(s)://host[:port][/prefix]` URL.
+        InvalidAddress => "invalid_address",
+        /// A mount, path or namespace that is not usable.
+        InvalidPath => "invalid_path",
+        /// Another argument is unusable (an empty role, lease id or JWT).
+        InvalidArgument => "invalid_argument",
+        /// 403: the token is gone or the policy denies.
+        PermissionDenied => "permission_denied",
+        /// 400: the request is wrong (bad role, bad JWT).
+        InvalidRequest => "invalid_request",
+        /// 404 without data.
+        NotFound => "not_found",
+        /// KV v2: the latest version is deleted.
+        SecretDeleted => "secret_deleted",
+        /// 503: sealed or not ready.
+        Sealed => "sealed",
+        /// 429.
+        RateLimited => "rate_limited",
+        /// 412: a standby has not caught up.
+        PreconditionFailed => "precondition_failed",
+        /// Another 5xx.
+        ServerError => "server_error",
+        /// A status this client does not expect.
+        UnexpectedStatus => "unexpected_status",
+        /// No answer (the transport's own code is in the error).
+        Transport => "transport",
+        /// A 2xx whose body lacks what the endpoint promises.
+        BadResponse => "bad_response",
+        /// The lease is unknown to the server.
+        LeaseNotFound => "lease_not_found",
+        /// The lease cannot be renewed.
+        LeaseNotRenewable => "lease_not_renewable",
+    }
+}
+
 impl VaultError {
     /// Stable snake_case code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> VaultErrorCode {
         match self {
-            VaultError::InvalidAddress => "invalid_address",
-            VaultError::InvalidPath => "invalid_path",
-            VaultError::InvalidArgument => "invalid_argument",
-            VaultError::PermissionDenied => "permission_denied",
-            VaultError::InvalidRequest => "invalid_request",
-            VaultError::NotFound => "not_found",
-            VaultError::SecretDeleted { .. } => "secret_deleted",
-            VaultError::Sealed { .. } => "sealed",
-            VaultError::RateLimited { .. } => "rate_limited",
-            VaultError::PreconditionFailed => "precondition_failed",
-            VaultError::ServerError { .. } => "server_error",
-            VaultError::UnexpectedStatus { .. } => "unexpected_status",
-            VaultError::Transport(_) => "transport",
-            VaultError::BadResponse => "bad_response",
-            VaultError::LeaseNotFound => "lease_not_found",
-            VaultError::LeaseNotRenewable => "lease_not_renewable",
+            VaultError::InvalidAddress => VaultErrorCode::InvalidAddress,
+            VaultError::InvalidPath => VaultErrorCode::InvalidPath,
+            VaultError::InvalidArgument => VaultErrorCode::InvalidArgument,
+            VaultError::PermissionDenied => VaultErrorCode::PermissionDenied,
+            VaultError::InvalidRequest => VaultErrorCode::InvalidRequest,
+            VaultError::NotFound => VaultErrorCode::NotFound,
+            VaultError::SecretDeleted { .. } => VaultErrorCode::SecretDeleted,
+            VaultError::Sealed { .. } => VaultErrorCode::Sealed,
+            VaultError::RateLimited { .. } => VaultErrorCode::RateLimited,
+            VaultError::PreconditionFailed => VaultErrorCode::PreconditionFailed,
+            VaultError::ServerError { .. } => VaultErrorCode::ServerError,
+            VaultError::UnexpectedStatus { .. } => VaultErrorCode::UnexpectedStatus,
+            VaultError::Transport(_) => VaultErrorCode::Transport,
+            VaultError::BadResponse => VaultErrorCode::BadResponse,
+            VaultError::LeaseNotFound => VaultErrorCode::LeaseNotFound,
+            VaultError::LeaseNotRenewable => VaultErrorCode::LeaseNotRenewable,
         }
     }
 
@@ -747,7 +785,7 @@ fn outcome_error(outcome: HttpOutcome, ctx: Ctx) -> Result<HttpResponse, VaultEr
 }
 
 fn retryable<V>(e: &VaultError) -> Outcome<V> {
-    Outcome::Retryable { code: e.code(), retry_after: e.retry_after() }
+    Outcome::Retryable { code: e.code().as_str(), retry_after: e.retry_after() }
 }
 
 // ----- revocation queue ------------------------------------------------------
@@ -803,9 +841,9 @@ fn finish_revoke<V>(
         Ok(_) | Err(VaultError::LeaseNotFound) => machine.push_event(Event::Revoked),
         Err(e) if e.is_retryable() => {
             let will_retry = queue.failed(r, now);
-            machine.push_event(Event::RevokeFailed { code: e.code(), will_retry });
+            machine.push_event(Event::RevokeFailed { code: e.code().as_str(), will_retry });
         }
-        Err(e) => machine.push_event(Event::RevokeFailed { code: e.code(), will_retry: false }),
+        Err(e) => machine.push_event(Event::RevokeFailed { code: e.code().as_str(), will_retry: false }),
     }
 }
 
@@ -829,8 +867,58 @@ enum TokenOp {
     Revoke,
 }
 
-/// A JWT closer than this to its `exp` is not used for a login.
-const JWT_MIN_REMAINING: Duration = Duration::from_secs(5);
+/// A JWT closer than this to its `exp` is not used for a login: it could
+/// expire on its way to the server.
+pub const JWT_MIN_REMAINING: Duration = Duration::from_secs(5);
+
+crate::codes::code_enum! {
+    /// Why no JWT could be had for a Vault login (the login waits and asks again).
+    pub enum JwtErrorCode {
+        /// The JWT file could not be read (missing, permission, I/O).
+        Unreadable => "unreadable",
+        /// The source has no JWT now (a token file not written yet, a
+        /// provider whose workload API is not ready).
+        Unavailable => "unavailable",
+        /// The provider failed for another reason.
+        ProviderFailed => "provider_failed",
+        /// Empty or whitespace only.
+        Empty => "empty",
+        /// Not UTF-8.
+        NotUtf8 => "not_utf8",
+        /// Not a compact JWS.
+        NotAJwt => "not_a_jwt",
+        /// No numeric `exp` claim.
+        NoExp => "no_exp",
+        /// Already expired.
+        Expired => "expired",
+        /// Within [`JWT_MIN_REMAINING`] of its `exp`.
+        Expiring => "expiring",
+    }
+}
+
+/// Whether a JWT expiring at `exp` may still be sent for a login at `now`
+/// (the 5 s freshness rule; a JWT without a readable `exp` is the server's to judge).
+pub fn jwt_fresh_enough(exp: Option<UnixTime>, now: UnixTime) -> bool {
+    exp.is_none_or(|e| e > now + JWT_MIN_REMAINING)
+}
+
+/// Checks bytes a JWT source produced (a file's contents, a provider's
+/// answer) for a login at `now`: a compact JWS with an `exp` more than
+/// [`JWT_MIN_REMAINING`] away. Returns the JWT, trimmed.
+pub fn check_login_jwt(raw: &[u8], now: UnixTime) -> Result<SecretString, JwtErrorCode> {
+    use crate::token_file::{TokenFileError, parse_token_file};
+    let token = parse_token_file(raw, now).map_err(|e| match e {
+        TokenFileError::Empty => JwtErrorCode::Empty,
+        TokenFileError::NotUtf8 => JwtErrorCode::NotUtf8,
+        TokenFileError::NoExp => JwtErrorCode::NoExp,
+        TokenFileError::TokenExpired => JwtErrorCode::Expired,
+        _ => JwtErrorCode::NotAJwt,
+    })?;
+    if !jwt_fresh_enough(Some(token.exp), now) {
+        return Err(JwtErrorCode::Expiring);
+    }
+    Ok(SecretString::new(token.expose()))
+}
 
 /// The Vault token obtained by JWT login, renewed with `renew-self`.
 pub struct VaultTokenMachine {
@@ -947,10 +1035,10 @@ impl VaultTokenMachine {
     /// (`code`: unreadable, not a JWT, about to expire): the waiting login
     /// counts as a failed attempt, so the next one follows the credential
     /// backoff and health reports `code`.
-    pub fn handle_jwt_unavailable(&mut self, code: &'static str, now: UnixTime) {
+    pub fn handle_jwt_unavailable(&mut self, code: JwtErrorCode, now: UnixTime) {
         if let Some(att) = self.waiting_for_jwt.take() {
             self.need_jwt = false;
-            self.machine.handle_outcome(att.id, Outcome::Retryable { code, retry_after: None }, now);
+            self.machine.handle_outcome(att.id, Outcome::Retryable { code: code.as_str(), retry_after: None }, now);
         }
         self.pump(now);
     }
@@ -986,7 +1074,7 @@ impl VaultTokenMachine {
                     }
                     // 403 (bad role, permission denied), or 400 that persisted:
                     // Fatal, which still retries slowly.
-                    Err(e) => Outcome::Permanent { code: e.code() },
+                    Err(e) => Outcome::Permanent { code: e.code().as_str() },
                 };
                 if !matches!(out, Outcome::Retryable { .. }) {
                     self.login_400_since = None;
@@ -1013,7 +1101,7 @@ impl VaultTokenMachine {
                     }
                     Err(e) if e.is_retryable() => retryable(&e),
                     // 403/400: the token is gone (revoked, expired, server restarted): log in again.
-                    Err(e) => Outcome::Gone { code: e.code() },
+                    Err(e) => Outcome::Gone { code: e.code().as_str() },
                 };
                 self.machine.handle_outcome(id, out, now);
             }
@@ -1027,10 +1115,35 @@ impl VaultTokenMachine {
         self.pump(now);
     }
 
-    /// A request made with the current token was refused with 403 (a secret
-    /// machine's [`Event::TokenRejected`]): log in again, once (rate-limited).
-    pub fn handle_token_rejected(&mut self, now: UnixTime) {
+    /// A request made with the current token was refused with 401/403 (by
+    /// the service the token was presented to, or a secret machine's
+    /// [`Event::TokenRejected`]): log in again, once (rate-limited).
+    pub fn handle_upstream_unauthorized(&mut self, now: UnixTime) {
         self.machine.request_refresh(true, now);
+        self.pump(now);
+    }
+
+    /// Asks for a renewal (or a login) soon; rate-limited like every forced
+    /// refresh ([`CredentialConfig::min_forced_interval`]).
+    pub fn refresh(&mut self, now: UnixTime) {
+        self.machine.request_refresh(false, now);
+        self.pump(now);
+    }
+
+    /// Forgets the request in flight (its answer will never come: the
+    /// process forked and the task sending it is gone); a revocation goes
+    /// back to its queue, an attempt is made again at once.
+    pub fn forget_in_flight(&mut self, now: UnixTime) {
+        if let Some((id, _)) = self.op.take() {
+            if let Some(r) = self.revoking.take() {
+                self.revokes.items.push_front(r);
+            }
+            self.machine.withdraw(id, now);
+        }
+        if let Some(att) = self.waiting_for_jwt.take() {
+            self.machine.withdraw(att.id, now);
+        }
+        self.need_jwt = false;
         self.pump(now);
     }
 
@@ -1088,7 +1201,7 @@ impl VaultTokenMachine {
 
     fn usable_jwt(&self, now: UnixTime) -> Option<&str> {
         match &self.jwt {
-            Some((j, exp)) if exp.is_none_or(|e| e > now + JWT_MIN_REMAINING) => Some(j.expose()),
+            Some((j, exp)) if jwt_fresh_enough(*exp, now) => Some(j.expose()),
             _ => None,
         }
     }
@@ -1112,7 +1225,11 @@ impl VaultTokenMachine {
                         self.actions.push_back(VaultAction::Send(req));
                     }
                     Err(_) => {
-                        self.machine.handle_outcome(att.id, Outcome::Gone { code: "expired" }, now);
+                        self.machine.handle_outcome(
+                            att.id,
+                            Outcome::Gone { code: AttemptFailure::Expired.as_str() },
+                            now,
+                        );
                         return self.pump(now);
                     }
                 },
@@ -1132,7 +1249,7 @@ impl VaultTokenMachine {
                         self.actions.push_back(VaultAction::Send(req));
                     }
                     Err(e) => {
-                        self.machine.handle_outcome(att.id, Outcome::Permanent { code: e.code() }, now);
+                        self.machine.handle_outcome(att.id, Outcome::Permanent { code: e.code().as_str() }, now);
                     }
                 }
             } else if !self.need_jwt {
@@ -1254,9 +1371,9 @@ impl KvSecretMachine {
                 let version = Some(s.version);
                 Outcome::Obtained(Obtained { value: s, expires_at: None, renewable: false, version })
             }
-            Err(e @ VaultError::PermissionDenied) => Outcome::Rejected { code: e.code() },
+            Err(e @ VaultError::PermissionDenied) => Outcome::Rejected { code: e.code().as_str() },
             Err(e) if e.is_retryable() => retryable(&e),
-            Err(e) => Outcome::Permanent { code: e.code() },
+            Err(e) => Outcome::Permanent { code: e.code().as_str() },
         };
         self.machine.handle_outcome(id, out, now);
         self.pump(now);
@@ -1268,6 +1385,34 @@ impl KvSecretMachine {
         if let Some(att) = self.waiting.take() {
             self.machine.withdraw(att.id, now);
         }
+    }
+
+    /// Whether shutdown finished (nothing in flight).
+    pub fn is_shut_down(&self) -> bool {
+        self.machine.is_stopped() && self.machine.in_flight().is_none()
+    }
+
+    /// The secret's value was refused by the service it is for: read it
+    /// again soon (rate-limited), maybe it was rotated.
+    pub fn handle_upstream_unauthorized(&mut self, now: UnixTime) {
+        self.refresh(now);
+    }
+
+    /// Asks for a read soon (rate-limited).
+    pub fn refresh(&mut self, now: UnixTime) {
+        self.machine.request_refresh(false, now);
+        self.pump(now);
+    }
+
+    /// Forgets the read in flight (see [`VaultTokenMachine::forget_in_flight`]).
+    pub fn forget_in_flight(&mut self, now: UnixTime) {
+        if let Some(id) = self.op.take() {
+            self.machine.withdraw(id, now);
+        }
+        if let Some(att) = self.waiting.take() {
+            self.machine.withdraw(att.id, now);
+        }
+        self.pump(now);
     }
 
     /// The secret to use now.
@@ -1305,6 +1450,7 @@ impl KvSecretMachine {
                 self.waiting = None;
             } else if let Some(t) = &self.token {
                 self.waiting = None;
+                self.machine.handle_attempt_sent();
                 self.op = Some(att.id);
                 self.requests.push_back(self.vault.kv2_read(att.id, t.expose(), &self.mount, &self.path));
             }
@@ -1463,9 +1609,9 @@ impl LeaseMachine {
                         let expires_at = self.effective(Some(own));
                         Outcome::Obtained(Obtained { value: s, expires_at, renewable, version: None })
                     }
-                    Err(e @ VaultError::PermissionDenied) => Outcome::Rejected { code: e.code() },
+                    Err(e @ VaultError::PermissionDenied) => Outcome::Rejected { code: e.code().as_str() },
                     Err(e) if e.is_retryable() => retryable(&e),
-                    Err(e) => Outcome::Permanent { code: e.code() },
+                    Err(e) => Outcome::Permanent { code: e.code().as_str() },
                 };
                 self.machine.handle_outcome(id, out, now);
             }
@@ -1484,10 +1630,10 @@ impl LeaseMachine {
                             Outcome::Renewed { expires_at }
                         }
                     }
-                    Err(e @ VaultError::PermissionDenied) => Outcome::Rejected { code: e.code() },
+                    Err(e @ VaultError::PermissionDenied) => Outcome::Rejected { code: e.code().as_str() },
                     Err(e) if e.is_retryable() => retryable(&e),
                     // lease not found / not renewable / other: final for this lease, read a new one.
-                    Err(e) => Outcome::Gone { code: e.code() },
+                    Err(e) => Outcome::Gone { code: e.code().as_str() },
                 };
                 self.machine.handle_outcome(id, out, now);
             }
@@ -1521,6 +1667,33 @@ impl LeaseMachine {
     /// Whether shutdown finished (nothing in flight, nothing left to revoke).
     pub fn is_shut_down(&self) -> bool {
         self.machine.is_stopped() && self.machine.in_flight().is_none() && self.revokes.items.is_empty()
+    }
+
+    /// The credential was refused by the service it is for (a database
+    /// login failed): read a new one soon (rate-limited).
+    pub fn handle_upstream_unauthorized(&mut self, now: UnixTime) {
+        self.machine.request_refresh(true, now);
+        self.pump(now);
+    }
+
+    /// Asks for a renewal (or a new read) soon (rate-limited).
+    pub fn refresh(&mut self, now: UnixTime) {
+        self.machine.request_refresh(false, now);
+        self.pump(now);
+    }
+
+    /// Forgets the request in flight (see [`VaultTokenMachine::forget_in_flight`]).
+    pub fn forget_in_flight(&mut self, now: UnixTime) {
+        if let Some((id, _)) = self.op.take() {
+            if let Some(r) = self.revoking.take() {
+                self.revokes.items.push_front(r);
+            }
+            self.machine.withdraw(id, now);
+        }
+        if let Some(att) = self.waiting.take() {
+            self.machine.withdraw(att.id, now);
+        }
+        self.pump(now);
     }
 
     /// The secret to use now; an error after its (effective) expiry.
@@ -1580,6 +1753,7 @@ impl LeaseMachine {
                 self.waiting = None;
             } else if let Some(t) = &self.token {
                 self.waiting = None;
+                self.machine.handle_attempt_sent();
                 match att.kind {
                     AttemptKind::Acquire => {
                         let op = LeaseOp::Read { generation: self.token_generation, token_expiry: self.token_expiry };
@@ -1598,7 +1772,11 @@ impl LeaseMachine {
                             self.requests.push_back(req);
                         }
                         Err(_) => {
-                            self.machine.handle_outcome(att.id, Outcome::Gone { code: "expired" }, now);
+                            self.machine.handle_outcome(
+                                att.id,
+                                Outcome::Gone { code: AttemptFailure::Expired.as_str() },
+                                now,
+                            );
                             return self.pump(now);
                         }
                     },
@@ -1663,16 +1841,16 @@ mod tests {
         let mut tm = VaultTokenMachine::new(v, "jwt", "app", CredentialConfig::expiring(), 1, now()).unwrap();
         tm.handle_timeout(now());
         assert!(matches!(tm.poll_action(), Some(VaultAction::NeedJwt)));
-        tm.handle_jwt_unavailable("jwt_unreadable", now());
+        tm.handle_jwt_unavailable(JwtErrorCode::Unreadable, now());
         let health = tm.health(now());
-        assert_eq!(health.last_error_code, Some("jwt_unreadable"));
+        assert_eq!(health.last_error_code, Some("unreadable"));
         assert_eq!(health.consecutive_failures, 1);
         let next = tm.machine().next_attempt_at().expect("a retry is scheduled");
         assert!(next > now(), "not at once");
         // The retry asks for a JWT again, and a second failure waits longer on average (backoff, not a fixed 1 s).
         tm.handle_timeout(next);
         assert!(matches!(tm.poll_action(), Some(VaultAction::NeedJwt)));
-        tm.handle_jwt_unavailable("not_a_jwt", next);
+        tm.handle_jwt_unavailable(JwtErrorCode::NotAJwt, next);
         assert_eq!(tm.health(next).consecutive_failures, 2);
     }
 

@@ -19,6 +19,7 @@ use tokenkeep_core::http::{HttpOutcome, HttpRequest, HttpResponse, Method, Reque
 use tokenkeep_core::rng::JitterRng;
 use tokenkeep_core::token_file::{TokenFileAction, TokenFileConfig, TokenFileError, TokenFileMachine};
 use tokenkeep_core::vault::{KvSecretMachine, LeaseMachine, VaultAction, VaultConfig, VaultTokenMachine};
+use tokenkeep_core::vault_session::{DependentId, Member, SessionAction, VaultSession};
 
 const T0: u64 = 1_767_225_600;
 const LATENCY: Duration = Duration::from_millis(50);
@@ -284,7 +285,8 @@ impl SimVault {
 }
 
 // ---------------------------------------------------------------------------
-// The world: machines wired together, a virtual clock, a delivery queue
+// The world: the core's Vault session (the wiring the runtime runs too), a
+// virtual clock, a delivery queue
 // ---------------------------------------------------------------------------
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -317,9 +319,9 @@ impl Trace {
 struct World {
     now: UnixTime,
     vault: SimVault,
-    token: VaultTokenMachine,
-    kv: Option<KvSecretMachine>,
-    lease: Option<LeaseMachine>,
+    session: VaultSession,
+    kv: Option<DependentId>,
+    lease: Option<DependentId>,
     deliveries: VecDeque<(UnixTime, Who, RequestId, HttpOutcome)>,
     in_flight: BTreeMap<&'static str, u32>,
     traces: BTreeMap<&'static str, Trace>,
@@ -341,17 +343,47 @@ fn vault_cfg() -> VaultConfig {
 impl World {
     fn new(vault: SimVault, token_cfg: CredentialConfig, seed: u64) -> World {
         let now = t0();
-        let token = VaultTokenMachine::new(vault_cfg(), "jwt", "app", token_cfg, seed, now).unwrap();
+        let session = VaultSession::new(vault_cfg(), "jwt", "app", token_cfg, seed, now).unwrap();
         World {
             now,
             vault,
-            token,
+            session,
             kv: None,
             lease: None,
             deliveries: VecDeque::new(),
             in_flight: BTreeMap::new(),
             traces: BTreeMap::new(),
             steps: 0,
+        }
+    }
+
+    /// Follows the KV secret `secret/app/hmac`.
+    fn add_kv(&mut self, config: CredentialConfig, seed: u64) {
+        self.kv = Some(self.session.add_kv("secret", "app/hmac", config, seed, self.now).unwrap());
+    }
+
+    /// Holds a lease on `database/creds/app`, revoked on close.
+    fn add_lease(&mut self, config: CredentialConfig, seed: u64) {
+        self.lease = Some(self.session.add_lease("database/creds/app", config, true, seed, self.now).unwrap());
+    }
+
+    fn token(&self) -> &VaultTokenMachine {
+        self.session.token()
+    }
+
+    fn kv(&self) -> &KvSecretMachine {
+        self.session.kv(self.kv.expect("a KV secret")).expect("not closed")
+    }
+
+    fn lease(&self) -> &LeaseMachine {
+        self.session.lease(self.lease.expect("a lease")).expect("not closed")
+    }
+
+    fn who(&self, member: Member) -> Who {
+        match member {
+            Member::Token => Who::Token,
+            Member::Dependent(id) if Some(id) == self.kv => Who::Kv,
+            Member::Dependent(_) => Who::Lease,
         }
     }
 
@@ -367,72 +399,26 @@ impl World {
         self.deliveries.push_back((self.now + LATENCY, who, req.id, out));
     }
 
-    /// Drains every machine's outputs and wires them together, until quiet.
+    /// Carries out what the session asks (the JWT at once) and records its events.
     fn pump(&mut self) {
         let now = self.now;
-        for _ in 0..50 {
-            let mut quiet = true;
-            while let Some(a) = self.token.poll_action() {
-                quiet = false;
-                match a {
-                    VaultAction::Send(r) => self.send(Who::Token, r),
-                    VaultAction::NeedJwt => {
-                        let s = now.as_secs();
-                        self.token.handle_jwt(&jwt(s, s + 600, "spiffe://example.org/app"), now);
-                    }
-                    _ => unreachable!(),
+        while let Some(action) = self.session.poll_action() {
+            match action {
+                SessionAction::Send { from, request } => {
+                    let who = self.who(from);
+                    self.send(who, request);
                 }
-            }
-            let mut token_rejected = false;
-            let mut token_changed = false;
-            while let Some(e) = self.token.poll_event() {
-                quiet = false;
-                if matches!(e, Event::Obtained { .. } | Event::Renewed { .. } | Event::Expired) {
-                    token_changed = true;
+                SessionAction::NeedJwt => {
+                    let s = now.as_secs();
+                    self.session.handle_jwt(&jwt(s, s + 600, "spiffe://example.org/app"), now);
                 }
-                self.record(Who::Token, e);
-            }
-            if let Some(kv) = self.kv.as_mut() {
-                if token_changed || kv.poll_timeout().is_some() {
-                    kv.handle_token(self.token.current(now).ok(), now);
-                }
-                let reqs: Vec<_> = std::iter::from_fn(|| kv.poll_request()).collect();
-                let evs: Vec<_> = std::iter::from_fn(|| kv.poll_event()).collect();
-                let (busy, rejected) = self.deliver(Who::Kv, reqs, evs);
-                quiet &= !busy;
-                token_rejected |= rejected;
-            }
-            if let Some(lease) = self.lease.as_mut() {
-                lease.handle_token(self.token.current(now).ok(), self.token.expires_at(), now);
-                let reqs: Vec<_> = std::iter::from_fn(|| lease.poll_request()).collect();
-                let evs: Vec<_> = std::iter::from_fn(|| lease.poll_event()).collect();
-                let (busy, rejected) = self.deliver(Who::Lease, reqs, evs);
-                quiet &= !busy;
-                token_rejected |= rejected;
-            }
-            if token_rejected {
-                self.token.handle_token_rejected(now);
-            }
-            if quiet {
-                return;
+                _ => unreachable!(),
             }
         }
-        panic!("machines never went quiet at {}", rel(now));
-    }
-
-    /// Sends a dependent machine's requests and records its events; returns
-    /// whether there was anything, and whether it reported the token rejected.
-    fn deliver(&mut self, who: Who, reqs: Vec<HttpRequest>, evs: Vec<Event>) -> (bool, bool) {
-        let busy = !reqs.is_empty() || !evs.is_empty();
-        for r in reqs {
-            self.send(who, r);
-        }
-        let mut rejected = false;
-        for e in evs {
-            rejected |= matches!(e, Event::TokenRejected { .. });
+        while let Some((member, e)) = self.session.poll_event() {
+            let who = self.who(member);
             self.record(who, e);
         }
-        (busy, rejected)
     }
 
     fn record(&mut self, who: Who, e: Event) {
@@ -444,16 +430,8 @@ impl World {
     }
 
     fn next_wake(&self) -> Option<UnixTime> {
-        let mut ts: Vec<UnixTime> = Vec::new();
-        ts.extend(self.token.poll_timeout());
-        if let Some(kv) = &self.kv {
-            ts.extend(kv.poll_timeout());
-        }
-        if let Some(l) = &self.lease {
-            ts.extend(l.poll_timeout());
-        }
-        ts.extend(self.deliveries.iter().map(|d| d.0));
-        ts.into_iter().min()
+        let deliveries = self.deliveries.iter().map(|d| d.0);
+        self.session.poll_timeout().into_iter().chain(deliveries).min()
     }
 
     /// Runs until `end`, calling `tick` after every step. `max_step` bounds
@@ -483,19 +461,10 @@ impl World {
                 if let Some(n) = self.in_flight.get_mut(name(who)) {
                     *n = n.saturating_sub(1);
                 }
-                match who {
-                    Who::Token => self.token.handle_response(id, out, now),
-                    Who::Kv => self.kv.as_mut().unwrap().handle_response(id, out, now),
-                    Who::Lease => self.lease.as_mut().unwrap().handle_response(id, out, now),
-                }
+                self.session.handle_response(id, out, now);
+                self.pump();
             }
-            self.token.handle_timeout(now);
-            if let Some(kv) = self.kv.as_mut() {
-                kv.handle_timeout(now);
-            }
-            if let Some(l) = self.lease.as_mut() {
-                l.handle_timeout(now);
-            }
+            self.session.handle_timeout(now);
             self.pump();
             tick(self);
         }
@@ -536,7 +505,7 @@ fn a_hour_token_renews_at_two_thirds_and_relogs_at_max_ttl() {
         if w.now < at(1.0) {
             return;
         }
-        assert!(w.token.current(w.now).is_ok(), "token not served at {}", rel(w.now));
+        assert!(w.token().current(w.now).is_ok(), "token not served at {}", rel(w.now));
         served_ok += 1;
     });
     let tr = w.trace("token");
@@ -588,9 +557,9 @@ fn b_refused_login_is_fatal_and_retries_only_slowly() {
             "(b) login {status}: attempts in 1h={attempts} fatal_events={} min_gap={:.1}s state={}",
             tr.count("fatal"),
             min_gap.as_secs_f64(),
-            w.token.state()
+            w.token().state()
         );
-        assert_eq!(w.token.state(), CredentialState::Fatal);
+        assert_eq!(w.token().state(), CredentialState::Fatal);
         assert_eq!(tr.count("fatal"), 1, "one Fatal event, not one per retry");
         // A 403 is final at once; a 400 is retried with backoff for
         // TRANSIENT_LOGIN_400_WINDOW first (OpenBao also says 400 when it could
@@ -609,9 +578,9 @@ fn b_refused_login_is_fatal_and_retries_only_slowly() {
         }
         assert!(slow_gaps.iter().all(|g| *g >= Duration::from_secs(270)), "retry every 5 min ±10 %: {slow_gaps:?}");
         assert!((12..=14 + quick as u32).contains(&attempts), "{attempts} attempts in 1 h");
-        assert_eq!(w.token.current(w.now).unwrap_err().code(), "fatal");
+        assert_eq!(w.token().current(w.now).unwrap_err().code(), "fatal");
         assert_eq!(
-            w.token.health(w.now).last_error_code,
+            w.token().health(w.now).last_error_code,
             Some(if status == 403 { "permission_denied" } else { "invalid_request" })
         );
     }
@@ -632,12 +601,12 @@ fn b_login_400_that_passes_is_retried_with_backoff_and_never_goes_fatal() {
         w.vault.counts.login_failures,
         w.vault.counts.logins,
         tr.count("fatal"),
-        w.token.state()
+        w.token().state()
     );
     assert!((1..=8).contains(&w.vault.counts.login_failures), "{}", w.vault.counts.login_failures);
     assert_eq!(w.vault.counts.logins, 1);
     assert_eq!(tr.count("fatal"), 0);
-    assert!(w.token.current(w.now).is_ok());
+    assert!(w.token().current(w.now).is_ok());
 }
 
 #[test]
@@ -645,17 +614,7 @@ fn b_kv_403_asks_for_one_relogin_then_goes_fatal() {
     let mut vault = SimVault::new(3600, 4 * 3600);
     vault.kv_forbidden = true;
     let mut w = World::new(vault, CredentialConfig::expiring(), 6);
-    w.kv = Some(
-        KvSecretMachine::new(
-            vault_cfg(),
-            "secret",
-            "app/hmac",
-            CredentialConfig::polled(Duration::from_secs(60)),
-            7,
-            t0(),
-        )
-        .unwrap(),
-    );
+    w.add_kv(CredentialConfig::polled(Duration::from_secs(60)), 7);
     w.run_until(at(3600.0), Duration::from_secs(600), &mut |_| {});
     let kv = w.trace("kv");
     println!(
@@ -668,7 +627,7 @@ fn b_kv_403_asks_for_one_relogin_then_goes_fatal() {
     assert_eq!(w.vault.counts.logins, 2, "exactly one re-login for the rejection");
     assert_eq!(kv.count("token_rejected"), 1);
     assert_eq!(kv.count("fatal"), 1);
-    assert_eq!(w.kv.as_ref().unwrap().state(), CredentialState::Fatal);
+    assert_eq!(w.kv().state(), CredentialState::Fatal);
     assert!(kv.starts.len() <= 2 + 13, "slow retry once fatal: {}", kv.starts.len());
 }
 
@@ -693,12 +652,12 @@ fn c_outage_serves_until_expiry_then_expired_error_and_recovers() {
         if now < at(1.0) {
             return;
         }
-        match w.token.current(now) {
+        match w.token().current(now) {
             Ok(_) => {
                 served += 1;
-                let e = w.token.expires_at().unwrap();
+                let e = w.token().expires_at().unwrap();
                 assert!(now < e);
-                if now >= outage.1 && recovered_at.is_none() && w.token.state() == CredentialState::Fresh {
+                if now >= outage.1 && recovered_at.is_none() && w.token().state() == CredentialState::Fresh {
                     recovered_at = Some(now);
                 }
             }
@@ -744,7 +703,7 @@ fn c_outage_serves_until_expiry_then_expired_error_and_recovers() {
     // the first attempt after the outage is the one that succeeds
     let first_attempt_after = tr.starts.iter().map(|s| s.0).find(|t| *t >= outage.1).unwrap();
     assert_eq!(first_attempt_after, first_ok_after);
-    assert_eq!(w.token.state(), CredentialState::Fresh);
+    assert_eq!(w.token().state(), CredentialState::Fresh);
 }
 
 // ---------------------------------------------------------------------------
@@ -757,7 +716,7 @@ fn d_kv_version_change_rotates_within_one_poll_and_previous_verifies_in_grace_on
     let kv_cfg = CredentialConfig::polled(poll);
     let grace = kv_cfg.grace_window();
     let mut w = World::new(SimVault::new(3600, 24 * 3600), CredentialConfig::expiring(), 3);
-    w.kv = Some(KvSecretMachine::new(vault_cfg(), "secret", "app/hmac", kv_cfg, 4, t0()).unwrap());
+    w.add_kv(kv_cfg, 4);
     let mut ring = HmacKeyring::new(HmacKeyringConfig { grace, ..HmacKeyringConfig::default() });
     let mut rotated_at: Option<UnixTime> = None;
     let write_at = at(600.0);
@@ -766,7 +725,7 @@ fn d_kv_version_change_rotates_within_one_poll_and_previous_verifies_in_grace_on
     let mut checks: Vec<(f64, Result<u64, HmacError>)> = Vec::new();
     w.run_until(at(1200.0), Duration::from_secs(1), &mut |w| {
         let now = w.now;
-        if let Ok(s) = w.kv.as_ref().unwrap().current(now) {
+        if let Ok(s) = w.kv().current(now) {
             let secret = s.get_str("hmac_key").unwrap().as_bytes().to_vec();
             let v = s.version;
             if ring.current_version() != Some(v) {
@@ -804,14 +763,14 @@ fn d_kv_version_change_rotates_within_one_poll_and_previous_verifies_in_grace_on
     );
     assert!(delay <= 66.0, "new version current within one poll interval (+10 %)");
     assert_eq!(kv.count("rotated"), 1);
-    assert_eq!(w.kv.as_ref().unwrap().current(w.now).unwrap().version, 2);
+    assert_eq!(w.kv().current(w.now).unwrap().version, 2);
     let in_grace: Vec<_> = checks.iter().filter(|(s, _)| *s < grace.as_secs_f64()).collect();
     let after: Vec<_> = checks.iter().filter(|(s, _)| *s >= grace.as_secs_f64()).collect();
     assert!(!in_grace.is_empty() && !after.is_empty());
     assert!(in_grace.iter().all(|(_, r)| *r == Ok(1)), "{in_grace:?}");
     assert!(after.iter().all(|(_, r)| *r == Err(HmacError::KeyRetired)), "{after:?}");
     // the machine's own previous follows the same window
-    assert!(w.kv.as_ref().unwrap().previous(w.now).is_none());
+    assert!(w.kv().previous(w.now).is_none());
     assert!(kv.count("previous_retired") == 1);
 }
 
@@ -826,7 +785,7 @@ fn e_twenty_second_token_renews_near_thirteen_seconds() {
         if w.now < at(1.0) {
             return;
         }
-        assert!(w.token.current(w.now).is_ok());
+        assert!(w.token().current(w.now).is_ok());
     });
     let tr = w.trace("token");
     let fr = renew_fractions(tr);
@@ -858,13 +817,13 @@ fn f_lease_renews_replaces_before_max_ttl_and_creator_expiry_and_revokes_after_g
     vault.lease_max_ttl = 1800;
     let mut w = World::new(vault, CredentialConfig::expiring(), 21);
     let lease_cfg = CredentialConfig { grace: Some(Duration::from_secs(60)), ..CredentialConfig::expiring() };
-    w.lease = Some(LeaseMachine::new(vault_cfg(), "database/creds/app", lease_cfg, 22, t0()).unwrap());
+    w.add_lease(lease_cfg, 22);
     let forget_at = at(2.0 * 3600.0 + 1000.0);
     let mut forgotten: Option<String> = None; // the lease revoked behind our back
     let mut served = 0u32;
     w.run_until(at(2.5 * 3600.0), Duration::from_secs(2), &mut |w| {
         let now = w.now;
-        if let Ok(l) = w.lease.as_ref().unwrap().current(now) {
+        if let Ok(l) = w.lease().current(now) {
             served += 1;
             // never serve a lease the server no longer honours (outside the
             // operator-revocation window below, which the client cannot know)
@@ -874,7 +833,7 @@ fn f_lease_renews_replaces_before_max_ttl_and_creator_expiry_and_revokes_after_g
         }
         if forgotten.is_none() && now >= forget_at {
             // an operator revokes the current lease behind our back
-            let id = w.lease.as_ref().unwrap().current(now).unwrap().lease_id().to_string();
+            let id = w.lease().current(now).unwrap().lease_id().to_string();
             w.vault.leases.remove(&id);
             forgotten = Some(id);
         }
@@ -918,16 +877,16 @@ fn f_lease_renews_replaces_before_max_ttl_and_creator_expiry_and_revokes_after_g
 #[test]
 fn f_lease_shutdown_revokes_current_and_token_revoke_self() {
     let mut w = World::new(SimVault::new(3600, 7200), CredentialConfig::expiring(), 31);
-    w.lease =
-        Some(LeaseMachine::new(vault_cfg(), "database/creds/app", CredentialConfig::expiring(), 32, t0()).unwrap());
+    w.add_lease(CredentialConfig::expiring(), 32);
     w.run_until(at(120.0), Duration::from_secs(10), &mut |_| {});
     assert_eq!(w.vault.leases.len(), 1);
     let now = w.now;
-    w.lease.as_mut().unwrap().handle_shutdown(now, true);
+    let lease = w.lease.unwrap();
+    w.session.close_dependent(lease, now);
     w.run_until(at(130.0), Duration::from_secs(1), &mut |_| {});
-    assert!(w.lease.as_ref().unwrap().is_shut_down());
+    assert!(w.session.is_closed(Member::Dependent(lease)));
     let now = w.now;
-    w.token.handle_shutdown(now, true);
+    w.session.close(true, now);
     w.run_until(at(140.0), Duration::from_secs(1), &mut |_| {});
     println!(
         "(f) shutdown: lease revokes={} token revokes={} leases left={} tokens alive={}",
@@ -939,7 +898,7 @@ fn f_lease_shutdown_revokes_current_and_token_revoke_self() {
     assert_eq!(w.vault.counts.lease_revokes, 1);
     assert!(w.vault.leases.is_empty());
     assert_eq!(w.vault.counts.token_revokes, 1);
-    assert!(w.token.is_shut_down());
+    assert!(w.session.is_shut_down());
 }
 
 // ---------------------------------------------------------------------------
@@ -1300,24 +1259,13 @@ proptest! {
 #[test]
 fn debug_of_every_secret_holding_type_is_redacted() {
     let mut w = World::new(SimVault::new(3600, 7200), CredentialConfig::expiring(), 41);
-    w.kv = Some(
-        KvSecretMachine::new(
-            vault_cfg(),
-            "secret",
-            "app/hmac",
-            CredentialConfig::polled(Duration::from_secs(60)),
-            42,
-            t0(),
-        )
-        .unwrap(),
-    );
-    w.lease =
-        Some(LeaseMachine::new(vault_cfg(), "database/creds/app", CredentialConfig::expiring(), 43, t0()).unwrap());
+    w.add_kv(CredentialConfig::polled(Duration::from_secs(60)), 42);
+    w.add_lease(CredentialConfig::expiring(), 43);
     w.run_until(at(30.0), Duration::from_secs(1), &mut |_| {});
     let now = w.now;
-    let tok = w.token.current(now).unwrap();
-    let kv = w.kv.as_ref().unwrap().current(now).unwrap();
-    let lease = w.lease.as_ref().unwrap().current(now).unwrap();
+    let tok = w.token().current(now).unwrap();
+    let kv = w.kv().current(now).unwrap();
+    let lease = w.lease().current(now).unwrap();
     let mut ring = HmacKeyring::new(HmacKeyringConfig::default());
     ring.rotate(kv.get_str("hmac_key").unwrap().as_bytes(), kv.version, now).unwrap();
     let mut tf = TokenFileMachine::new(TokenFileConfig::default(), 1, now);
@@ -1325,12 +1273,12 @@ fn debug_of_every_secret_holding_type_is_redacted() {
     tf.handle_contents(file_jwt.as_bytes(), now).unwrap();
     let dbg = format!(
         "{tok:?} {kv:?} {lease:?} {:?} {:?} {:?} {:?} {ring:?} {tf:?} {:?} {:?}",
-        w.token,
-        w.kv.as_ref().unwrap(),
-        w.lease.as_ref().unwrap(),
+        w.session,
+        w.kv(),
+        w.lease(),
         tf.current(now).unwrap(),
-        w.token.machine(),
-        w.token.health(now),
+        w.token().machine(),
+        w.token().health(now),
     );
     let secrets = [
         tok.expose().to_string(),

@@ -39,6 +39,11 @@ pub fn concerns() -> Vec<Concern> {
         codes: HostErrorCode::ALL.iter().map(|c| c.as_str()).collect(),
     });
     all.push(Concern {
+        name: "credential_kind",
+        description: "Kinds of outbound handles (`Event::source_kind`, metric label `kind`).",
+        codes: crate::outbound::CredentialKind::ALL.iter().map(|k| k.as_str()).collect(),
+    });
+    all.push(Concern {
         name: "event",
         description: "Names of the events handles emit (`events().add(...)`, logging `event` field).",
         codes: crate::events::EVENT_NAMES.to_vec(),

@@ -205,6 +205,34 @@ impl Respawn for Task {
     }
 }
 
+/// The wake-up of a handle's task, safe across `fork()`: a task parked on a
+/// `Notify` in the parent stays registered in the child's copy of it (its
+/// runtime is gone, its registration is not) and would swallow every
+/// `notify_one` meant for the task that replaced it. A re-spawned task
+/// starts with a fresh one ([`TaskWake::renew`]).
+pub(crate) struct TaskWake(arc_swap::ArcSwap<tokio::sync::Notify>);
+
+impl TaskWake {
+    pub(crate) fn new() -> TaskWake {
+        TaskWake(arc_swap::ArcSwap::from_pointee(tokio::sync::Notify::new()))
+    }
+
+    /// Wakes the task now, or at its next wait.
+    pub(crate) fn notify(&self) {
+        self.0.load().notify_one();
+    }
+
+    /// Resolves at the next [`TaskWake::notify`].
+    pub(crate) fn notified(&self) -> tokio::sync::futures::OwnedNotified {
+        self.0.load_full().notified_owned()
+    }
+
+    /// A fresh one, for a task spawned again in a forked child.
+    pub(crate) fn renew(&self) {
+        self.0.store(Arc::new(tokio::sync::Notify::new()));
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -223,54 +251,6 @@ pub(crate) async fn with_timeout<F: Future>(timeout: Duration, future: F) -> Opt
     tokio::select! {
         out = future => Some(out),
         _ = rx => None,
-    }
-}
-
-/// Wakes a handle's background task. Built on a version counter (tokio's
-/// `watch`), not on a queue of waiters: after `fork()` the parent's task is
-/// forgotten but stays registered in a queue-based `Notify`, where it would
-/// take a `notify_one` meant for the child's task and leave that one asleep
-/// (a key miss in a gunicorn worker would then wait out its budget and fail).
-/// A version is never lost: a wake while the task is busy is seen at its
-/// next wait.
-pub(crate) struct Wake {
-    version: tokio::sync::watch::Sender<u64>,
-}
-
-impl Wake {
-    pub(crate) fn new() -> Wake {
-        Wake { version: tokio::sync::watch::Sender::new(0) }
-    }
-
-    /// Wakes the task (now, or at its next wait if it is busy).
-    pub(crate) fn wake(&self) {
-        self.version.send_modify(|v| *v = v.wrapping_add(1));
-    }
-
-    /// The task's side; take it when the task starts.
-    pub(crate) fn listener(&self) -> WakeListener {
-        WakeListener { version: self.version.subscribe() }
-    }
-}
-
-/// What a task waits on; see [`Wake`].
-pub(crate) struct WakeListener {
-    version: tokio::sync::watch::Receiver<u64>,
-}
-
-impl WakeListener {
-    /// Marks every wake so far as handled: call before reading the state a
-    /// wake would change, so a wake after that read is never missed.
-    pub(crate) fn mark_seen(&mut self) {
-        self.version.borrow_and_update();
-    }
-
-    /// Resolves on the first wake since [`WakeListener::mark_seen`].
-    pub(crate) async fn woken(&mut self) {
-        if self.version.changed().await.is_err() {
-            // The handle is gone; its task ends on cancellation, not here.
-            std::future::pending::<()>().await;
-        }
     }
 }
 

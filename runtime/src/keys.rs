@@ -4,7 +4,6 @@
 
 use crate::clock;
 use crate::events::Listeners;
-use crate::host::Wake;
 use crate::http::HttpClient;
 use crate::signal::Rotations;
 use crate::telemetry;
@@ -19,7 +18,7 @@ pub(crate) struct KeyStore {
     pub(crate) name: String,
     snapshot: ArcSwap<KeySnapshot>,
     cache: Mutex<JwksCache>,
-    wake: Wake,
+    wake: crate::host::TaskWake,
     /// The snapshot generation, for readers waiting on a refetch.
     pub(crate) generation: Rotations,
     /// The verifier's rotation counter: moves when this store's keys change.
@@ -36,7 +35,7 @@ impl KeyStore {
             name,
             snapshot: ArcSwap::new(snapshot),
             cache: Mutex::new(cache),
-            wake: Wake::new(),
+            wake: crate::host::TaskWake::new(),
             generation: Rotations::new(),
             key_rotations,
             listeners,
@@ -87,7 +86,7 @@ impl KeyStore {
             decision
         };
         if matches!(decision, MissDecision::WaitForGeneration(_)) {
-            self.wake.wake();
+            self.wake.notify();
         }
         decision
     }
@@ -106,7 +105,7 @@ impl KeyStore {
             self.drain_events(&mut cache);
             started
         };
-        self.wake.wake();
+        self.wake.notify();
         started
     }
 
@@ -115,8 +114,10 @@ impl KeyStore {
         self.snapshot().usable_keys(clock::now()).is_some()
     }
 
-    /// Forgets a request the task of a parent process had in flight.
+    /// Forgets a request the task of a parent process had in flight (and
+    /// the parent task's wake-up registration).
     pub(crate) fn forget_in_flight(&self) {
+        self.wake.renew();
         self.lock().forget_in_flight(clock::now());
     }
 }
@@ -133,9 +134,7 @@ fn same_keys(a: &KeySnapshot, b: &KeySnapshot) -> bool {
 
 /// Drives one cache until `cancel` fires: timers, requests, responses, events.
 pub(crate) async fn run(store: Arc<KeyStore>, client: HttpClient, cancel: CancellationToken) {
-    let mut wake = store.wake.listener();
     loop {
-        wake.mark_seen();
         let (request, sleep_for) = {
             let mut cache = store.lock();
             cache.handle_timeout(clock::now());
@@ -160,7 +159,7 @@ pub(crate) async fn run(store: Arc<KeyStore>, client: HttpClient, cancel: Cancel
         }
         tokio::select! {
             () = tokio::time::sleep(sleep_for) => {}
-            () = wake.woken() => {}
+            () = store.wake.notified() => {}
             () = cancel.cancelled() => return,
         }
     }

@@ -9,23 +9,25 @@ mod openbao_support;
 use openbao_support::{Bao, Capture, Role, issuer, mint, random_hex, wait_until, write_atomic};
 use serde_json::json;
 use std::time::{Duration, Instant};
+use tokenkeep::Rotations;
 use tokenkeep::core::UnixTime;
 use tokenkeep::core::hmac_keyring::HmacKeyring as CoreKeyring;
 use tokenkeep::outbound::{
-    CredentialState, HmacError, HmacKeyring, HmacKeyringConfig, HmacKeyringSource, HmacSourceError, JwtSource,
-    Signature, VaultSecret, VaultSecretConfig, VaultToken, VaultTokenConfig,
+    CredentialState, HmacError, HmacKeyring, HmacKeyringConfig, HmacSourceError, Signature, VaultSecret, VaultToken,
 };
+use tokenkeep::spec::{HmacKeyringSpec, Seconds, VaultSecretSpec, VaultTokenSpec};
 
 const GRACE: Duration = Duration::from_secs(5);
 
-fn config() -> HmacKeyringConfig {
-    HmacKeyringConfig { grace: GRACE, ..HmacKeyringConfig::default() }
+/// The keyring's options: the secret from `source`, the previous one kept for GRACE.
+fn spec(source: HmacKeyringSpec) -> HmacKeyringSpec {
+    HmacKeyringSpec { grace: Some(Seconds(GRACE)), ..source }
 }
 
 /// Waits for the next rotation; returns how long it took.
-async fn next_rotation(rx: &mut tokio::sync::watch::Receiver<u64>, timeout: Duration) -> Duration {
+async fn next_rotation(rotations: &Rotations, seen: &mut u64, timeout: Duration) -> Duration {
     let started = Instant::now();
-    tokio::time::timeout(timeout, rx.changed()).await.expect("rotation seen in time").unwrap();
+    *seen = rotations.wait(*seen, timeout).await.expect("rotation seen in time");
     started.elapsed()
 }
 
@@ -64,17 +66,27 @@ async fn vault_kv_field_rotation_grace_and_rejections() {
     let jwt_file = bao.dir.path().join("jwt");
     let jwt = mint(&issuer, Duration::from_secs(600));
     write_atomic(&jwt_file, &jwt);
-    let mut tc = VaultTokenConfig::new("app", JwtSource::File(jwt_file));
-    tc.addr = Some(bao.addr.clone());
-    let token = VaultToken::start(tc).unwrap();
+    let tc = VaultTokenSpec {
+        addr: Some(bao.addr.clone()),
+        jwt_file: Some(jwt_file.display().to_string()),
+        ..VaultTokenSpec::new("app")
+    };
+    let token = VaultToken::start(&tc).unwrap();
     let interval = Duration::from_secs(1);
-    let secret =
-        VaultSecret::start(&token, VaultSecretConfig::new("secret", "app/hmac").with_poll_interval(interval)).unwrap();
-    let ring = HmacKeyring::start(HmacKeyringSource::vault(&secret, "key"), config()).unwrap();
+    let secret = VaultSecret::start(
+        &token,
+        &VaultSecretSpec { interval: Some(Seconds(interval)), ..VaultSecretSpec::new("secret", "app/hmac") },
+    )
+    .unwrap();
+    let ring = HmacKeyring::start_on_secret(
+        &secret,
+        &spec(HmacKeyringSpec { field: Some("key".into()), ..HmacKeyringSpec::default() }),
+    )
+    .unwrap();
     let started = Instant::now();
     assert_eq!(ring.ready(Duration::from_secs(10)).await, Ok(1));
     let first_s = started.elapsed().as_secs_f64();
-    assert_eq!(ring.state(), CredentialState::Fresh);
+    assert_eq!(ring.health().state, CredentialState::Fresh);
     assert_eq!(ring.health().version, Some(1));
 
     let (method, path, body) = ("POST", "/v1/items?x=1", br#"{"n":1}"#.as_slice());
@@ -87,12 +99,12 @@ async fn vault_kv_field_rotation_grace_and_rejections() {
     assert_eq!(sig1, signed_by(&s1, 1, UnixTime::from_secs(sig1.timestamp), method, path, body));
 
     // Rotation: v2 is used within one poll interval.
-    let mut rx = ring.subscribe();
-    rx.borrow_and_update();
+    let rotations = ring.rotations();
+    let mut seen = rotations.count();
     assert_eq!(bao.kv_put("hmac", json!({"key": s2})).await, 2);
-    let v2_after = next_rotation(&mut rx, Duration::from_secs(5)).await;
+    let v2_after = next_rotation(&rotations, &mut seen, Duration::from_secs(5)).await;
     let rotated_at = Instant::now();
-    assert_eq!(*rx.borrow(), 2);
+    assert_eq!(ring.current_version(), Some(2));
     assert!(v2_after <= interval.mul_f64(1.1) + Duration::from_millis(500), "{v2_after:?}");
     let sig2 = ring.sign(method, path, body).unwrap();
     assert_eq!(sig2.key_version, 2);
@@ -117,11 +129,12 @@ async fn vault_kv_field_rotation_grace_and_rejections() {
     assert_eq!(Signature::from_header("v=2,t=1").unwrap_err().code(), "malformed_signature");
     assert_eq!(ring.sign("GET", "/a\r\nX: y", b"").unwrap_err().code(), "invalid_input");
 
-    // Grace: still verifying one second before it ends, retired after it.
+    // Grace: still verifying one second before it ends, retired after it
+    // (it ends on the whole second after rotation + grace).
     tokio::time::sleep((GRACE - Duration::from_secs(1)).saturating_sub(rotated_at.elapsed())).await;
     assert_eq!(ring.verify(&sig1, method, path, body), Ok(1), "v1 still within grace");
     let in_grace_s = rotated_at.elapsed().as_secs_f64();
-    tokio::time::sleep((GRACE + Duration::from_millis(300)).saturating_sub(rotated_at.elapsed())).await;
+    tokio::time::sleep((GRACE + Duration::from_millis(1300)).saturating_sub(rotated_at.elapsed())).await;
     assert_eq!(code(ring.verify(&sig1, method, path, body)), "key_retired");
     let retired_s = rotated_at.elapsed().as_secs_f64();
     assert_eq!(ring.previous_version(), None);
@@ -130,15 +143,13 @@ async fn vault_kv_field_rotation_grace_and_rejections() {
     // A too-short secret (v3) and a missing field (v4): typed errors, v2 kept.
     assert_eq!(bao.kv_put("hmac", json!({"key": short})).await, 3);
     assert!(
-        wait_until(Duration::from_secs(4), || ring.last_error()
-            == Some(HmacSourceError::Refused(HmacError::SecretTooShort)))
-        .await,
+        wait_until(Duration::from_secs(4), || ring.last_error() == Some(HmacSourceError::SecretTooShort)).await,
         "{:?}",
         ring.health()
     );
     let h = ring.health();
     assert_eq!((h.state, h.version, h.last_refresh_ok), (CredentialState::Degraded, Some(2), Some(false)));
-    assert_eq!(h.last_error_code, Some("secret_too_short"));
+    assert_eq!(h.last_error_code.as_deref(), Some("secret_too_short"));
     assert_eq!(ring.sign(method, path, body).unwrap().key_version, 2);
     assert_eq!(bao.kv_put("hmac", json!({"other": s1})).await, 4);
     assert!(
@@ -146,10 +157,10 @@ async fn vault_kv_field_rotation_grace_and_rejections() {
         "{:?}",
         ring.health()
     );
-    assert_eq!(ring.health().last_error_code, Some("missing_field"));
+    assert_eq!(ring.health().last_error_code.as_deref(), Some("missing_field"));
     assert_eq!(ring.verify(&sig2, method, path, body), Ok(2));
     assert_eq!(bao.kv_put("hmac", json!({"key": s5})).await, 5);
-    next_rotation(&mut rx, Duration::from_secs(4)).await;
+    next_rotation(&rotations, &mut seen, Duration::from_secs(4)).await;
     assert_eq!((ring.current_version(), ring.previous_version()), (Some(5), Some(2)));
     assert_eq!(ring.last_error(), None);
     let h = ring.health();
@@ -158,9 +169,9 @@ async fn vault_kv_field_rotation_grace_and_rejections() {
 
     let handles = format!("{ring:?} {ring} {:?} {:?} {secret:?} {token:?}", ring.health(), ring.sign("GET", "/", b""));
     let last_token = token.current().unwrap().expose().to_owned();
-    ring.shutdown();
-    secret.shutdown();
-    token.shutdown().await;
+    ring.close().await;
+    secret.close().await;
+    token.close().await;
     let log = capture.text();
     let reads = bao.audit_counts().get("secret/data/app/hmac").cloned().unwrap_or_default();
     println!(
@@ -172,7 +183,7 @@ async fn vault_kv_field_rotation_grace_and_rejections() {
         reads.failed,
         log.len()
     );
-    assert!(log.contains("HMAC secret rotated") && log.contains("event=\"refused\""), "{log}");
+    assert!(log.contains("credential rotated") && log.contains("event=\"refused\""), "{log}");
     assert_no_secret(&log, &handles, &[s1, s2, short, s5, jwt, last_token, bao.root.clone()]);
 }
 
@@ -191,7 +202,7 @@ async fn file_secret_rotation_and_bad_contents() {
     let c = format!("file-c-{}", random_hex());
     let short = format!("fs-{}", &random_hex()[..8]);
     write_atomic(&file, &format!("{a}\n"));
-    let ring = HmacKeyring::start(HmacKeyringSource::file(&file), config()).unwrap();
+    let ring = HmacKeyring::start(&spec(HmacKeyringSpec::file(file.display().to_string())), None).unwrap();
     assert_eq!(ring.ready(Duration::from_secs(5)).await, Ok(1));
     let (method, path, body) = ("GET", "/v1/report", b"".as_slice());
     let sig_a = ring.sign(method, path, body).unwrap();
@@ -199,10 +210,10 @@ async fn file_secret_rotation_and_bad_contents() {
     // The newline is not part of the secret.
     assert_eq!(sig_a, signed_by(&a, 1, UnixTime::from_secs(sig_a.timestamp), method, path, body));
 
-    let mut rx = ring.subscribe();
-    rx.borrow_and_update();
+    let rotations = ring.rotations();
+    let mut seen = rotations.count();
     write_atomic(&file, &format!("{b}\n"));
-    let rename_s = next_rotation(&mut rx, Duration::from_secs(4)).await.as_secs_f64();
+    let rename_s = next_rotation(&rotations, &mut seen, Duration::from_secs(4)).await.as_secs_f64();
     let rotated_at = Instant::now();
     let sig_b = ring.sign(method, path, body).unwrap();
     assert_eq!(sig_b.key_version, 2);
@@ -212,26 +223,25 @@ async fn file_secret_rotation_and_bad_contents() {
     // Empty file: refused, b kept.
     write_atomic(&file, "");
     assert!(
-        wait_until(Duration::from_secs(4), || ring.last_error() == Some(HmacSourceError::EmptyFile)).await,
+        wait_until(Duration::from_secs(4), || ring.last_error() == Some(HmacSourceError::Empty)).await,
         "{:?}",
         ring.health()
     );
     let h = ring.health();
     assert_eq!((h.state, h.version, h.last_refresh_ok), (CredentialState::Degraded, Some(2), Some(false)));
-    assert_eq!(h.last_error_code, Some("empty"));
+    assert_eq!(h.last_error_code.as_deref(), Some("empty"));
     assert_eq!(ring.sign(method, path, body).unwrap().key_version, 2);
     // A newline only is empty too; too short is the core's code; a missing file is unreadable.
     write_atomic(&file, &format!("{short}\n"));
-    assert!(
-        wait_until(Duration::from_secs(4), || ring.last_error()
-            == Some(HmacSourceError::Refused(HmacError::SecretTooShort)))
-        .await
-    );
-    assert_eq!(ring.health().last_error_code, Some("secret_too_short"));
+    assert!(wait_until(Duration::from_secs(4), || ring.last_error() == Some(HmacSourceError::SecretTooShort)).await);
+    assert_eq!(ring.health().last_error_code.as_deref(), Some("secret_too_short"));
     std::fs::remove_file(&file).unwrap();
     assert!(wait_until(Duration::from_secs(4), || ring.last_error() == Some(HmacSourceError::Unreadable)).await);
     let h = ring.health();
-    assert_eq!((h.state, h.last_error_code, h.version), (CredentialState::Degraded, Some("unreadable"), Some(2)));
+    assert_eq!(
+        (h.state, h.last_error_code.as_deref(), h.version),
+        (CredentialState::Degraded, Some("unreadable"), Some(2))
+    );
     assert!(h.consecutive_failures >= 3, "{h:?}");
     assert_eq!(ring.verify(&sig_b, method, path, body), Ok(2));
     // (checked only with a margin: the rotation was installed just before `rotated_at`)
@@ -241,16 +251,16 @@ async fn file_secret_rotation_and_bad_contents() {
 
     // Back to a good secret: version 3, errors cleared (the last code stays, as for other sources).
     write_atomic(&file, &c);
-    next_rotation(&mut rx, Duration::from_secs(4)).await;
+    next_rotation(&rotations, &mut seen, Duration::from_secs(4)).await;
     assert_eq!((ring.current_version(), ring.previous_version()), (Some(3), Some(2)));
     let h = ring.health();
     assert_eq!((h.state, h.last_refresh_ok, h.consecutive_failures), (CredentialState::Fresh, Some(true), 0));
-    assert_eq!(h.last_error_code, Some("unreadable"));
+    assert_eq!(h.last_error_code.as_deref(), Some("unreadable"));
     assert_eq!(ring.verify(&sig_a, method, path, body).unwrap_err().code(), "unknown_key_version");
     assert_eq!(ring.verify(&sig_b, method, path, body), Ok(2));
 
     let handles = format!("{ring:?} {ring} {:?}", ring.health());
-    ring.shutdown();
+    ring.close().await;
     let log = capture.text();
     println!(
         "hmac file: rename seen after {rename_s:.2} s (check every 1 s); empty -> `empty`, short -> `secret_too_short`, \
@@ -264,6 +274,6 @@ async fn file_secret_rotation_and_bad_contents() {
     if in_grace {
         assert_eq!(a_in_grace, Ok(1));
     }
-    assert!(log.contains("HMAC secret rotated") && log.contains("error=\"empty\""), "{log}");
+    assert!(log.contains("credential rotated") && log.contains("error=\"empty\""), "{log}");
     assert_no_secret(&log, &handles, &[a, b, c, short]);
 }

@@ -11,7 +11,8 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokenkeep::outbound::{JwtSource, LeasedSecret, VaultLease, VaultLeaseConfig, VaultToken, VaultTokenConfig};
+use tokenkeep::outbound::{LeasedSecret, VaultLease, VaultToken};
+use tokenkeep::spec::{Seconds, VaultLeaseSpec, VaultTokenSpec};
 use tokenkeep_dev_postgres::DevPostgres;
 
 // ----- PostgreSQL ---------------------------------------------------------------
@@ -61,10 +62,16 @@ async fn lookup(bao: &Bao, lease_id: &str) -> Option<String> {
     (s == 200).then(|| b["data"]["expire_time"].as_str().unwrap_or("").to_owned())
 }
 
-fn token_config(bao: &Bao, jwt: PathBuf) -> VaultTokenConfig {
-    let mut c = VaultTokenConfig::new("app", JwtSource::File(jwt));
-    c.addr = Some(bao.addr.clone());
-    c
+fn token_spec(bao: &Bao, jwt: PathBuf) -> VaultTokenSpec {
+    VaultTokenSpec {
+        addr: Some(bao.addr.clone()),
+        jwt_file: Some(jwt.display().to_string()),
+        ..VaultTokenSpec::new("app")
+    }
+}
+
+fn lease_spec(grace: Duration) -> VaultLeaseSpec {
+    VaultLeaseSpec { grace: Some(Seconds(grace)), ..VaultLeaseSpec::new("database/creds/app") }
 }
 
 async fn wait_until<F: std::future::Future<Output = bool>>(timeout: Duration, mut f: impl FnMut() -> F) -> bool {
@@ -116,13 +123,13 @@ async fn a_lease_renewed_replaced_at_max_ttl_and_revoked() {
     configure(&bao, &issuer, &Role::new(300, 600), &pg, 10, 30).await;
     let jwt = bao.dir.path().join("jwt");
     write_atomic(&jwt, &mint(&issuer, Duration::from_secs(600)));
-    let token = VaultToken::start(token_config(&bao, jwt)).unwrap();
+    let token = VaultToken::start(&token_spec(&bao, jwt)).unwrap();
     let grace = Duration::from_secs(1);
-    let lease = VaultLease::start(&token, VaultLeaseConfig::new("database/creds/app").with_grace(grace)).unwrap();
-    let mut rx = lease.subscribe();
+    let lease = VaultLease::start(&token, &lease_spec(grace)).unwrap();
+    let rotations = lease.rotations();
     let first = lease.ready(Duration::from_secs(15)).await.expect("first credential");
     let read_at = Instant::now();
-    rx.borrow_and_update();
+    let seen = rotations.count();
     let dbg = format!("{first:?} {lease:?} {lease}");
     assert!(!dbg.contains(first.get_str("password").unwrap()), "password printed: {dbg}");
     connect_with(&pg, &first).await.expect("first credential connects");
@@ -140,7 +147,7 @@ async fn a_lease_renewed_replaced_at_max_ttl_and_revoked() {
     println!("a: expire_time {e0} -> {e1}; health {:?}", lease.health());
 
     // Replaced before the max TTL (30 s).
-    tokio::time::timeout(Duration::from_secs(30), rx.changed()).await.expect("replaced before max TTL").unwrap();
+    rotations.wait(seen, Duration::from_secs(30)).await.expect("replaced before max TTL");
     let replaced_after = read_at.elapsed();
     let second = lease.current().unwrap();
     assert_ne!(second.lease_id(), first.lease_id());
@@ -169,11 +176,11 @@ async fn a_lease_renewed_replaced_at_max_ttl_and_revoked() {
     // Shutdown revokes the current lease.
     let last = lease.current().unwrap();
     let vault_token = token.current().unwrap().expose().to_owned();
-    lease.shutdown().await;
+    lease.close().await;
     assert!(lease.current().is_err());
     assert!(lookup(&bao, last.lease_id()).await.is_none(), "current lease revoked on shutdown");
     connect_with(&pg, &last).await.expect_err("last credential fails after shutdown");
-    token.shutdown().await;
+    token.close().await;
     let (logins, reads, renews, revokes) = figures(&bao, "a");
     assert_eq!(logins, 1);
     assert!((2..=3).contains(&reads), "{reads} reads");
@@ -206,11 +213,8 @@ async fn b_lease_replaced_under_new_token_before_old_token_dies() {
     configure(&bao, &issuer, &Role::new(10, 20), &pg, 10, 60).await;
     let jwt = bao.dir.path().join("jwt");
     write_atomic(&jwt, &mint(&issuer, Duration::from_secs(600)));
-    let token = VaultToken::start(token_config(&bao, jwt)).unwrap();
-    let lease = Arc::new(
-        VaultLease::start(&token, VaultLeaseConfig::new("database/creds/app").with_grace(Duration::from_secs(2)))
-            .unwrap(),
-    );
+    let token = VaultToken::start(&token_spec(&bao, jwt)).unwrap();
+    let lease = Arc::new(VaultLease::start(&token, &lease_spec(Duration::from_secs(2))).unwrap());
     lease.ready(Duration::from_secs(15)).await.expect("first credential");
     let t0 = Instant::now();
     let (mut ok_count, mut failed, mut users) = (0u32, Vec::new(), Vec::<String>::new());
@@ -240,8 +244,8 @@ async fn b_lease_replaced_under_new_token_before_old_token_dies() {
         }
     }
     let last = lease.current().unwrap();
-    lease.shutdown().await;
-    token.shutdown().await;
+    lease.close().await;
+    token.close().await;
     let audit = bao.audit_counts();
     let times = |p: &str| audit.get(p).map(|c| c.times.clone()).unwrap_or_default();
     let (logins_at, reads_at) = (times("auth/jwt/login"), times("database/creds/app"));

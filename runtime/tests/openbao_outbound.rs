@@ -11,15 +11,23 @@ use openbao_support::{Bao, Capture, Role, client_read, issuer, mint, wait_until,
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokenkeep::outbound::{
-    CredentialConfig, CredentialState, FileToken, FileTokenConfig, JwtSource, TokenFileError, VaultSecret,
-    VaultSecretConfig, VaultToken, VaultTokenConfig,
-};
+use tokenkeep::outbound::{CredentialState, FileToken, JwtSource, TokenFileError, VaultSecret, VaultToken};
+use tokenkeep::spec::{FileTokenSpec, Seconds, VaultSecretSpec, VaultTokenSpec};
 
-fn token_config(bao: &Bao, jwt: JwtSource) -> VaultTokenConfig {
-    let mut c = VaultTokenConfig::new("app", jwt);
-    c.addr = Some(bao.addr.clone());
-    c
+fn token_spec(bao: &Bao, jwt_file: Option<&std::path::Path>) -> VaultTokenSpec {
+    VaultTokenSpec {
+        addr: Some(bao.addr.clone()),
+        jwt_file: jwt_file.map(|p| p.display().to_string()),
+        ..VaultTokenSpec::new("app")
+    }
+}
+
+fn secret_spec(interval: Duration) -> VaultSecretSpec {
+    VaultSecretSpec { interval: Some(Seconds(interval)), ..VaultSecretSpec::new("secret", "app/config") }
+}
+
+fn file_spec(path: &std::path::Path) -> FileTokenSpec {
+    FileTokenSpec::new(path.display().to_string())
 }
 
 /// The incident: a backend lost Vault after its first JWT expired. JWT life
@@ -44,7 +52,7 @@ async fn a_incident_token_outlives_jwt_and_max_ttl() {
             }
         })
     };
-    let token = VaultToken::start(token_config(&bao, JwtSource::File(jwt_file.clone()))).unwrap();
+    let token = VaultToken::start(&token_spec(&bao, Some(&jwt_file))).unwrap();
     let started = Instant::now();
     token.ready(Duration::from_secs(10)).await.expect("first login");
     let http = reqwest::Client::new();
@@ -70,7 +78,7 @@ async fn a_incident_token_outlives_jwt_and_max_ttl() {
     let elapsed = started.elapsed().as_secs_f64();
     let health = token.health();
     writer.abort();
-    token.shutdown().await;
+    token.close().await;
     let audit = bao.audit_counts();
     let logins = audit.get("auth/jwt/login").cloned().unwrap_or_default();
     let renews = audit.get("auth/token/renew-self").cloned().unwrap_or_default();
@@ -143,7 +151,7 @@ async fn b_login_denied_is_fatal_and_slow() {
     bao.configure(&issuer, &Role { bound_audience: "someone-else", token_ttl: 20, token_max_ttl: 60 }).await;
     let jwt_file = bao.dir.path().join("jwt");
     write_atomic(&jwt_file, &mint(&issuer, Duration::from_secs(600)));
-    let token = VaultToken::start(token_config(&bao, JwtSource::File(jwt_file))).unwrap();
+    let token = VaultToken::start(&token_spec(&bao, Some(&jwt_file))).unwrap();
     let started = Instant::now();
     // A login 400 may be transient (OpenBao could not fetch the JWKS), so it is
     // retried with backoff for TRANSIENT_LOGIN_400_WINDOW before going Fatal.
@@ -156,7 +164,7 @@ async fn b_login_denied_is_fatal_and_slow() {
     let err = token.current().unwrap_err();
     assert_eq!(err.code(), "fatal");
     let h = token.health();
-    assert_eq!(h.last_error_code, Some("invalid_request"));
+    assert_eq!(h.last_error_code.as_deref(), Some("invalid_request"));
     tokio::time::sleep(Duration::from_secs(20)).await;
     let logins = bao.audit_counts().get("auth/jwt/login").cloned().unwrap_or_default();
     let h = token.health();
@@ -174,7 +182,7 @@ async fn b_login_denied_is_fatal_and_slow() {
     assert!(h.next_refresh_in_seconds.is_some_and(|s| s >= 200), "slow retry: {h:?}");
     let log = capture.text();
     assert!(log.contains("event=\"fatal\"") || log.contains("event=fatal"), "no fatal event in:\n{log}");
-    token.shutdown().await;
+    token.close().await;
 }
 
 /// KV v2: a new version is picked up within one poll interval; previous()
@@ -187,15 +195,13 @@ async fn c_kv_rotation_previous_within_grace_and_403_relogin() {
     bao.kv_put("config", json!({"password": "kv-v1"})).await;
     let jwt_file = bao.dir.path().join("jwt");
     write_atomic(&jwt_file, &mint(&issuer, Duration::from_secs(600)));
-    let token = VaultToken::start(token_config(&bao, JwtSource::File(jwt_file))).unwrap();
+    let token = VaultToken::start(&token_spec(&bao, Some(&jwt_file))).unwrap();
     let interval = Duration::from_secs(2);
-    let secret =
-        VaultSecret::start(&token, VaultSecretConfig::new("secret", "app/config").with_poll_interval(interval))
-            .unwrap();
+    let secret = VaultSecret::start(&token, &secret_spec(interval)).unwrap();
     let v1 = secret.ready(Duration::from_secs(10)).await.expect("first read");
     assert_eq!((v1.version, v1.get_str("password")), (1, Some("kv-v1")));
-    let mut rx = secret.subscribe();
-    rx.borrow_and_update();
+    let rotations = secret.rotations();
+    let seen = rotations.count();
 
     // `bao kv put`, as an operator would.
     let out = tokio::process::Command::new(tokenkeep_dev_openbao::bao_binary().unwrap())
@@ -207,7 +213,7 @@ async fn c_kv_rotation_previous_within_grace_and_403_relogin() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let put_at = Instant::now();
-    tokio::time::timeout(Duration::from_secs(5), rx.changed()).await.expect("rotation seen").unwrap();
+    rotations.wait(seen, Duration::from_secs(5)).await.expect("rotation seen");
     let seen_after = put_at.elapsed();
     let v2 = secret.current().unwrap();
     assert_eq!((v2.version, v2.get_str("password")), (2, Some("kv-v2")));
@@ -226,18 +232,18 @@ async fn c_kv_rotation_previous_within_grace_and_403_relogin() {
 
     // The token is revoked behind tokenkeep's back: the next poll gets 403,
     // asks the token for one re-login, and reads again with the new token.
-    let mut token_rx = token.subscribe();
-    token_rx.borrow_and_update();
+    let token_rotations = token.rotations();
+    let token_seen = token_rotations.count();
     let old = token.current().unwrap();
     let (s, b) = bao.api("POST", "auth/token/revoke", Some(json!({"token": old.expose()}))).await;
     assert!((200..300).contains(&s), "{s} {b}");
     let revoked_at = Instant::now();
-    tokio::time::timeout(Duration::from_secs(10), token_rx.changed()).await.expect("re-login after 403").unwrap();
+    token_rotations.wait(token_seen, Duration::from_secs(10)).await.expect("re-login after 403");
     let new = token.current().unwrap();
     assert_ne!(new, old);
     assert!(
         wait_until(Duration::from_secs(5), || secret.health().last_refresh_ok == Some(true)
-            && secret.state() == CredentialState::Fresh)
+            && secret.health().state == CredentialState::Fresh)
         .await
     );
     let audit = bao.audit_counts();
@@ -253,8 +259,8 @@ async fn c_kv_rotation_previous_within_grace_and_403_relogin() {
     assert_eq!(logins.total, 2, "one login, one re-login after the 403");
     assert!(reads.failed >= 1 && reads.failed <= 2, "{reads:?}");
     assert_eq!(secret.current().unwrap().version, 2, "served throughout");
-    secret.shutdown();
-    token.shutdown().await;
+    secret.close().await;
+    token.close().await;
 }
 
 /// OpenBao down for longer than the token's remaining life: the token is
@@ -301,11 +307,9 @@ async fn d_outage_longer_than_token_life() {
 
     let jwt_file = bao.dir.path().join("jwt");
     write_atomic(&jwt_file, &mint(&issuer, Duration::from_secs(600)));
-    let mut config = VaultTokenConfig::new("app", JwtSource::File(jwt_file));
-    config.addr = Some(front);
-    config.credential = CredentialConfig::expiring();
-    config.credential.backoff.cap = CAP;
-    let token = VaultToken::start(config).unwrap();
+    let spec =
+        VaultTokenSpec { addr: Some(front), max_backoff: Some(Seconds(CAP)), ..token_spec(&bao, Some(&jwt_file)) };
+    let token = VaultToken::start(&spec).unwrap();
     let first = token.ready(Duration::from_secs(10)).await.expect("first login");
     let expires_in = token.health().expires_in_seconds.unwrap();
     let expiry = Instant::now() + Duration::from_secs(expires_in);
@@ -359,7 +363,7 @@ async fn d_outage_longer_than_token_life() {
     );
     assert!(took <= CAP + Duration::from_secs(1), "{took:?}");
     assert_eq!(logins.total, 1);
-    token.shutdown().await;
+    token.close().await;
     gate.abort();
 }
 
@@ -384,7 +388,7 @@ async fn e_file_token_rotations_and_garbage() {
     std::fs::write(k8s.join("..2026_01/token"), &a).unwrap();
     std::os::unix::fs::symlink("..2026_01", k8s.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/token", k8s.join("token")).unwrap();
-    let kube = FileToken::start(FileTokenConfig::new(k8s.join("token"))).unwrap();
+    let kube = FileToken::start(&file_spec(&k8s.join("token"))).unwrap();
     assert!(wait_until(Duration::from_secs(5), || kube.current().is_ok_and(|t| t.expose() == a)).await);
     let b = next();
     std::fs::create_dir(k8s.join("..2026_02")).unwrap();
@@ -400,7 +404,7 @@ async fn e_file_token_rotations_and_garbage() {
     let plain = dir.path().join("jwt");
     let c = next();
     write_atomic(&plain, &c);
-    let file = FileToken::start(FileTokenConfig::new(&plain)).unwrap();
+    let file = FileToken::start(&file_spec(&plain)).unwrap();
     assert!(wait_until(Duration::from_secs(5), || file.current().is_ok_and(|t| t.expose() == c)).await);
     let d = next();
     write_atomic(&plain, &d);
@@ -431,7 +435,7 @@ async fn e_file_token_rotations_and_garbage() {
         file.health()
     );
     assert_eq!(file.current().unwrap().expose(), e, "last good kept");
-    assert_eq!(file.health().last_error_code, Some("not_a_jwt"));
+    assert_eq!(file.health().last_error_code.as_deref(), Some("not_a_jwt"));
     assert_eq!(file.state(), CredentialState::Degraded);
     println!(
         "file token: new value seen {symlink_s:.2} s after a ..data swap, {rename_s:.2} s after a rename, \
@@ -455,15 +459,10 @@ async fn f_no_secret_in_logs() {
     let jwt_file = bao.dir.path().join("jwt");
     let jwt = mint(&issuer, Duration::from_secs(600));
     write_atomic(&jwt_file, &jwt);
-    let file = FileToken::start(FileTokenConfig::new(&jwt_file)).unwrap();
-    let mut config = token_config(&bao, JwtSource::FileToken(file.clone()));
-    config.revoke_on_shutdown = true;
-    let token = VaultToken::start(config).unwrap();
-    let secret = VaultSecret::start(
-        &token,
-        VaultSecretConfig::new("secret", "app/config").with_poll_interval(Duration::from_secs(1)),
-    )
-    .unwrap();
+    let file = FileToken::start(&file_spec(&jwt_file)).unwrap();
+    let spec = VaultTokenSpec { revoke_on_close: true, ..token_spec(&bao, None) };
+    let token = VaultToken::start_with_jwt(&spec, JwtSource::FileToken(file.clone())).unwrap();
+    let secret = VaultSecret::start(&token, &secret_spec(Duration::from_secs(1))).unwrap();
     secret.ready(Duration::from_secs(10)).await.expect("read");
     let password2 = format!("pw-{}", openbao_support::random_hex());
     bao.kv_put("config", json!({"password": password2})).await;
@@ -483,8 +482,8 @@ async fn f_no_secret_in_logs() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let last = token.current().unwrap();
-    token.shutdown().await;
-    secret.shutdown();
+    token.close().await;
+    secret.close().await;
     let (status, _) = bao.api_with(last.expose(), "GET", "auth/token/lookup-self", None).await;
     let log = capture.text();
     let audit = bao.audit_counts();

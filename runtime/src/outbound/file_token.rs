@@ -2,45 +2,50 @@
 //! `exp` and whenever the file changes.
 
 use super::file_change::FileSignature;
-use super::telemetry::{self, Source};
-use super::{DropGuard, OutboundError, Published, SecretToken, lock};
+use super::slot::{Published, Slot};
+use super::{CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, SecretToken, telemetry};
 use crate::clock;
-use arc_swap::ArcSwap;
+use crate::events::Listeners;
+use crate::host::{self, Place, Runtime, Task};
+use crate::metrics_registry::{GaugeRow, GaugeSource};
+use crate::signal::Rotations;
+use crate::spec::{FileTokenSpec, SpecError};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokenkeep_core::UnixTime;
-use tokenkeep_core::credential::{CredentialError, CredentialState, Event, Health};
-use tokenkeep_core::token_file::{TokenFileAction, TokenFileConfig, TokenFileError, TokenFileMachine};
-use tokio::sync::watch;
+use tokenkeep_core::credential::{CredentialError, CredentialState, Event};
+use tokenkeep_core::token_file::{TokenFileAction, TokenFileError, TokenFileMachine};
 use tokio_util::sync::CancellationToken;
-
-/// Which file, and how closely to watch it.
-#[derive(Clone, Debug)]
-pub struct FileTokenConfig {
-    /// The token file (symlinks followed, as Kubernetes mounts them).
-    pub path: PathBuf,
-    /// How often the file's and its directory's metadata are compared (1 s):
-    /// a rename, a `..data` symlink swap or an in-place rewrite triggers a read.
-    pub change_poll: Duration,
-    /// When to re-read regardless (80 % of the token's life, a 60 s backstop).
-    pub machine: TokenFileConfig,
-}
-
-impl FileTokenConfig {
-    /// Follows `path` with the defaults.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        FileTokenConfig { path: path.into(), change_poll: Duration::from_secs(1), machine: TokenFileConfig::default() }
-    }
-}
 
 struct Shared {
     path: PathBuf,
     change_poll: Duration,
     machine: Mutex<TokenFileMachine>,
-    published: ArcSwap<Published<SecretToken>>,
-    rotation: watch::Sender<u64>,
+    slot: Slot<SecretToken>,
+    cancel: CancellationToken,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    task: Arc<Task>,
+    closing: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.cancel.cancel();
+    }
+}
+
+impl GaugeSource for Inner {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
+        let health: CredentialHealth = host::lock(&self.shared.machine).health(clock::now()).into();
+        let slot = &self.shared.slot;
+        telemetry::gauges(slot.kind, &slot.name, slot.read().0.is_ok(), &health, out);
+    }
 }
 
 /// A rotating token file (a Kubernetes projected service-account token, a
@@ -54,14 +59,13 @@ struct Shared {
 /// token is kept until its own `exp`, then [`CredentialError::Expired`].
 #[derive(Clone)]
 pub struct FileToken {
-    shared: Arc<Shared>,
-    _guard: Arc<DropGuard>,
+    inner: Arc<Inner>,
 }
 
 impl fmt::Debug for FileToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileToken")
-            .field("path", &self.shared.path)
+            .field("path", &self.inner.shared.path)
             .field("state", &self.state())
             .field("token", &"<redacted>")
             .finish()
@@ -70,119 +74,240 @@ impl fmt::Debug for FileToken {
 
 impl fmt::Display for FileToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "token file {} ({})", self.shared.path.display(), self.state())
+        write!(f, "token file {} ({})", self.inner.shared.path.display(), self.state())
     }
 }
 
 impl FileToken {
-    /// Starts following the file (inside a tokio runtime); the first read is immediate.
-    pub fn start(config: FileTokenConfig) -> Result<FileToken, OutboundError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| OutboundError::NoRuntime)?;
-        let cancel = CancellationToken::new();
+    /// Starts following the file of `spec`; the first read is immediate.
+    /// Inside a tokio runtime the task runs there, else on [`Runtime::global`].
+    pub fn start(spec: &FileTokenSpec) -> Result<FileToken, SpecError> {
+        FileToken::start_at(spec, Place::current())
+    }
+
+    /// [`FileToken::start`] with its task on `runtime`.
+    pub fn start_on(runtime: &Arc<Runtime>, spec: &FileTokenSpec) -> Result<FileToken, SpecError> {
+        FileToken::start_at(spec, Place::Owned(runtime.clone()))
+    }
+
+    fn start_at(spec: &FileTokenSpec, place: Place) -> Result<FileToken, SpecError> {
+        let plan = spec.validate()?;
         let shared = Arc::new(Shared {
-            path: config.path,
-            change_poll: config.change_poll.max(Duration::from_millis(100)),
-            machine: Mutex::new(TokenFileMachine::new(config.machine, clock::seed(), clock::now())),
-            published: ArcSwap::from_pointee(Published::empty()),
-            rotation: watch::Sender::new(0),
+            path: PathBuf::from(&plan.path),
+            change_poll: plan.change_poll,
+            machine: Mutex::new(TokenFileMachine::new(plan.machine, clock::seed(), clock::now())),
+            slot: Slot::new(CredentialKind::FileToken, plan.path.clone()),
+            cancel: CancellationToken::new(),
         });
-        runtime.spawn(run(shared.clone(), cancel.clone()));
-        Ok(FileToken { shared, _guard: Arc::new(DropGuard(cancel)) })
+        let for_task = shared.clone();
+        let task = Task::start(place, move || run(for_task.clone()));
+        let inner = Arc::new(Inner { shared, task, closing: AtomicBool::new(false) });
+        telemetry::register(&inner);
+        Ok(FileToken { inner })
+    }
+
+    fn ensure_task(&self) {
+        host::Respawn::respawn_if_forked(self.inner.task.as_ref());
+    }
+
+    /// The file, as logs, metrics and health name it.
+    pub fn name(&self) -> &str {
+        &self.inner.shared.slot.name
     }
 
     /// The token to present now (one atomic load): the last good one until
     /// its own `exp`, then [`CredentialError::Expired`].
     pub fn current(&self) -> Result<SecretToken, CredentialError> {
-        self.shared.published.load().read(clock::now())
+        let (answer, overdue) = self.inner.shared.slot.read();
+        if overdue {
+            self.ensure_task();
+        }
+        answer
     }
 
     /// Why the last read was refused (`None` when it succeeded).
     pub fn last_error(&self) -> Option<TokenFileError> {
-        lock(&self.shared.machine).last_error()
+        host::lock(&self.inner.shared.machine).last_error()
     }
 
-    /// Expiry (`exp`) of the token held, as Unix seconds.
-    pub fn expires_at_unix(&self) -> Option<u64> {
-        self.shared.published.load().expires_at.map(UnixTime::as_secs)
+    /// Expiry (`exp`) of the token held.
+    pub fn expires_at(&self) -> Option<UnixTime> {
+        self.inner.shared.slot.load().expires_at
+    }
+
+    /// Waits (on any executor) until a token is available, at most `timeout`.
+    pub async fn ready(&self, timeout: Duration) -> Result<SecretToken, CredentialError> {
+        self.inner.shared.slot.ready(timeout, || self.ensure_task()).await
+    }
+
+    /// The blocking twin of [`FileToken::ready`].
+    pub fn ready_blocking(&self, timeout: Duration) -> Result<SecretToken, CredentialError> {
+        self.inner.shared.slot.ready_blocking(timeout, || self.ensure_task())
     }
 
     /// A health snapshot.
-    pub fn health(&self) -> Health {
-        lock(&self.shared.machine).health(clock::now())
+    pub fn health(&self) -> CredentialHealth {
+        self.ensure_task();
+        host::lock(&self.inner.shared.machine).health(clock::now()).into()
     }
 
     /// The state (never `Fatal`: a file can always be fixed).
     pub fn state(&self) -> CredentialState {
-        lock(&self.shared.machine).state()
+        host::lock(&self.inner.shared.machine).state()
     }
 
-    /// A counter that changes whenever a new token is read.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.shared.rotation.subscribe()
+    /// Moves whenever a new token is read.
+    pub fn rotations(&self) -> Rotations {
+        self.inner.shared.slot.rotations.clone()
+    }
+
+    /// Callbacks for this file's `credential_*` events.
+    pub fn events(&self) -> &Listeners {
+        &self.inner.shared.slot.listeners
+    }
+
+    /// Reads the file now (at most once a second); `false` once closed.
+    pub fn refresh(&self) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        self.report_unauthorized();
+        true
     }
 
     /// The upstream refused the token (401): re-read soon (at most once a second).
-    pub fn handle_upstream_unauthorized(&self) {
-        lock(&self.shared.machine).handle_upstream_unauthorized(clock::now());
+    pub fn report_unauthorized(&self) {
+        self.ensure_task();
+        host::lock(&self.inner.shared.machine).handle_upstream_unauthorized(clock::now());
+    }
+
+    /// Whether [`FileToken::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
+    }
+
+    fn begin_close(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.inner.closing.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.inner.shared.cancel.cancel();
+        self.inner.shared.slot.mark_closed();
+        self.inner.task.take_join()
+    }
+
+    /// Stops following the file. Idempotent; the future runs on any executor.
+    pub async fn close(&self) {
+        if let Some(join) = self.begin_close() {
+            let _ = host::with_timeout(super::CLOSE_BUDGET, join).await;
+        }
+    }
+
+    /// The blocking twin of [`FileToken::close`] (the task ends at its next await).
+    pub fn close_blocking(&self) {
+        drop(self.begin_close());
     }
 }
 
-fn drain(shared: &Shared, m: &mut TokenFileMachine, now: UnixTime) {
-    let mut rotated = false;
-    let name = shared.path.to_string_lossy();
-    while let Some(e) = m.poll_event() {
-        rotated |= matches!(e, Event::Obtained { .. });
-        telemetry::emit(Source::FileToken, &name, &e, now);
+impl Credential for FileToken {
+    fn kind(&self) -> CredentialKind {
+        CredentialKind::FileToken
     }
-    let p = match m.current(now) {
-        Ok(t) => Published {
-            value: Some(SecretToken::new(t.expose())),
-            expires_at: Some(t.exp),
-            error: CredentialError::NotYetObtained,
-            fatal: None,
-        },
-        Err(e) => Published { value: None, expires_at: None, error: e, fatal: None },
+    fn name(&self) -> String {
+        FileToken::name(self).to_owned()
+    }
+    fn health(&self) -> CredentialHealth {
+        FileToken::health(self)
+    }
+    fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
+        self.current().map(|t| ExposedValue(serde_json::Value::from(t.expose())))
+    }
+    fn rotations(&self) -> Rotations {
+        FileToken::rotations(self)
+    }
+    fn events(&self) -> &Listeners {
+        FileToken::events(self)
+    }
+    fn refresh(&self) -> bool {
+        FileToken::refresh(self)
+    }
+    fn report_unauthorized(&self) {
+        FileToken::report_unauthorized(self)
+    }
+    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
+        self.ready_blocking(timeout).is_ok()
+    }
+    fn close_credential(&self) -> CloseFuture<'_> {
+        Box::pin(self.close())
+    }
+    fn close_blocking(&self) {
+        FileToken::close_blocking(self)
+    }
+    fn is_closed(&self) -> bool {
+        FileToken::is_closed(self)
+    }
+}
+
+/// Publishes the machine's token and hands its events out (after the lock).
+fn drain(shared: &Shared, now: UnixTime) {
+    let (events, published) = {
+        let mut m = host::lock(&shared.machine);
+        let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
+        let old = shared.slot.load();
+        let value = m.current(now).map(|t| {
+            let same = old.value.as_ref().filter(|v| v.expose() == t.expose()).cloned();
+            (same.unwrap_or_else(|| SecretToken::new(t.expose())), Some(t.exp))
+        });
+        // The task also wakes every change_poll: that is its deadline.
+        let due = m.poll_timeout().map(|t| t.min(now + shared.change_poll)).or(Some(now + shared.change_poll));
+        (events, Published::of(value, m.state(), None, due))
     };
-    shared.published.store(Arc::new(p));
+    shared.slot.publish(published);
+    let mut rotated = false;
+    for e in &events {
+        rotated |= matches!(e, Event::Obtained { .. });
+        telemetry::emit(CredentialKind::FileToken, &shared.slot.name, e, now, &shared.slot.listeners);
+    }
     if rotated {
-        shared.rotation.send_modify(|n| *n = n.wrapping_add(1));
+        shared.slot.rotations.bump();
     }
 }
 
-async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
+async fn run(shared: Arc<Shared>) {
     let mut seen = FileSignature::of(&shared.path);
     let mut next_check = tokio::time::Instant::now() + shared.change_poll;
     loop {
         let (reads, sleep_for) = {
-            let mut m = lock(&shared.machine);
+            let mut m = host::lock(&shared.machine);
             let now = clock::now();
             m.handle_timeout(now);
             let mut reads = 0;
             while let Some(TokenFileAction::Read { .. }) = m.poll_action() {
                 reads += 1;
             }
-            drain(&shared, &mut m, now);
             (reads, m.poll_timeout().map_or(Duration::from_secs(3600), clock::until))
         };
+        drain(&shared, clock::now());
         if reads > 0 {
             let contents = tokio::fs::read(&shared.path).await;
-            let mut m = lock(&shared.machine);
             let now = clock::now();
-            match contents {
-                Ok(bytes) => {
-                    if let Err(e) = m.handle_contents(&bytes, now) {
-                        tracing::warn!(target: "tokenkeep::outbound", source = "file_token", path = %shared.path.display(), event = "refused", error = e.code(), "token file contents refused; keeping the last good token");
+            {
+                let mut m = host::lock(&shared.machine);
+                match contents {
+                    Ok(bytes) => {
+                        if let Err(e) = m.handle_contents(&bytes, now) {
+                            tracing::warn!(target: "tokenkeep::outbound", source = "file_token", path = %shared.path.display(), event = "refused", error = e.code(), "token file contents refused; keeping the last good token");
+                        }
                     }
+                    Err(_) => m.handle_read_failed(now),
                 }
-                Err(_) => m.handle_read_failed(now),
             }
-            drain(&shared, &mut m, now);
+            drain(&shared, now);
             continue;
         }
         let wake_at = (tokio::time::Instant::now() + sleep_for).min(next_check);
         tokio::select! {
             () = tokio::time::sleep_until(wake_at) => {}
-            () = cancel.cancelled() => return,
+            () = shared.cancel.cancelled() => return,
         }
         if tokio::time::Instant::now() >= next_check {
             next_check = tokio::time::Instant::now() + shared.change_poll;
@@ -191,7 +316,7 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
             if now_sig != seen {
                 seen = now_sig;
                 tracing::debug!(target: "tokenkeep::outbound", source = "file_token", path = %shared.path.display(), event = "file_changed", "token file changed");
-                lock(&shared.machine).handle_file_changed(clock::now());
+                host::lock(&shared.machine).handle_file_changed(clock::now());
             }
         }
     }

@@ -1,162 +1,177 @@
 //! [`HmacKeyring`]: HMAC request signing with a secret that rotates, fed by a
-//! [`VaultSecret`] field or a file. The signing, the constant-time check, the
-//! timestamp window and the grace window are the core's
-//! ([`tokenkeep_core::hmac_keyring`]); this host only hands it new secrets.
+//! [`VaultSecret`] field or a file. Signing, the constant-time check, the
+//! timestamp window, the grace window, what a refused secret does and the
+//! keyring's health are the core's ([`tokenkeep_core::hmac_keyring`]); this
+//! host hands it new secrets and publishes the keyring for lock-free signing.
 
 use super::file_change::FileSignature;
-use super::{DropGuard, OutboundError, VaultSecret, lock, wait_for_value};
+use super::slot::{Published, Slot};
+use super::{
+    CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, VaultSecret, VaultToken, telemetry,
+};
 use crate::clock;
+use crate::events::Listeners;
+use crate::host::{self, Place, Runtime, Task};
+use crate::metrics_registry::{GaugeRow, GaugeSource};
+use crate::signal::{ListenerId, Rotations};
+use crate::spec::{HmacKeyringSpec, HmacSourcePlan, SpecError, SpecErrorCode, VaultSecretSpec};
 use arc_swap::ArcSwap;
+use serde_json::{Value, json};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokenkeep_core::UnixTime;
-use tokenkeep_core::credential::{CredentialState, Health};
-use tokenkeep_core::hmac_keyring::{HmacError, HmacKeyring as CoreKeyring, HmacKeyringConfig, Signature};
-use tokio::sync::watch;
+use tokenkeep_core::credential::{AttemptKind, CredentialError, CredentialState, Event};
+use tokenkeep_core::hmac_keyring::{HmacError, HmacKeyring as CoreKeyring, HmacSourceError, KeyringState, Signature};
 use tokio_util::sync::CancellationToken;
 
 /// How often a secret file is read even when its metadata did not change.
 const FILE_BACKSTOP: Duration = Duration::from_secs(60);
 
-/// Where an [`HmacKeyring`] takes its secret from.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum HmacKeyringSource {
-    /// A string field of a KV v2 secret; the KV version is the key version,
-    /// and every new version the [`VaultSecret`] reads is a rotation.
+enum Source {
     Vault {
-        /// The secret, polled by its own task (shared with other users, not
-        /// stopped by [`HmacKeyring::shutdown`]).
         secret: VaultSecret,
-        /// Name of the field in the KV data that holds the HMAC secret.
         field: String,
+        /// The secret was started for this keyring (closed with it).
+        owned: bool,
+        listener: Mutex<Option<ListenerId>>,
     },
-    /// A file holding the secret (its bytes, less one trailing line ending);
-    /// the key version is a counter that goes up each time the contents
-    /// change.
     File {
-        /// The secret file (symlinks followed, as Kubernetes mounts them).
         path: PathBuf,
-        /// How often the file's and its directory's metadata are compared (1 s):
-        /// a rename, a `..data` symlink swap or an in-place rewrite triggers
-        /// a read; the file is also read every minute regardless.
         change_poll: Duration,
+        task: Mutex<Option<Arc<Task>>>,
+        read_now: host::TaskWake,
     },
-}
-
-impl HmacKeyringSource {
-    /// Field `field` of `secret`.
-    pub fn vault(secret: &VaultSecret, field: impl Into<String>) -> Self {
-        HmacKeyringSource::Vault { secret: secret.clone(), field: field.into() }
-    }
-
-    /// The file at `path`, its metadata checked every second.
-    pub fn file(path: impl Into<PathBuf>) -> Self {
-        HmacKeyringSource::File { path: path.into(), change_poll: Duration::from_secs(1) }
-    }
-}
-
-/// Why the secret the source offered was not installed (the keys held keep
-/// signing and verifying).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HmacSourceError {
-    /// The secret file is empty (or holds a line ending only).
-    EmptyFile,
-    /// The secret file could not be read (missing, permission, I/O).
-    Unreadable,
-    /// The KV secret has no string field of the configured name.
-    MissingField,
-    /// The core refused the secret: too short, or a version older than the
-    /// current one.
-    Refused(HmacError),
-}
-
-impl HmacSourceError {
-    /// Stable snake_case code (the core's code for [`HmacSourceError::Refused`]).
-    pub fn code(&self) -> &'static str {
-        match self {
-            HmacSourceError::EmptyFile => "empty",
-            HmacSourceError::Unreadable => "unreadable",
-            HmacSourceError::MissingField => "missing_field",
-            HmacSourceError::Refused(e) => e.code(),
-        }
-    }
-}
-
-impl fmt::Display for HmacSourceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HmacSourceError::EmptyFile => f.write_str("HMAC secret file is empty"),
-            HmacSourceError::Unreadable => f.write_str("HMAC secret file could not be read"),
-            HmacSourceError::MissingField => f.write_str("KV secret has no string field of that name"),
-            HmacSourceError::Refused(e) => write!(f, "HMAC secret refused: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for HmacSourceError {}
-
-enum Kind {
-    Vault { secret: VaultSecret, field: String },
-    File { path: PathBuf, change_poll: Duration },
-}
-
-/// The task's bookkeeping, read by `health()` (never on the signing path).
-#[derive(Clone, Default)]
-struct Status {
-    loaded_at: Option<UnixTime>,
-    last_ok: Option<bool>,
-    failures: u32,
-    last_error: Option<HmacSourceError>,
-    last_error_code: Option<&'static str>,
-    next_check_at: Option<UnixTime>,
 }
 
 struct Shared {
-    name: String,
-    kind: Kind,
-    config: HmacKeyringConfig,
+    source: Source,
+    state: Mutex<KeyringState>,
     ring: ArcSwap<CoreKeyring>,
-    status: Mutex<Status>,
-    rotation: watch::Sender<u64>,
+    slot: Slot<u64>,
+    next_check_at: Mutex<Option<UnixTime>>,
     cancel: CancellationToken,
 }
 
-/// A rotating HMAC keyring kept current by one background task.
+impl Shared {
+    /// Offers a secret to the core's keyring state; publishes what changed
+    /// and reports it (events after every lock is released).
+    fn offer(&self, offer: impl FnOnce(&mut KeyringState, UnixTime) -> Result<bool, HmacSourceError>) {
+        let now = clock::now();
+        let (outcome, previous, ring, version) = {
+            let mut st = host::lock(&self.state);
+            let previous = st.current_version();
+            let outcome = offer(&mut st, now);
+            let ring = matches!(outcome, Ok(true)).then(|| st.keyring(now));
+            (outcome, previous, ring, st.current_version())
+        };
+        if let Some(ring) = ring {
+            self.ring.store(Arc::new(ring));
+        }
+        if let Some(v) = version {
+            self.slot.publish(Published::of(Ok((v, None)), CredentialState::Fresh, None, None));
+        }
+        let events: Vec<Event> = match outcome {
+            Ok(true) => {
+                let mut e = Vec::new();
+                if previous.is_some() {
+                    e.push(Event::Rotated { previous_version: previous, version });
+                }
+                e.push(Event::Obtained { version, expires_at: None });
+                e
+            }
+            Ok(false) => Vec::new(),
+            Err(code) => {
+                tracing::warn!(target: "tokenkeep::outbound", source = "hmac_keyring", name = %self.slot.name, event = "refused", error = code.as_str(), "HMAC secret not installed; keeping the keys held");
+                vec![Event::AttemptFailed { kind: AttemptKind::Acquire, code: code.as_str(), next_attempt_at: None }]
+            }
+        };
+        for e in &events {
+            telemetry::emit(CredentialKind::HmacKeyring, &self.slot.name, e, now, &self.slot.listeners);
+        }
+        if matches!(outcome, Ok(true)) {
+            self.slot.rotations.bump();
+        }
+    }
+
+    /// Takes the KV secret's current version, if any.
+    fn follow_secret(&self) {
+        if let Source::Vault { secret, field, .. } = &self.source {
+            if let Ok(kv) = secret.current() {
+                self.offer(|st, now| st.handle_kv_data(&kv.data, field, kv.version, now));
+            }
+        }
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    closing: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.cancel.cancel();
+        if let Source::Vault { secret, listener, .. } = &self.shared.source {
+            if let Some(id) = host::lock(listener).take() {
+                secret.rotations().remove_listener(id);
+            }
+        }
+    }
+}
+
+impl GaugeSource for Inner {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
+        let health = health(&self.shared);
+        let slot = &self.shared.slot;
+        telemetry::gauges(slot.kind, &slot.name, slot.read().0.is_ok(), &health, out);
+    }
+}
+
+fn health(shared: &Shared) -> CredentialHealth {
+    let now = clock::now();
+    let source = match &shared.source {
+        Source::Vault { secret, .. } => secret.core_health(),
+        Source::File { .. } => None,
+    };
+    let next = *host::lock(&shared.next_check_at);
+    host::lock(&shared.state).health(now, source, next).into()
+}
+
+/// A rotating HMAC keyring kept current from its source.
 ///
 /// [`HmacKeyring::sign`] signs with the current secret and
-/// [`HmacKeyring::verify`] accepts the current one or, for
-/// [`HmacKeyringConfig::grace`] after a rotation, the previous one; both are
-/// one atomic load of the core keyring and the core's typed
+/// [`HmacKeyring::verify`] accepts the current one or, for the grace window
+/// after a rotation (rounded up to a whole second), the previous one; both
+/// are one atomic load of the core keyring and the core's typed
 /// [`HmacError`]s. A secret the source offers that the core refuses (too
 /// short, an older version) or that cannot be read leaves the keys held in
-/// place and shows as [`HmacKeyring::last_error`] and in
-/// [`HmacKeyring::health`]. `Debug` and `Display` show versions, never a secret.
+/// place and shows in [`HmacKeyring::health`] and [`Credential::refusal`].
+/// `Debug` and `Display` show versions, never a secret.
 ///
 /// ```no_run
-/// # async fn demo(secret: tokenkeep::outbound::VaultSecret) -> Result<(), Box<dyn std::error::Error>> {
-/// use tokenkeep::outbound::{HmacKeyring, HmacKeyringConfig, HmacKeyringSource};
-/// let ring = HmacKeyring::start(HmacKeyringSource::vault(&secret, "key"), HmacKeyringConfig::default())?;
-/// ring.ready(std::time::Duration::from_secs(10)).await?;
+/// # fn demo(secret: tokenkeep::outbound::VaultSecret) -> Result<(), Box<dyn std::error::Error>> {
+/// use tokenkeep::outbound::HmacKeyring;
+/// use tokenkeep::spec::HmacKeyringSpec;
+/// let spec = HmacKeyringSpec { field: Some("key".into()), ..HmacKeyringSpec::default() };
+/// let ring = HmacKeyring::start_on_secret(&secret, &spec)?;
+/// ring.ready_blocking(std::time::Duration::from_secs(10))?;
 /// let header = ring.sign("POST", "/v1/items", b"{}")?.to_header();
 /// # let _ = header; Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct HmacKeyring {
-    shared: Arc<Shared>,
-    _guard: Arc<DropGuard>,
+    inner: Arc<Inner>,
 }
 
 impl fmt::Debug for HmacKeyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HmacKeyring")
-            .field("source", &self.shared.name)
+            .field("source", &self.name())
             .field("current_version", &self.current_version())
             .field("previous_version", &self.previous_version())
-            .field("last_error", &self.last_error())
             .field("secret", &"<redacted>")
             .finish()
     }
@@ -165,245 +180,336 @@ impl fmt::Debug for HmacKeyring {
 impl fmt::Display for HmacKeyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.current_version() {
-            Some(v) => write!(f, "hmac keyring {} (version {v})", self.shared.name),
-            None => write!(f, "hmac keyring {} (no key)", self.shared.name),
+            Some(v) => write!(f, "hmac keyring {} (version {v})", self.name()),
+            None => write!(f, "hmac keyring {} (no key)", self.name()),
         }
     }
 }
 
 impl HmacKeyring {
-    /// Starts following `source` (inside a tokio runtime). A Vault source is
-    /// installed as soon as its secret has been read; a file is read at once.
-    pub fn start(source: HmacKeyringSource, config: HmacKeyringConfig) -> Result<HmacKeyring, OutboundError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| OutboundError::NoRuntime)?;
-        let (name, kind) = match source {
-            HmacKeyringSource::Vault { secret, field } => {
-                if field.is_empty() {
-                    return Err(OutboundError::InvalidConfig("empty_field"));
-                }
-                (format!("{}#{field}", secret.name()), Kind::Vault { secret, field })
-            }
-            HmacKeyringSource::File { path, change_poll } => {
-                if path.as_os_str().is_empty() {
-                    return Err(OutboundError::InvalidConfig("empty_path"));
-                }
-                let change_poll = change_poll.max(Duration::from_millis(100));
-                (path.display().to_string(), Kind::File { path, change_poll })
-            }
+    /// Starts from `spec`: a file source, or a KV field read with `token`
+    /// (a secret started for this keyring and closed with it).
+    pub fn start(spec: &HmacKeyringSpec, token: Option<&VaultToken>) -> Result<HmacKeyring, SpecError> {
+        HmacKeyring::start_at(spec, token, Place::current())
+    }
+
+    /// [`HmacKeyring::start`] with a file source's task on `runtime`.
+    pub fn start_on(
+        runtime: &Arc<Runtime>,
+        spec: &HmacKeyringSpec,
+        token: Option<&VaultToken>,
+    ) -> Result<HmacKeyring, SpecError> {
+        HmacKeyring::start_at(spec, token, Place::Owned(runtime.clone()))
+    }
+
+    /// A keyring on field `spec.field` of `secret` (shared with other users:
+    /// not closed with the keyring). `mount` and `path`, when given, must
+    /// name that secret; its poll interval is its own.
+    pub fn start_on_secret(secret: &VaultSecret, spec: &HmacKeyringSpec) -> Result<HmacKeyring, SpecError> {
+        if spec.file.is_some() {
+            return Err(SpecError::new("file", SpecErrorCode::Conflict, "the keyring reads the secret given with it"));
+        }
+        if spec.interval.is_some() {
+            return Err(SpecError::new(
+                "interval",
+                SpecErrorCode::Conflict,
+                "the secret given polls at its own interval",
+            ));
+        }
+        let (mount, path) = secret.mount_and_path();
+        let named = HmacKeyringSpec {
+            mount: spec.mount.clone().or_else(|| Some(mount.to_owned())),
+            path: spec.path.clone().or_else(|| Some(path.to_owned())),
+            ..spec.clone()
         };
-        let cancel = CancellationToken::new();
+        let plan = named.validate()?;
+        let HmacSourcePlan::Vault { secret: names, field } = &plan.source else {
+            return Err(SpecError::new("file", SpecErrorCode::Conflict, "the keyring reads the secret given with it"));
+        };
+        if names.name() != secret.name() {
+            return Err(SpecError::new("path", SpecErrorCode::Conflict, "does not name the secret given"));
+        }
+        Ok(HmacKeyring::build(
+            plan.name(),
+            Source::Vault { secret: secret.clone(), field: field.clone(), owned: false, listener: Mutex::new(None) },
+            plan.keyring,
+            Place::current(),
+        ))
+    }
+
+    fn start_at(spec: &HmacKeyringSpec, token: Option<&VaultToken>, place: Place) -> Result<HmacKeyring, SpecError> {
+        let plan = spec.validate()?;
+        let name = plan.name();
+        let source = match plan.source {
+            HmacSourcePlan::Vault { secret, field } => {
+                let token = token.ok_or_else(|| {
+                    SpecError::new(
+                        "",
+                        SpecErrorCode::MissingField,
+                        "a keyring on a KV secret needs the Vault token to read it with",
+                    )
+                })?;
+                let secret_spec = VaultSecretSpec {
+                    mount: secret.mount.as_str().to_owned(),
+                    path: secret.path.as_str().to_owned(),
+                    interval: spec.interval,
+                    grace: None,
+                };
+                let secret = VaultSecret::start(token, &secret_spec)?;
+                Source::Vault { secret, field, owned: true, listener: Mutex::new(None) }
+            }
+            HmacSourcePlan::File { path, change_poll } => Source::File {
+                path: PathBuf::from(path),
+                change_poll,
+                task: Mutex::new(None),
+                read_now: host::TaskWake::new(),
+            },
+            _ => return Err(SpecError::new("", SpecErrorCode::InvalidValue, "unknown keyring source")),
+        };
+        Ok(HmacKeyring::build(name, source, plan.keyring, place))
+    }
+
+    fn build(
+        name: String,
+        source: Source,
+        config: tokenkeep_core::hmac_keyring::HmacKeyringConfig,
+        place: Place,
+    ) -> HmacKeyring {
         let shared = Arc::new(Shared {
-            name,
-            kind,
+            source,
             ring: ArcSwap::from_pointee(CoreKeyring::new(config.clone())),
-            config,
-            status: Mutex::new(Status::default()),
-            rotation: watch::Sender::new(0),
-            cancel: cancel.clone(),
+            state: Mutex::new(KeyringState::new(config)),
+            slot: Slot::new(CredentialKind::HmacKeyring, name),
+            next_check_at: Mutex::new(None),
+            cancel: CancellationToken::new(),
         });
-        runtime.spawn(run(shared.clone()));
-        Ok(HmacKeyring { shared, _guard: Arc::new(DropGuard(cancel)) })
+        match &shared.source {
+            Source::Vault { secret, listener, .. } => {
+                let weak: Weak<Shared> = Arc::downgrade(&shared);
+                let id = secret.rotations().on_rotation(move |_| {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.follow_secret();
+                    }
+                });
+                *host::lock(listener) = Some(id);
+                shared.follow_secret();
+            }
+            Source::File { task, .. } => {
+                let for_task = shared.clone();
+                *host::lock(task) = Some(Task::start(place, move || {
+                    // After a fork the parent's task is still registered on the old wake-up.
+                    if let Source::File { read_now, .. } = &for_task.source {
+                        read_now.renew();
+                    }
+                    run_file(for_task.clone())
+                }));
+            }
+        }
+        let inner = Arc::new(Inner { shared, closing: AtomicBool::new(false) });
+        telemetry::register(&inner);
+        HmacKeyring { inner }
+    }
+
+    fn ensure_task(&self) {
+        if let Source::File { task, .. } = &self.inner.shared.source {
+            if let Some(task) = host::lock(task).as_ref() {
+                host::Respawn::respawn_if_forked(task.as_ref());
+            }
+        }
+    }
+
+    /// `<mount>/<path>#<field>` or the file, as logs, metrics and health name it.
+    pub fn name(&self) -> &str {
+        &self.inner.shared.slot.name
     }
 
     /// Signs a request with the current secret, timestamped now.
     pub fn sign(&self, method: &str, path: &str, body: &[u8]) -> Result<Signature, HmacError> {
-        self.shared.ring.load().sign(method, path, body, clock::now())
+        self.inner.shared.ring.load().sign(method, path, body, clock::now())
     }
 
     /// Verifies `sig` for this request now; returns the key version that matched.
     pub fn verify(&self, sig: &Signature, method: &str, path: &str, body: &[u8]) -> Result<u64, HmacError> {
-        self.shared.ring.load().verify(sig, method, path, body, clock::now())
+        self.inner.shared.ring.load().verify(sig, method, path, body, clock::now())
+    }
+
+    /// Version of the current secret (one atomic load).
+    pub fn current(&self) -> Result<u64, CredentialError> {
+        self.inner.shared.slot.read().0
     }
 
     /// Version of the current secret (`None` before the first one).
     pub fn current_version(&self) -> Option<u64> {
-        self.shared.ring.load().current_version()
+        self.inner.shared.ring.load().current_version()
     }
 
     /// Version of the previous secret while it still verifies.
     pub fn previous_version(&self) -> Option<u64> {
-        self.shared.ring.load().previous_version(clock::now())
+        self.inner.shared.ring.load().previous_version(clock::now())
     }
 
-    /// Waits until a secret is installed or `timeout` passes; returns its version.
-    pub async fn ready(&self, timeout: Duration) -> Result<u64, HmacError> {
-        wait_for_value(self.subscribe(), timeout, || self.current_version().ok_or(HmacError::NoKey)).await
+    /// Waits (on any executor) until a secret is installed, at most `timeout`; its version.
+    pub async fn ready(&self, timeout: Duration) -> Result<u64, CredentialError> {
+        self.inner.shared.slot.ready(timeout, || self.ensure_task()).await
+    }
+
+    /// The blocking twin of [`HmacKeyring::ready`].
+    pub fn ready_blocking(&self, timeout: Duration) -> Result<u64, CredentialError> {
+        self.inner.shared.slot.ready_blocking(timeout, || self.ensure_task())
     }
 
     /// Why the latest secret offered was not installed (`None` once one is).
     pub fn last_error(&self) -> Option<HmacSourceError> {
-        lock(&self.shared.status).last_error
+        host::lock(&self.inner.shared.state).refused()
     }
 
     /// A health snapshot: `version` is the key version held; a refused or
     /// unreadable secret shows in `last_refresh_ok` and `last_error_code`.
-    /// For a Vault source the KV secret's own polling figures are included.
-    pub fn health(&self) -> Health {
+    /// For a KV source the secret's own polling figures are included.
+    pub fn health(&self) -> CredentialHealth {
+        self.ensure_task();
+        health(&self.inner.shared)
+    }
+
+    /// Moves at every rotation (a new key installed).
+    pub fn rotations(&self) -> Rotations {
+        self.inner.shared.slot.rotations.clone()
+    }
+
+    /// Callbacks for this keyring's `credential_*` events (`credential_obtained`,
+    /// `credential_rotated`, `credential_attempt_failed` for a refused secret).
+    pub fn events(&self) -> &Listeners {
+        &self.inner.shared.slot.listeners
+    }
+
+    /// Looks at the source now (a KV read, rate-limited; a file read); `false` once closed.
+    pub fn refresh(&self) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        match &self.inner.shared.source {
+            Source::Vault { secret, .. } => secret.refresh(),
+            Source::File { read_now, .. } => {
+                self.ensure_task();
+                read_now.notify();
+                true
+            }
+        }
+    }
+
+    /// A peer refused a signature made with the current secret (401/403):
+    /// look at the source again, it may have rotated.
+    pub fn report_unauthorized(&self) {
+        self.refresh();
+    }
+
+    /// Whether [`HmacKeyring::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
+    }
+
+    fn begin_close(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.inner.closing.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.inner.shared.cancel.cancel();
+        self.inner.shared.slot.mark_closed();
+        match &self.inner.shared.source {
+            Source::Vault { secret, listener, .. } => {
+                if let Some(id) = host::lock(listener).take() {
+                    secret.rotations().remove_listener(id);
+                }
+                None
+            }
+            Source::File { task, .. } => host::lock(task).as_ref().and_then(|t| t.take_join()),
+        }
+    }
+
+    /// Stops following the source (a KV secret started for the keyring is
+    /// closed too); the keys held keep signing and verifying (the previous
+    /// one until its grace window ends). Idempotent; any executor.
+    pub async fn close(&self) {
+        let join = self.begin_close();
+        if let Source::Vault { secret, owned: true, .. } = &self.inner.shared.source {
+            secret.close().await;
+        }
+        if let Some(join) = join {
+            let _ = host::with_timeout(super::CLOSE_BUDGET, join).await;
+        }
+    }
+
+    /// The blocking twin of [`HmacKeyring::close`].
+    pub fn close_blocking(&self) {
+        drop(self.begin_close());
+        if let Source::Vault { secret, owned: true, .. } = &self.inner.shared.source {
+            secret.close_blocking();
+        }
+    }
+
+    /// The secrets as plain data (see [`ExposedValue`]).
+    fn exposed(&self) -> Result<ExposedValue, CredentialError> {
+        if self.is_closed() {
+            return Err(CredentialError::Closed);
+        }
         let now = clock::now();
-        let version = self.current_version();
-        let st = lock(&self.shared.status).clone();
-        let secs = |t: UnixTime| if t > now { t.saturating_since(now) } else { now.saturating_since(t) }.as_secs();
-        let failing = st.last_error.is_some();
-        match &self.shared.kind {
-            Kind::Vault { secret, .. } => {
-                let mut h = secret.health();
-                h.version = version;
-                h.state = match (version.is_some(), failing) {
-                    (false, _) if h.state == CredentialState::Fatal => CredentialState::Fatal,
-                    (false, _) => CredentialState::Empty,
-                    (true, true) if matches!(h.state, CredentialState::Fresh | CredentialState::Refreshing) => {
-                        CredentialState::Degraded
-                    }
-                    (true, _) => h.state,
-                };
-                if failing {
-                    h.last_refresh_ok = Some(false);
-                    h.consecutive_failures = h.consecutive_failures.max(st.failures);
-                    h.last_error_code = st.last_error_code;
-                } else if h.last_error_code.is_none() {
-                    h.last_error_code = st.last_error_code;
-                }
-                h
-            }
-            Kind::File { .. } => Health {
-                state: match (version.is_some(), failing) {
-                    (false, _) => CredentialState::Empty,
-                    (true, true) => CredentialState::Degraded,
-                    (true, false) => CredentialState::Fresh,
-                },
-                token_age_seconds: st.loaded_at.map(secs),
-                expires_in_seconds: None,
-                next_refresh_in_seconds: st.next_check_at.map(secs),
-                last_refresh_ok: st.last_ok,
-                consecutive_failures: st.failures,
-                last_error_code: st.last_error_code,
-                version,
-                in_flight: false,
-            },
-        }
-    }
-
-    /// The state (as in [`HmacKeyring::health`]).
-    pub fn state(&self) -> CredentialState {
-        self.health().state
-    }
-
-    /// The current key version (0 before the first); it changes at every rotation.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.shared.rotation.subscribe()
-    }
-
-    /// Stops following the source; the keys held keep signing and verifying
-    /// (the previous one until its grace window ends). A [`VaultSecret`]
-    /// source is not stopped (call its own `shutdown`).
-    pub fn shutdown(&self) {
-        self.shared.cancel.cancel();
+        let st = host::lock(&self.inner.shared.state);
+        let secrets = st.secrets(now).ok_or(CredentialError::NotYetObtained)?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let previous = secrets.previous.map(|(version, secret, until)| {
+            json!({"version": version, "secret": text(secret), "valid_until": until.as_secs()})
+        });
+        Ok(ExposedValue(json!({
+            "current": {"version": secrets.current.0, "secret": text(secrets.current.1)},
+            "previous": previous.unwrap_or(Value::Null),
+        })))
     }
 }
 
-/// The secret installed last, to rebuild the core keyring at the next
-/// rotation (the core keyring is not `Clone`). Overwritten when dropped.
-struct Held {
-    secret: Vec<u8>,
-    version: u64,
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.secret.fill(0);
-        std::hint::black_box(&self.secret);
+impl Credential for HmacKeyring {
+    fn kind(&self) -> CredentialKind {
+        CredentialKind::HmacKeyring
+    }
+    fn name(&self) -> String {
+        HmacKeyring::name(self).to_owned()
+    }
+    fn health(&self) -> CredentialHealth {
+        HmacKeyring::health(self)
+    }
+    fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
+        self.exposed()
+    }
+    fn refusal(&self) -> Option<String> {
+        self.last_error().map(|e| e.as_str().to_owned())
+    }
+    fn rotations(&self) -> Rotations {
+        HmacKeyring::rotations(self)
+    }
+    fn events(&self) -> &Listeners {
+        HmacKeyring::events(self)
+    }
+    fn refresh(&self) -> bool {
+        HmacKeyring::refresh(self)
+    }
+    fn report_unauthorized(&self) {
+        HmacKeyring::report_unauthorized(self)
+    }
+    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
+        self.ready_blocking(timeout).is_ok()
+    }
+    fn close_credential(&self) -> CloseFuture<'_> {
+        Box::pin(self.close())
+    }
+    fn close_blocking(&self) {
+        HmacKeyring::close_blocking(self)
+    }
+    fn is_closed(&self) -> bool {
+        HmacKeyring::is_closed(self)
     }
 }
 
-/// Hands `secret` (as `version`) to the core: on success the new keyring is
-/// published (the held secret becoming the previous one), else the keys held
-/// stay and the core's error is recorded.
-fn offer(shared: &Shared, held: &mut Option<Held>, secret: &[u8], version: u64) {
-    let now = clock::now();
-    if held.as_ref().is_some_and(|h| h.version == version) {
-        // The core's no-op for the same version; a rebuild would drop the previous key.
-        record(shared, Ok(()));
-        return;
-    }
-    let mut ring = CoreKeyring::new(shared.config.clone());
-    let result = match held.as_ref() {
-        Some(h) => ring.rotate(&h.secret, h.version, now).and_then(|()| ring.rotate(secret, version, now)),
-        None => ring.rotate(secret, version, now),
-    };
-    match result {
-        Ok(()) => {
-            let previous = held.as_ref().map(|h| h.version);
-            *held = Some(Held { secret: secret.to_vec(), version });
-            shared.ring.store(Arc::new(ring));
-            lock(&shared.status).loaded_at = Some(now);
-            record(shared, Ok(()));
-            match previous {
-                Some(p) => {
-                    tracing::info!(target: "tokenkeep::outbound", source = "hmac_keyring", name = %shared.name, event = "rotated", previous_version = p, version, grace_s = shared.config.grace.as_secs_f64(), "HMAC secret rotated")
-                }
-                None => {
-                    tracing::info!(target: "tokenkeep::outbound", source = "hmac_keyring", name = %shared.name, event = "obtained", version, "HMAC secret loaded")
-                }
-            }
-            shared.rotation.send_replace(version);
-        }
-        Err(e) => record(shared, Err(HmacSourceError::Refused(e))),
-    }
-}
-
-/// Records the outcome of one look at the source; logs a failure when it is new.
-fn record(shared: &Shared, outcome: Result<(), HmacSourceError>) {
-    let mut st = lock(&shared.status);
-    match outcome {
-        Ok(()) => {
-            st.last_ok = Some(true);
-            st.failures = 0;
-            st.last_error = None;
-        }
-        Err(e) => {
-            let new = st.last_error != Some(e);
-            st.last_ok = Some(false);
-            st.failures = st.failures.saturating_add(1);
-            st.last_error = Some(e);
-            st.last_error_code = Some(e.code());
-            drop(st);
-            if new {
-                tracing::warn!(target: "tokenkeep::outbound", source = "hmac_keyring", name = %shared.name, event = "refused", error = e.code(), "HMAC secret not installed; keeping the keys held");
-            }
-        }
-    }
-}
-
-async fn run(shared: Arc<Shared>) {
-    let mut held = None;
-    match &shared.kind {
-        Kind::Vault { secret, field } => run_vault(&shared, &mut held, secret, field).await,
-        Kind::File { path, change_poll } => run_file(&shared, &mut held, path, *change_poll).await,
-    }
-}
-
-async fn run_vault(shared: &Shared, held: &mut Option<Held>, secret: &VaultSecret, field: &str) {
-    let mut rx = secret.subscribe();
-    loop {
-        rx.borrow_and_update();
-        if let Ok(kv) = secret.current() {
-            match kv.get_str(field) {
-                Some(s) => offer(shared, held, s.as_bytes(), kv.version),
-                None => record(shared, Err(HmacSourceError::MissingField)),
-            }
-        }
-        tokio::select! {
-            r = rx.changed() => {
-                if r.is_err() {
-                    return;
-                }
-            }
-            () = shared.cancel.cancelled() => return,
-        }
-    }
-}
-
-async fn run_file(shared: &Shared, held: &mut Option<Held>, path: &Path, change_poll: Duration) {
+async fn run_file(shared: Arc<Shared>) {
+    let Source::File { path, change_poll, read_now, .. } = &shared.source else { return };
+    let change_poll = *change_poll;
     let signature = |p: &Path| {
         let p = p.to_path_buf();
         async move { tokio::task::spawn_blocking(move || FileSignature::of(&p)).await.ok() }
@@ -416,55 +522,27 @@ async fn run_file(shared: &Shared, held: &mut Option<Held>, path: &Path, change_
             last_read = tokio::time::Instant::now();
             match tokio::fs::read(path).await {
                 Ok(mut bytes) => {
-                    strip_line_ending(&mut bytes);
-                    if bytes.is_empty() {
-                        record(shared, Err(HmacSourceError::EmptyFile));
-                    } else if held.as_ref().is_some_and(|h| h.secret == bytes) {
-                        record(shared, Ok(()));
-                    } else {
-                        let version = held.as_ref().map_or(1, |h| h.version.saturating_add(1));
-                        offer(shared, held, &bytes, version);
-                    }
+                    shared.offer(|st, now| st.handle_file_contents(&bytes, now));
                     bytes.fill(0);
                     std::hint::black_box(&bytes);
                 }
-                Err(_) => record(shared, Err(HmacSourceError::Unreadable)),
+                Err(_) => shared.offer(|st, _| {
+                    st.handle_source_error(HmacSourceError::Unreadable);
+                    Err(HmacSourceError::Unreadable)
+                }),
             }
         }
-        lock(&shared.status).next_check_at = Some(clock::now() + change_poll);
-        tokio::select! {
-            () = tokio::time::sleep(change_poll) => {}
+        *host::lock(&shared.next_check_at) = Some(clock::now() + change_poll);
+        let forced = tokio::select! {
+            () = tokio::time::sleep(change_poll) => false,
+            () = read_now.notified() => true,
             () = shared.cancel.cancelled() => return,
-        }
+        };
         let now_sig = signature(path).await;
-        read = now_sig != seen || last_read.elapsed() >= FILE_BACKSTOP;
+        read = forced || now_sig != seen || last_read.elapsed() >= FILE_BACKSTOP;
         if now_sig != seen {
-            tracing::debug!(target: "tokenkeep::outbound", source = "hmac_keyring", name = %shared.name, event = "file_changed", "HMAC secret file changed");
+            tracing::debug!(target: "tokenkeep::outbound", source = "hmac_keyring", name = %shared.slot.name, event = "file_changed", "HMAC secret file changed");
         }
         seen = now_sig;
-    }
-}
-
-/// Drops one trailing `\n` (or `\r\n`).
-fn strip_line_ending(bytes: &mut Vec<u8>) {
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
-        if bytes.last() == Some(&b'\r') {
-            bytes.pop();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_line_ending;
-
-    #[test]
-    fn one_line_ending_is_stripped() {
-        for (input, want) in [("s\n", "s"), ("s\r\n", "s"), ("s\n\n", "s\n"), ("s", "s"), ("\n", "")] {
-            let mut b = input.as_bytes().to_vec();
-            strip_line_ending(&mut b);
-            assert_eq!(b, want.as_bytes(), "{input:?}");
-        }
     }
 }

@@ -1,231 +1,317 @@
 //! [`VaultSecret`]: a KV v2 secret polled with a [`VaultToken`].
 
-use super::telemetry::{self, Source};
-use super::{DropGuard, OutboundError, Published, VaultToken, lock, wait_for_value};
+use super::session::DepSlot;
+use super::slot::Slot;
+use super::{CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, VaultToken, telemetry};
 use crate::clock;
-use arc_swap::ArcSwap;
+use crate::events::Listeners;
+use crate::metrics_registry::{GaugeRow, GaugeSource};
+use crate::signal::Rotations;
+use crate::spec::{SpecError, SpecErrorCode, VaultSecretSpec};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokenkeep_core::UnixTime;
-use tokenkeep_core::credential::{CredentialConfig, CredentialError, CredentialState, Event, Health};
-use tokenkeep_core::vault::{KvSecret, KvSecretMachine, VaultToken as CoreToken};
-use tokio::sync::{Notify, watch};
-use tokio_util::sync::CancellationToken;
+use tokenkeep_core::credential::{CredentialError, CredentialState};
+use tokenkeep_core::vault::KvSecret;
+use tokenkeep_core::vault_session::{DependentId, Member};
 
-/// Which KV v2 secret to follow, and how often.
-#[derive(Clone, Debug)]
-pub struct VaultSecretConfig {
-    /// KV v2 mount (`secret`).
-    pub mount: String,
-    /// Path below the mount (`app/config` reads `<mount>/data/app/config`).
-    pub path: String,
-    /// Poll period (60 s), jittered ±10 %.
-    pub poll_interval: Duration,
-    /// How long the previous version stays available (`None`: 2 × the poll interval).
-    pub grace: Option<Duration>,
+/// One secret or lease of a token's session: what both handles share.
+pub(crate) struct Dependent<T> {
+    pub(crate) token: VaultToken,
+    pub(crate) id: DependentId,
+    pub(crate) slot: Arc<Slot<T>>,
+    closing: AtomicBool,
 }
 
-impl VaultSecretConfig {
-    /// `<mount>/data/<path>`, polled every 60 s ±10 %.
-    pub fn new(mount: impl Into<String>, path: impl Into<String>) -> Self {
-        VaultSecretConfig {
-            mount: mount.into(),
-            path: path.into(),
-            poll_interval: Duration::from_secs(60),
-            grace: None,
+impl<T: Clone> Dependent<T> {
+    /// Adds a member to `token`'s session with `add` and registers its slot.
+    pub(crate) fn start(
+        token: &VaultToken,
+        slot: Arc<Slot<T>>,
+        dep_slot: impl FnOnce(Arc<Slot<T>>) -> DepSlot,
+        add: impl FnOnce(
+            &mut tokenkeep_core::vault_session::VaultSession,
+            tokenkeep_core::UnixTime,
+        ) -> Result<DependentId, tokenkeep_core::vault::VaultError>,
+    ) -> Result<Arc<Dependent<T>>, SpecError> {
+        if token.is_closed() {
+            return Err(SpecError::new("", SpecErrorCode::InvalidValue, "the Vault token it reads with was closed"));
+        }
+        let host = token.host();
+        let id =
+            host.with_session(add).map_err(|e| SpecError::new("", SpecErrorCode::InvalidVaultPath, e.to_string()))?;
+        host.register(id, dep_slot(slot.clone()));
+        Ok(Arc::new(Dependent { token: token.clone(), id, slot, closing: AtomicBool::new(false) }))
+    }
+
+    pub(crate) fn member(&self) -> Member {
+        Member::Dependent(self.id)
+    }
+
+    pub(crate) fn current(&self) -> Result<T, CredentialError> {
+        let (answer, overdue) = self.slot.read();
+        if overdue {
+            self.token.host().ensure_task();
+        }
+        answer
+    }
+
+    pub(crate) fn refresh(&self) -> bool {
+        let member = self.member();
+        self.token.host().with_session(|s, now| s.refresh(member, now))
+    }
+
+    pub(crate) fn report_unauthorized(&self) {
+        let member = self.member();
+        self.token.host().with_session(|s, now| s.handle_upstream_unauthorized(member, now));
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    fn begin_close(&self) {
+        if !self.closing.swap(true, Ordering::AcqRel) {
+            let id = self.id;
+            self.token.host().with_session(|s, now| s.close_dependent(id, now));
         }
     }
 
-    /// Sets the poll period.
-    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
-        self
+    fn end_close(&self, finished: bool) {
+        if !finished {
+            // Out of budget (Vault unreachable): leave without the revocations.
+            let id = self.id;
+            self.token.host().with_session(|s, now| s.remove_dependent(id, now));
+            self.token.host().unregister(id);
+        }
+        self.slot.mark_closed();
+    }
+
+    pub(crate) async fn close(&self) {
+        self.begin_close();
+        let finished = self.slot.finished().await;
+        self.end_close(finished);
+    }
+
+    pub(crate) fn close_blocking(&self) {
+        self.begin_close();
+        let finished = self.slot.finished_blocking();
+        self.end_close(finished);
+    }
+
+    pub(crate) async fn ready(&self, timeout: Duration) -> Result<T, CredentialError> {
+        self.slot.ready(timeout, || self.token.host().ensure_task()).await
+    }
+
+    pub(crate) fn ready_blocking(&self, timeout: Duration) -> Result<T, CredentialError> {
+        self.slot.ready_blocking(timeout, || self.token.host().ensure_task())
+    }
+
+    /// Health from the session, or (once closed and gone) an empty one.
+    pub(crate) fn health(
+        &self,
+        of: impl FnOnce(
+            &tokenkeep_core::vault_session::VaultSession,
+            tokenkeep_core::UnixTime,
+        ) -> Option<tokenkeep_core::credential::Health>,
+    ) -> CredentialHealth {
+        self.token.host().peek(of).map_or_else(closed_health, CredentialHealth::from)
     }
 }
 
-struct Shared {
-    name: String,
-    token: VaultToken,
-    machine: Mutex<KvSecretMachine>,
-    published: ArcSwap<Published<Arc<KvSecret>>>,
-    rotation: watch::Sender<u64>,
-    wake: Notify,
-    cancel: CancellationToken,
+impl<T> Drop for Dependent<T> {
+    fn drop(&mut self) {
+        // The backstop: the last handle is gone without a close. Leave the
+        // session at once; nothing is revoked (a lease lives out its TTL).
+        if !self.slot.is_closed() {
+            let id = self.id;
+            self.token.host().with_session(|s, now| s.remove_dependent(id, now));
+            self.token.host().unregister(id);
+        }
+    }
 }
 
-/// A KV v2 secret kept current by one background task that polls it with
-/// the current [`VaultToken`]. A new version is a rotation: `current()`
-/// changes, the replaced version stays in `previous()` for the grace window,
-/// and the watch from `subscribe()` ticks. A 403 asks the token for one new
-/// login; the last value read keeps being served meanwhile.
+fn closed_health() -> CredentialHealth {
+    CredentialHealth {
+        state: CredentialState::Empty,
+        token_age_seconds: None,
+        expires_in_seconds: None,
+        next_refresh_in_seconds: None,
+        last_refresh_ok: None,
+        consecutive_failures: 0,
+        last_error_code: None,
+        version: None,
+        in_flight: false,
+    }
+}
+
+impl GaugeSource for Dependent<Arc<KvSecret>> {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
+        let id = self.id;
+        let health = self.health(|s, now| s.kv(id).map(|m| m.health(now)));
+        telemetry::gauges(self.slot.kind, &self.slot.name, self.slot.read().0.is_ok(), &health, out);
+    }
+}
+
+/// A KV v2 secret kept current by its token's task, which polls it with the
+/// current [`VaultToken`]. A new version is a rotation: `current()` changes,
+/// the replaced version stays in `previous()` for the grace window, and
+/// `rotations()` moves. A 403 asks the token for one new login; the last
+/// value read keeps being served meanwhile.
 #[derive(Clone)]
 pub struct VaultSecret {
-    shared: Arc<Shared>,
-    _guard: Arc<DropGuard>,
+    inner: Arc<Dependent<Arc<KvSecret>>>,
+    /// The mount and path, normalised.
+    names: Arc<(String, String)>,
 }
 
 impl fmt::Debug for VaultSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VaultSecret")
-            .field("name", &self.shared.name)
-            .field("state", &self.state())
-            .field("data", &"<redacted>")
-            .finish()
+        f.debug_struct("VaultSecret").field("name", &self.name()).field("data", &"<redacted>").finish()
     }
 }
 
 impl fmt::Display for VaultSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "vault secret {} ({})", self.shared.name, self.state())
+        write!(f, "vault secret {}", self.name())
     }
 }
 
 impl VaultSecret {
-    /// Starts polling (inside a tokio runtime); the first read happens as
-    /// soon as `token` has a token.
-    pub fn start(token: &VaultToken, config: VaultSecretConfig) -> Result<VaultSecret, OutboundError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| OutboundError::NoRuntime)?;
-        let mut credential = CredentialConfig::polled(config.poll_interval);
-        credential.grace = config.grace;
-        let now = clock::now();
-        let machine = KvSecretMachine::new(
-            token.shared().vault.clone(),
-            &config.mount,
-            &config.path,
-            credential,
-            clock::seed(),
-            now,
-        )
-        .map_err(|e| OutboundError::InvalidConfig(e.code()))?;
-        let cancel = CancellationToken::new();
-        let shared = Arc::new(Shared {
-            name: format!("{}/{}", config.mount, config.path),
-            token: token.clone(),
-            machine: Mutex::new(machine),
-            published: ArcSwap::from_pointee(Published::empty()),
-            rotation: watch::Sender::new(0),
-            wake: Notify::new(),
-            cancel: cancel.clone(),
-        });
-        runtime.spawn(run(shared.clone()));
-        Ok(VaultSecret { shared, _guard: Arc::new(DropGuard(cancel)) })
+    /// Follows the secret of `spec`, read with `token` (on its task); the
+    /// first read happens as soon as the token has a value.
+    pub fn start(token: &VaultToken, spec: &VaultSecretSpec) -> Result<VaultSecret, SpecError> {
+        let plan = spec.validate()?;
+        let slot = Arc::new(Slot::new(CredentialKind::VaultSecret, plan.name()));
+        let credential = plan.credential.clone();
+        let inner = Dependent::start(token, slot, DepSlot::Kv, |s, now| {
+            s.add_kv(plan.mount.as_str(), plan.path.as_str(), credential, clock::seed(), now)
+        })?;
+        telemetry::register(&inner);
+        let names = Arc::new((plan.mount.as_str().to_owned(), plan.path.as_str().to_owned()));
+        Ok(VaultSecret { inner, names })
     }
 
-    /// `<mount>/<path>`, as logs and metrics name it.
+    /// The KV mount and the path below it.
+    pub fn mount_and_path(&self) -> (&str, &str) {
+        (&self.names.0, &self.names.1)
+    }
+
+    /// `<mount>/<path>`, as logs, metrics and health name it.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        &self.inner.slot.name
+    }
+
+    /// The token it reads with.
+    pub fn token(&self) -> &VaultToken {
+        &self.inner.token
     }
 
     /// The latest version read (one atomic load).
     pub fn current(&self) -> Result<Arc<KvSecret>, CredentialError> {
-        self.shared.published.load().read(clock::now())
+        self.inner.current()
     }
 
     /// The version replaced by the last rotation, while its grace window lasts.
     pub fn previous(&self) -> Option<Arc<KvSecret>> {
-        lock(&self.shared.machine).previous(clock::now()).cloned().map(Arc::new)
+        let id = self.inner.id;
+        self.inner.token.host().peek(|s, now| s.kv(id).and_then(|m| m.previous(now)).cloned().map(Arc::new))
     }
 
-    /// Waits until a version is available or `timeout` passes.
+    /// Waits (on any executor) until a version is available, at most `timeout`.
     pub async fn ready(&self, timeout: Duration) -> Result<Arc<KvSecret>, CredentialError> {
-        wait_for_value(self.subscribe(), timeout, || self.current()).await
+        self.inner.ready(timeout).await
+    }
+
+    /// The blocking twin of [`VaultSecret::ready`].
+    pub fn ready_blocking(&self, timeout: Duration) -> Result<Arc<KvSecret>, CredentialError> {
+        self.inner.ready_blocking(timeout)
     }
 
     /// A health snapshot (`version` is the KV version held).
-    pub fn health(&self) -> Health {
-        lock(&self.shared.machine).health(clock::now())
+    pub fn health(&self) -> CredentialHealth {
+        let id = self.inner.id;
+        self.inner.health(|s, now| s.kv(id).map(|m| m.health(now)))
     }
 
-    /// The state.
-    pub fn state(&self) -> CredentialState {
-        lock(&self.shared.machine).state()
+    /// The KV machine's own health, for a keyring that merges it with its own.
+    pub(crate) fn core_health(&self) -> Option<tokenkeep_core::credential::Health> {
+        let id = self.inner.id;
+        self.inner.token.host().peek(|s, now| s.kv(id).map(|m| m.health(now)))
     }
 
-    /// A counter that changes whenever a new version is obtained.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.shared.rotation.subscribe()
+    /// Moves whenever a new version is obtained.
+    pub fn rotations(&self) -> Rotations {
+        self.inner.slot.rotations.clone()
     }
 
-    /// Stops polling.
-    pub fn shutdown(&self) {
-        lock(&self.shared.machine).handle_shutdown(clock::now());
-        self.shared.cancel.cancel();
+    /// Callbacks for this secret's `credential_*` events.
+    pub fn events(&self) -> &Listeners {
+        &self.inner.slot.listeners
+    }
+
+    /// Asks for a read now (rate-limited); `false` once closed.
+    pub fn refresh(&self) -> bool {
+        self.inner.refresh()
+    }
+
+    /// The service the secret is for refused it (401/403): read it again soon, rate-limited.
+    pub fn report_unauthorized(&self) {
+        self.inner.report_unauthorized()
+    }
+
+    /// Whether [`VaultSecret::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Stops polling. Idempotent; the future runs on any executor.
+    pub async fn close(&self) {
+        self.inner.close().await
+    }
+
+    /// The blocking twin of [`VaultSecret::close`].
+    pub fn close_blocking(&self) {
+        self.inner.close_blocking()
     }
 }
 
-/// Drains events; returns whether the token was rejected.
-fn drain(shared: &Shared, m: &mut KvSecretMachine, now: UnixTime) -> bool {
-    let mut rejected = false;
-    let mut rotated = false;
-    while let Some(e) = m.poll_event() {
-        rejected |= matches!(e, Event::TokenRejected { .. });
-        rotated |= matches!(e, Event::Obtained { .. });
-        telemetry::emit(Source::VaultSecret, &shared.name, &e, now);
+impl Credential for VaultSecret {
+    fn kind(&self) -> CredentialKind {
+        CredentialKind::VaultSecret
     }
-    let stale = shared.published.load().value.is_none() || m.current(now).is_err();
-    if rotated || stale {
-        let fatal = (m.state() == CredentialState::Fatal).then(|| m.health(now).last_error_code.unwrap_or("fatal"));
-        let p = match m.current(now) {
-            Ok(s) => Published {
-                value: Some(Arc::new(s.clone())),
-                expires_at: None,
-                error: CredentialError::NotYetObtained,
-                fatal,
-            },
-            Err(e) => Published { value: None, expires_at: None, error: e, fatal },
-        };
-        shared.published.store(Arc::new(p));
+    fn name(&self) -> String {
+        VaultSecret::name(self).to_owned()
     }
-    if rotated {
-        shared.rotation.send_modify(|n| *n = n.wrapping_add(1));
+    fn health(&self) -> CredentialHealth {
+        VaultSecret::health(self)
     }
-    rejected
-}
-
-async fn run(shared: Arc<Shared>) {
-    let mut token_rx = shared.token.subscribe();
-    loop {
-        let (request, rejected, sleep_for) = {
-            let mut m = lock(&shared.machine);
-            let now = clock::now();
-            let token = shared.token.current().ok().map(|t| CoreToken::new(t.expose(), Duration::ZERO, false));
-            m.handle_token(token.as_ref(), now);
-            m.handle_timeout(now);
-            let request = m.poll_request();
-            let rejected = drain(&shared, &mut m, now);
-            let sleep_for = m.poll_timeout().map_or(Duration::from_secs(3600), clock::until);
-            (request, rejected, sleep_for)
-        };
-        if rejected {
-            shared.token.handle_token_rejected();
-        }
-        if let Some(request) = request {
-            let id = request.id;
-            let outcome = tokio::select! {
-                outcome = super::send_to_vault(&shared.token.shared().client, request, "vault_secret", &shared.name) => outcome,
-                () = shared.cancel.cancelled() => return,
-            };
-            let rejected = {
-                let mut m = lock(&shared.machine);
-                let now = clock::now();
-                m.handle_response(id, outcome, now);
-                drain(&shared, &mut m, now)
-            };
-            if rejected {
-                shared.token.handle_token_rejected();
-            }
-            continue;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(sleep_for) => {}
-            r = token_rx.changed() => {
-                if r.is_err() {
-                    return;
-                }
-            }
-            () = shared.wake.notified() => {}
-            () = shared.cancel.cancelled() => return,
-        }
+    fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
+        self.current().map(|s| ExposedValue(serde_json::Value::Object(s.data.clone())))
+    }
+    fn rotations(&self) -> Rotations {
+        VaultSecret::rotations(self)
+    }
+    fn events(&self) -> &Listeners {
+        VaultSecret::events(self)
+    }
+    fn refresh(&self) -> bool {
+        VaultSecret::refresh(self)
+    }
+    fn report_unauthorized(&self) {
+        VaultSecret::report_unauthorized(self)
+    }
+    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
+        self.ready_blocking(timeout).is_ok()
+    }
+    fn close_credential(&self) -> CloseFuture<'_> {
+        Box::pin(self.close())
+    }
+    fn close_blocking(&self) {
+        VaultSecret::close_blocking(self)
+    }
+    fn is_closed(&self) -> bool {
+        VaultSecret::is_closed(self)
     }
 }

@@ -1,57 +1,87 @@
 //! [`VaultToken`]: a Vault/OpenBao token obtained by JWT login and kept fresh.
 
-use super::telemetry::{self, Source};
-use super::{DropGuard, FileToken, OutboundError, Published, SecretToken, lock, wait_for_value};
+use super::session::SessionHost;
+use super::slot::Slot;
+use super::{
+    CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, FileToken, SecretToken, telemetry,
+};
 use crate::clock;
+use crate::events::Listeners;
+use crate::host::{Place, Runtime};
 use crate::http::{HttpClient, HttpOptions};
-use arc_swap::ArcSwap;
+use crate::metrics_registry::{GaugeRow, GaugeSource};
+use crate::signal::Rotations;
+use crate::spec::{SpecError, SpecErrorCode, VaultTokenSpec};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokenkeep_core::UnixTime;
-use tokenkeep_core::credential::{CredentialConfig, CredentialError, CredentialState, Event, Health};
-use tokenkeep_core::token_file::parse_token_file;
-use tokenkeep_core::vault::{VaultAction, VaultConfig, VaultTokenMachine};
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokenkeep_core::credential::{CredentialError, CredentialState, SecretString};
+use tokenkeep_core::vault::{JwtErrorCode, check_login_jwt};
+use tokenkeep_core::vault_session::VaultSession;
 
-/// The error a JWT closure returns.
+/// Why a [`JwtProvider`] has no JWT to give: a typed code and a message
+/// (never the JWT).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JwtError(pub String);
+pub struct JwtError {
+    code: JwtErrorCode,
+    message: String,
+}
+
+impl JwtError {
+    /// An error with `code` and a message for the logs.
+    pub fn new(code: JwtErrorCode, message: impl Into<String>) -> JwtError {
+        let message: String = message.into().chars().take(300).map(|c| if c.is_control() { ' ' } else { c }).collect();
+        JwtError { code, message }
+    }
+
+    /// The code.
+    pub fn code(&self) -> JwtErrorCode {
+        self.code
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no JWT: {}", self.0)
+        write!(f, "no JWT ({}): {}", self.code, self.message)
     }
 }
 
 impl std::error::Error for JwtError {}
 
-/// A JWT provider closure.
-pub type JwtFn = Arc<dyn Fn() -> Result<String, JwtError> + Send + Sync>;
+/// Gives the JWT a Vault login is made with (a SPIFFE Workload API client,
+/// a cloud metadata service). Called on a blocking thread when a login
+/// needs a JWT and the last one is within 5 s of its `exp` (or was never given).
+pub trait JwtProvider: Send + Sync {
+    /// The JWT, or why there is none now (the login waits and asks again a second later).
+    fn jwt(&self) -> Result<String, JwtError>;
+}
 
-/// Where the JWT for a login comes from.
+/// Where the JWT for a login comes from, when not from the spec's `jwt_file`.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum JwtSource {
-    /// A file (a projected service-account token, a JWT-SVID written by
-    /// spiffe-helper), read anew before every login.
-    File(PathBuf),
-    /// A closure, called when a login needs a JWT and the last one is
-    /// within 5 s of its `exp` (or was never given).
-    Closure(JwtFn),
+    /// A file, read anew before every login.
+    File(String),
     /// A [`FileToken`] (its current value, taken before every login).
     FileToken(FileToken),
+    /// A provider, asked when a login needs a JWT.
+    Provider(Arc<dyn JwtProvider>),
 }
 
 impl fmt::Debug for JwtSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JwtSource::File(p) => f.debug_tuple("File").field(p).finish(),
-            JwtSource::Closure(_) => f.write_str("Closure(<fn>)"),
             JwtSource::FileToken(t) => f.debug_tuple("FileToken").field(t).finish(),
+            JwtSource::Provider(_) => f.write_str("Provider(<dyn JwtProvider>)"),
         }
     }
 }
@@ -59,132 +89,76 @@ impl fmt::Debug for JwtSource {
 impl JwtSource {
     /// Reading it costs next to nothing (a small file, a snapshot), so it is
     /// read before every due attempt and every login uses the freshest JWT.
-    fn is_cheap(&self) -> bool {
-        !matches!(self, JwtSource::Closure(_))
+    pub(crate) fn is_cheap(&self) -> bool {
+        !matches!(self, JwtSource::Provider(_))
     }
 
-    /// A JWT that parses and lives at least 5 more seconds, or an error code.
-    async fn read(&self, now: UnixTime) -> Result<String, &'static str> {
-        let raw = match self {
-            JwtSource::File(path) => tokio::fs::read(path).await.map_err(|_| "jwt_unreadable")?,
-            JwtSource::Closure(f) => {
-                let f = f.clone();
-                match tokio::task::spawn_blocking(move || f()).await {
-                    Ok(Ok(s)) => s.into_bytes(),
-                    Ok(Err(_)) | Err(_) => return Err("jwt_source_failed"),
+    /// A JWT fit for a login at `now` (the core's rule: a JWS whose `exp` is
+    /// more than 5 s away), or why not.
+    pub(crate) async fn read(&self, now: UnixTime) -> Result<SecretString, JwtErrorCode> {
+        match self {
+            JwtSource::File(path) => {
+                let raw = tokio::fs::read(path).await.map_err(|_| JwtErrorCode::Unreadable)?;
+                check_login_jwt(&raw, now)
+            }
+            JwtSource::FileToken(t) => {
+                let tok = t.current().map_err(|_| JwtErrorCode::Unavailable)?;
+                check_login_jwt(tok.expose().as_bytes(), now)
+            }
+            JwtSource::Provider(p) => {
+                let p = p.clone();
+                match tokio::task::spawn_blocking(move || p.jwt()).await {
+                    Ok(Ok(jwt)) => check_login_jwt(jwt.as_bytes(), now),
+                    Ok(Err(e)) => Err(e.code()),
+                    Err(_) => Err(JwtErrorCode::ProviderFailed),
                 }
             }
-            JwtSource::FileToken(t) => t.current().map_err(|e| e.code())?.expose().as_bytes().to_vec(),
-        };
-        let tok = parse_token_file(&raw, now).map_err(|e| e.code())?;
-        if tok.exp <= now + Duration::from_secs(5) {
-            return Err("jwt_expiring");
         }
-        Ok(tok.expose().to_owned())
     }
 }
 
-/// How to obtain a Vault token. Absent fields are taken from the environment
-/// Vault and OpenBao users already have (`VAULT_ADDR` / `BAO_ADDR`,
-/// `VAULT_NAMESPACE` / `BAO_NAMESPACE`, `VAULT_CACERT` / `BAO_CACERT`) when the
-/// token starts; explicit values win.
-#[derive(Clone, Debug)]
-pub struct VaultTokenConfig {
-    /// `http(s)://host:port`; `None`: `VAULT_ADDR`, then `BAO_ADDR`.
-    pub addr: Option<String>,
-    /// Mount of the JWT auth method (`jwt`).
-    pub auth_mount: String,
-    /// Role to log in as.
-    pub role: String,
-    /// Where the JWT comes from.
-    pub jwt: JwtSource,
-    /// Vault Enterprise / OpenBao namespace; `None`: `VAULT_NAMESPACE`, then `BAO_NAMESPACE`.
-    pub namespace: Option<String>,
-    /// Transport options; `ca_file` `None`: `VAULT_CACERT`, then `BAO_CACERT`.
-    pub http: HttpOptions,
-    /// Revoke the token (`revoke-self`) on [`VaultToken::shutdown`].
-    pub revoke_on_shutdown: bool,
-    /// Refresh tuning (the design's defaults).
-    pub credential: CredentialConfig,
+struct Inner {
+    host: Arc<SessionHost>,
+    revoke_on_close: bool,
+    closing: AtomicBool,
 }
 
-impl VaultTokenConfig {
-    /// Login as `role` at mount `jwt`, everything else default or from the environment.
-    pub fn new(role: impl Into<String>, jwt: JwtSource) -> Self {
-        VaultTokenConfig {
-            addr: None,
-            auth_mount: "jwt".to_owned(),
-            role: role.into(),
-            jwt,
-            namespace: None,
-            http: HttpOptions::default(),
-            revoke_on_shutdown: false,
-            credential: CredentialConfig::expiring(),
-        }
-    }
-
-    /// [`VaultTokenConfig::new`] with the environment applied at once.
-    pub fn from_env(role: impl Into<String>, jwt: JwtSource) -> Self {
-        VaultTokenConfig::new(role, jwt).with_env()
-    }
-
-    /// Fills absent fields from the process environment.
-    pub fn with_env(self) -> Self {
-        self.with_env_from(|k| std::env::var(k).ok())
-    }
-
-    /// Fills absent fields from `get` (an environment lookup).
-    pub fn with_env_from(mut self, get: impl Fn(&str) -> Option<String>) -> Self {
-        let first = |a: &str, b: &str| get(a).or_else(|| get(b)).filter(|v| !v.trim().is_empty());
-        if self.addr.is_none() {
-            self.addr = first("VAULT_ADDR", "BAO_ADDR");
-        }
-        if self.namespace.is_none() {
-            self.namespace = first("VAULT_NAMESPACE", "BAO_NAMESPACE");
-        }
-        if self.http.ca_file.is_none() {
-            self.http.ca_file = first("VAULT_CACERT", "BAO_CACERT").map(PathBuf::from);
-        }
-        self
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The backstop: the last handle is gone without a close. Stop the
+        // task; nothing is revoked (a token lives out its TTL).
+        self.host.cancel.cancel();
     }
 }
 
-struct ShutdownRequest {
-    requested: AtomicBool,
-    revoke: bool,
-}
-
-pub(crate) struct Shared {
-    name: String,
-    pub(crate) vault: VaultConfig,
-    pub(crate) client: HttpClient,
-    machine: Mutex<VaultTokenMachine>,
-    published: ArcSwap<Published<SecretToken>>,
-    rotation: watch::Sender<u64>,
-    wake: Notify,
-    jwt: JwtSource,
-    shutdown: ShutdownRequest,
-    task: Mutex<Option<JoinHandle<()>>>,
-    cancel: CancellationToken,
+impl GaugeSource for Inner {
+    fn gauges(&self, out: &mut Vec<GaugeRow>) {
+        let slot = &self.host.token;
+        let health: CredentialHealth = self.host.peek(|s, now| s.token().health(now).into());
+        telemetry::gauges(slot.kind, &slot.name, slot.read().0.is_ok(), &health, out);
+    }
 }
 
 /// A Vault/OpenBao token obtained by JWT login and kept fresh by one
 /// background task: `renew-self` near two thirds of its TTL, a new login when
 /// renewal stops extending it (`token_max_ttl`) or the server forgot it, the
 /// previous token served while a refresh runs, never a token past its expiry.
+/// The [`super::VaultSecret`]s and [`super::VaultLease`]s started on it read
+/// with it, on the same task.
 ///
-/// Clones share the task; it stops when the last clone (and every
-/// [`super::VaultSecret`] reading with it) is dropped, or on [`VaultToken::shutdown`].
+/// Clones share the task. [`VaultToken::close`] closes its secrets and leases
+/// first (revoking leases as their specs say), then revokes the token when
+/// its spec says `revoke_on_close`. Dropping the last clone (and every
+/// secret and lease started on it) stops the task without revoking anything.
 #[derive(Clone)]
 pub struct VaultToken {
-    shared: Arc<Shared>,
-    _guard: Arc<DropGuard>,
+    inner: Arc<Inner>,
 }
 
 impl fmt::Debug for VaultToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultToken")
-            .field("name", &self.shared.name)
+            .field("name", &self.name())
             .field("state", &self.state())
             .field("token", &"<redacted>")
             .finish()
@@ -193,241 +167,212 @@ impl fmt::Debug for VaultToken {
 
 impl fmt::Display for VaultToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "vault token {} ({})", self.shared.name, self.state())
+        write!(f, "vault token {} ({})", self.name(), self.state())
     }
 }
 
 impl VaultToken {
-    /// Starts the task (inside a tokio runtime); the first login begins at once.
-    pub fn start(config: VaultTokenConfig) -> Result<VaultToken, OutboundError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| OutboundError::NoRuntime)?;
-        let config = config.with_env();
-        let addr = config.addr.as_deref().ok_or(OutboundError::MissingAddress)?;
-        let mut vault = VaultConfig::new(addr).map_err(|e| OutboundError::InvalidConfig(e.code()))?;
-        if let Some(ns) = config.namespace.as_deref() {
-            vault = vault.with_namespace(ns).map_err(|e| OutboundError::InvalidConfig(e.code()))?;
-        }
+    /// Starts from `spec` (the process environment fills `addr`, `namespace`
+    /// and `ca_file` where unset), the JWT read from its `jwt_file`; the
+    /// first login begins at once. Inside a tokio runtime the task runs
+    /// there, else on [`Runtime::global`].
+    pub fn start(spec: &VaultTokenSpec) -> Result<VaultToken, SpecError> {
+        VaultToken::start_at(spec, None, Place::current())
+    }
+
+    /// [`VaultToken::start`] with the JWT from `jwt` (a [`FileToken`], a
+    /// provider); the spec then has no `jwt_file`.
+    pub fn start_with_jwt(spec: &VaultTokenSpec, jwt: JwtSource) -> Result<VaultToken, SpecError> {
+        VaultToken::start_at(spec, Some(jwt), Place::current())
+    }
+
+    /// [`VaultToken::start`] (or with `jwt`) with its task on `runtime`.
+    pub fn start_on(
+        runtime: &Arc<Runtime>,
+        spec: &VaultTokenSpec,
+        jwt: Option<JwtSource>,
+    ) -> Result<VaultToken, SpecError> {
+        VaultToken::start_at(spec, jwt, Place::Owned(runtime.clone()))
+    }
+
+    fn start_at(spec: &VaultTokenSpec, jwt: Option<JwtSource>, place: Place) -> Result<VaultToken, SpecError> {
+        let spec = spec.clone().with_env(|k| std::env::var(k).ok());
+        let plan = match &jwt {
+            Some(_) => spec.validate_with_jwt_source()?,
+            None => spec.validate()?,
+        };
+        let jwt = match jwt {
+            Some(j) => j,
+            None => JwtSource::File(plan.jwt_file.clone().unwrap_or_default()),
+        };
+        let http = HttpOptions {
+            ca_file: plan.ca_file.as_ref().map(PathBuf::from),
+            dangerous_allow_http: plan.dangerous_allow_http,
+            ..HttpOptions::default()
+        };
         // The address is the one origin the transport's own credentials may go to.
-        let client = HttpClient::for_origin(&config.http, addr)?;
-        let now = clock::now();
-        let machine = VaultTokenMachine::new(
-            vault.clone(),
-            &config.auth_mount,
-            &config.role,
-            config.credential.clone(),
+        let origin = plan.vault.address().to_owned();
+        let client = HttpClient::for_origin(&http, &origin).map_err(|e| crate::spec::http_error(&e, ""))?;
+        let name = plan.name();
+        let session = VaultSession::new(
+            plan.vault,
+            plan.mount.as_str(),
+            &plan.role,
+            plan.credential,
             clock::seed(),
-            now,
+            clock::now(),
         )
-        .map_err(|e| OutboundError::InvalidConfig(e.code()))?;
-        let cancel = CancellationToken::new();
-        let shared = Arc::new(Shared {
-            name: format!("{}@{}", config.role, config.auth_mount),
-            vault,
-            client,
-            machine: Mutex::new(machine),
-            published: ArcSwap::from_pointee(Published::empty()),
-            rotation: watch::Sender::new(0),
-            wake: Notify::new(),
-            jwt: config.jwt,
-            shutdown: ShutdownRequest { requested: AtomicBool::new(false), revoke: config.revoke_on_shutdown },
-            task: Mutex::new(None),
-            cancel: cancel.clone(),
-        });
-        let handle = runtime.spawn(run(shared.clone()));
-        *lock(&shared.task) = Some(handle);
-        Ok(VaultToken { shared, _guard: Arc::new(DropGuard(cancel)) })
+        .map_err(|e| SpecError::new("", SpecErrorCode::InvalidValue, e.to_string()))?;
+        let slot = Arc::new(Slot::new(CredentialKind::VaultToken, name));
+        let host = SessionHost::start(session, slot, jwt, http, origin, client, place);
+        let inner = Arc::new(Inner { host, revoke_on_close: plan.revoke_on_close, closing: AtomicBool::new(false) });
+        telemetry::register(&inner);
+        Ok(VaultToken { inner })
+    }
+
+    pub(crate) fn host(&self) -> &Arc<SessionHost> {
+        &self.inner.host
+    }
+
+    /// `role@mount`, as logs, metrics and health name it.
+    pub fn name(&self) -> &str {
+        &self.inner.host.token.name
     }
 
     /// The token to use now (one atomic load): the current one while valid,
     /// also while a refresh runs; after its expiry a typed error
     /// ([`CredentialError::Expired`]), never a stale token.
     pub fn current(&self) -> Result<SecretToken, CredentialError> {
-        self.shared.published.load().read(clock::now())
+        let (answer, overdue) = self.inner.host.token.read();
+        if overdue {
+            self.inner.host.ensure_task();
+        }
+        answer
     }
 
-    /// Waits until a token is available or `timeout` passes.
+    /// When the token held expires (moves with every renewal).
+    pub fn expires_at(&self) -> Option<UnixTime> {
+        self.inner.host.token.load().expires_at
+    }
+
+    /// Waits (on any executor) until a token is available, at most `timeout`.
     pub async fn ready(&self, timeout: Duration) -> Result<SecretToken, CredentialError> {
-        wait_for_value(self.subscribe(), timeout, || self.current()).await
+        self.inner.host.token.ready(timeout, || self.inner.host.ensure_task()).await
+    }
+
+    /// The blocking twin of [`VaultToken::ready`].
+    pub fn ready_blocking(&self, timeout: Duration) -> Result<SecretToken, CredentialError> {
+        self.inner.host.token.ready_blocking(timeout, || self.inner.host.ensure_task())
     }
 
     /// A health snapshot (state, ages, next refresh, failures, last error code).
-    pub fn health(&self) -> Health {
-        lock(&self.shared.machine).health(clock::now())
+    pub fn health(&self) -> CredentialHealth {
+        self.inner.host.peek(|s, now| s.token().health(now).into())
     }
 
     /// The state.
     pub fn state(&self) -> CredentialState {
-        lock(&self.shared.machine).state()
+        self.inner.host.peek(|s, _| s.token().state())
     }
 
-    /// A counter that changes whenever a new token is obtained (a login), so
-    /// users can rebuild what holds the old one.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.shared.rotation.subscribe()
+    /// Moves whenever a new token is obtained (a login) or the one held
+    /// expired, so users can rebuild what holds the old one.
+    pub fn rotations(&self) -> Rotations {
+        self.inner.host.token.rotations.clone()
     }
 
-    /// A request made with [`VaultToken::current`] got 403 (the server
+    /// Callbacks for this token's `credential_*` events.
+    pub fn events(&self) -> &Listeners {
+        &self.inner.host.token.listeners
+    }
+
+    /// Asks for a renewal (or a login) now; rate-limited (at most one forced
+    /// refresh per 5 s). `false` once closed.
+    pub fn refresh(&self) -> bool {
+        self.inner.host.with_session(|s, now| s.refresh(tokenkeep_core::vault_session::Member::Token, now))
+    }
+
+    /// A request made with [`VaultToken::current`] got 401/403 (the server
     /// forgot the token, say after a restart): log in again, rate-limited.
-    pub fn handle_token_rejected(&self) {
-        lock(&self.shared.machine).handle_token_rejected(clock::now());
-        self.shared.wake.notify_one();
+    pub fn report_unauthorized(&self) {
+        self.inner
+            .host
+            .with_session(|s, now| s.handle_upstream_unauthorized(tokenkeep_core::vault_session::Member::Token, now));
     }
 
-    /// Stops refreshing; revokes the token first when
-    /// [`VaultTokenConfig::revoke_on_shutdown`] is set (bounded by 15 s).
-    pub async fn shutdown(&self) {
-        self.shared.shutdown.requested.store(true, Ordering::SeqCst);
-        self.shared.wake.notify_one();
-        let handle = lock(&self.shared.task).take();
-        if let Some(mut handle) = handle {
-            if tokio::time::timeout(Duration::from_secs(15), &mut handle).await.is_err() {
-                handle.abort();
-            }
+    /// Whether [`VaultToken::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
+    }
+
+    fn begin_close(&self) {
+        if !self.inner.closing.swap(true, Ordering::AcqRel) {
+            let revoke = self.inner.revoke_on_close;
+            self.inner.host.with_session(|s, now| s.close(revoke, now));
         }
-        self.shared.cancel.cancel();
-        self.shared.published.store(Arc::new(Published::empty()));
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    fn end_close(&self, finished: bool) {
+        if !finished {
+            // Out of budget (Vault unreachable): stop without the revocations.
+            self.inner.host.cancel.cancel();
+        }
+        self.inner.host.token.mark_closed();
     }
-}
 
-fn publish(shared: &Shared, m: &VaultTokenMachine, now: UnixTime) {
-    let health = m.health(now);
-    let fatal = (m.state() == CredentialState::Fatal).then(|| health.last_error_code.unwrap_or("fatal"));
-    let p = match m.current(now) {
-        Ok(t) => Published {
-            value: Some(SecretToken::new(t.expose())),
-            expires_at: m.expires_at(),
-            error: CredentialError::NotYetObtained,
-            fatal,
-        },
-        Err(e) => Published { value: None, expires_at: None, error: e, fatal },
-    };
-    shared.published.store(Arc::new(p));
-}
-
-fn drain_events(shared: &Shared, m: &mut VaultTokenMachine, now: UnixTime) {
-    let mut rotated = false;
-    while let Some(e) = m.poll_event() {
-        rotated |= matches!(e, Event::Obtained { .. } | Event::Expired);
-        telemetry::emit(Source::VaultToken, &shared.name, &e, now);
+    /// Closes the token and everything started on it: secrets stop, leases
+    /// are revoked (as their specs say) while the token still works, then
+    /// the token is revoked when its spec says `revoke_on_close`. Waits for
+    /// that (at most 15 s). Idempotent; the future runs on any executor.
+    pub async fn close(&self) {
+        self.begin_close();
+        let finished = self.inner.host.token.finished().await;
+        self.end_close(finished);
     }
-    publish(shared, m, now);
-    if rotated {
-        shared.rotation.send_modify(|n| *n = n.wrapping_add(1));
+
+    /// The blocking twin of [`VaultToken::close`].
+    pub fn close_blocking(&self) {
+        self.begin_close();
+        let finished = self.inner.host.token.finished_blocking();
+        self.end_close(finished);
     }
 }
 
-async fn run(shared: Arc<Shared>) {
-    let mut shutting_down = false;
-    loop {
-        let now = clock::now();
-        if !shutting_down && shared.shutdown.requested.load(Ordering::SeqCst) {
-            shutting_down = true;
-            lock(&shared.machine).handle_shutdown(now, shared.shutdown.revoke);
-        }
-        // Feed the freshest JWT before an attempt falls due (cheap sources);
-        // a failure here is answered when the machine asks (NeedJwt).
-        let due = !shutting_down
-            && shared.jwt.is_cheap()
-            && lock(&shared.machine).machine().next_attempt_at().is_some_and(|t| t <= now);
-        if due {
-            if let Ok(jwt) = shared.jwt.read(now).await {
-                lock(&shared.machine).handle_jwt(&jwt, clock::now());
-            }
-        }
-        let (actions, sleep_for, done) = {
-            let mut m = lock(&shared.machine);
-            let now = clock::now();
-            m.handle_timeout(now);
-            let mut actions = Vec::new();
-            while let Some(a) = m.poll_action() {
-                actions.push(a);
-            }
-            drain_events(&shared, &mut m, now);
-            let sleep_for = m.poll_timeout().map_or(Duration::from_secs(3600), clock::until);
-            (actions, sleep_for, shutting_down && m.is_shut_down())
-        };
-        if done {
-            return;
-        }
-        let mut progressed = false;
-        for action in actions {
-            match action {
-                VaultAction::Send(request) => {
-                    let id = request.id;
-                    let outcome = tokio::select! {
-                        outcome = super::send_to_vault(&shared.client, request, "vault_token", &shared.name) => outcome,
-                        () = shared.cancel.cancelled() => return,
-                    };
-                    let mut m = lock(&shared.machine);
-                    let now = clock::now();
-                    m.handle_response(id, outcome, now);
-                    drain_events(&shared, &mut m, now);
-                    progressed = true;
-                }
-                VaultAction::NeedJwt => {
-                    let now = clock::now();
-                    match shared.jwt.read(now).await {
-                        Ok(jwt) => {
-                            lock(&shared.machine).handle_jwt(&jwt, clock::now());
-                            progressed = true;
-                        }
-                        Err(code) => {
-                            // A failed attempt: the next one follows the credential backoff.
-                            tracing::warn!(target: "tokenkeep::outbound", source = "vault_token", name = %shared.name, event = "jwt_unavailable", error = code, "no usable JWT for the login");
-                            let mut m = lock(&shared.machine);
-                            let now = clock::now();
-                            m.handle_jwt_unavailable(code, now);
-                            drain_events(&shared, &mut m, now);
-                            progressed = true;
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        if progressed {
-            continue;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(sleep_for) => {}
-            () = shared.wake.notified() => {}
-            () = shared.cancel.cancelled() => return,
-        }
+impl Credential for VaultToken {
+    fn kind(&self) -> CredentialKind {
+        CredentialKind::VaultToken
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn environment_fills_only_absent_fields() {
-        let env = |k: &str| match k {
-            "BAO_ADDR" => Some("http://127.0.0.1:8200".to_owned()),
-            "VAULT_NAMESPACE" => Some("team-a".to_owned()),
-            "VAULT_CACERT" => Some("/etc/ca.pem".to_owned()),
-            _ => None,
-        };
-        let c = VaultTokenConfig::new("app", JwtSource::File("/jwt".into())).with_env_from(env);
-        assert_eq!(c.addr.as_deref(), Some("http://127.0.0.1:8200"));
-        assert_eq!(c.namespace.as_deref(), Some("team-a"));
-        assert_eq!(c.http.ca_file.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
-        let mut explicit = VaultTokenConfig::new("app", JwtSource::File("/jwt".into()));
-        explicit.addr = Some("https://vault:8200".into());
-        explicit.namespace = Some("mine".into());
-        let c = explicit.with_env_from(env);
-        assert_eq!(c.addr.as_deref(), Some("https://vault:8200"));
-        assert_eq!(c.namespace.as_deref(), Some("mine"));
+    fn name(&self) -> String {
+        VaultToken::name(self).to_owned()
     }
-
-    #[test]
-    fn secret_token_never_prints() {
-        let t = SecretToken::new("s.hunter2");
-        assert!(!format!("{t:?} {t}").contains("hunter2"));
-        assert_eq!(t.expose(), "s.hunter2");
+    fn health(&self) -> CredentialHealth {
+        VaultToken::health(self)
+    }
+    fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
+        self.current().map(|t| ExposedValue(serde_json::Value::from(t.expose())))
+    }
+    fn rotations(&self) -> Rotations {
+        VaultToken::rotations(self)
+    }
+    fn events(&self) -> &Listeners {
+        VaultToken::events(self)
+    }
+    fn refresh(&self) -> bool {
+        VaultToken::refresh(self)
+    }
+    fn report_unauthorized(&self) {
+        VaultToken::report_unauthorized(self)
+    }
+    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
+        self.ready_blocking(timeout).is_ok()
+    }
+    fn close_credential(&self) -> CloseFuture<'_> {
+        Box::pin(self.close())
+    }
+    fn close_blocking(&self) {
+        VaultToken::close_blocking(self)
+    }
+    fn is_closed(&self) -> bool {
+        VaultToken::is_closed(self)
     }
 }

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokenkeep::outbound::{JwtSource, SecretToken, VaultSecret, VaultSecretConfig, VaultToken, VaultTokenConfig};
+use tokenkeep::outbound::{SecretToken, VaultSecret, VaultToken};
+use tokenkeep::spec::{Seconds, VaultSecretSpec, VaultTokenSpec};
 use tokenkeep_dev_openbao::{DevOpenBao, DevOpenBaoError, JwtRole};
 
 const SUBJECT: &str = "spiffe://demo.example/app";
@@ -80,10 +81,13 @@ pub(super) async fn chapter(demo: &mut Demo<'_>, first_step: u32) -> Result<(), 
     ));
     let jwt_file = bao.dir().join("jwt-svid");
     write_jwt(demo, &jwt_file)?;
-    let mut config = VaultTokenConfig::new("app", JwtSource::File(jwt_file.clone()));
-    config.addr = Some(bao.addr().to_owned());
-    config.revoke_on_shutdown = true;
-    let token = VaultToken::start(config).map_err(|e| Failure::usage("vault_token_failed", e.to_string()))?;
+    let spec = VaultTokenSpec {
+        addr: Some(bao.addr().to_owned()),
+        jwt_file: Some(jwt_file.display().to_string()),
+        revoke_on_close: true,
+        ..VaultTokenSpec::new("app")
+    };
+    let token = VaultToken::start(&spec).map_err(|e| Failure::usage("vault_token_failed", e.to_string()))?;
     let first = match token.ready(Duration::from_secs(15)).await {
         Ok(t) => t,
         Err(e) => {
@@ -94,12 +98,13 @@ pub(super) async fn chapter(demo: &mut Demo<'_>, first_step: u32) -> Result<(), 
     };
     demo.say(output::good("✓ logged in with the JWT; token held by tokenkeep, never printed"));
 
-    let kv_config = VaultSecretConfig {
-        grace: Some(KV_GRACE),
-        ..VaultSecretConfig::new("secret", KV_PATH).with_poll_interval(KV_POLL)
+    let kv_spec = VaultSecretSpec {
+        interval: Some(Seconds(KV_POLL)),
+        grace: Some(Seconds(KV_GRACE)),
+        ..VaultSecretSpec::new("secret", KV_PATH)
     };
     let secret =
-        VaultSecret::start(&token, kv_config).map_err(|e| Failure::usage("vault_secret_failed", e.to_string()))?;
+        VaultSecret::start(&token, &kv_spec).map_err(|e| Failure::usage("vault_secret_failed", e.to_string()))?;
     let v1 = secret.ready(Duration::from_secs(10)).await.map(|s| s.version).unwrap_or(0);
     demo.say(format!("KV secret secret/{KV_PATH} version {v1}, polled every {} s", KV_POLL.as_secs()));
 
@@ -181,13 +186,13 @@ pub(super) async fn chapter(demo: &mut Demo<'_>, first_step: u32) -> Result<(), 
             h.expires_in_seconds.map_or("never".to_owned(), |s| format!("{s} s")),
             h.next_refresh_in_seconds.unwrap_or(0),
             h.consecutive_failures,
-            h.last_error_code.unwrap_or("none")
+            h.last_error_code.as_deref().unwrap_or("none")
         ));
     }
 
-    secret.shutdown();
+    secret.close().await;
     let last = token.current().ok();
-    token.shutdown().await;
+    token.close().await;
     let revoked = match &last {
         Some(t) => lookup_status(&bao, t).await == Some(403),
         None => false,
