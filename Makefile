@@ -2,9 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
+# Cargo profile of the Node addon the Node suite tests (dist for shipped artifacts).
+NODE_PROFILE ?= release
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm vectors vectors-check codes lint bench fuzz
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-node vectors vectors-check codes lint bench fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +32,9 @@ test-ring: ## Shared vectors on the ring backend (the one wasm32 uses)
 test-wasm: ## Core built for wasm32: imports nothing from env, every vector passes inside the engine
 	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
 	node scripts/check-wasm.mjs $(WASM_SELFCHECK)
+
+test-node: ## Node binding: builds the addon (NODE_PROFILE, default release), packs the npm package, runs its suite from a scratch install
+	NODE_PROFILE=$(NODE_PROFILE) scripts/test-node.sh
 
 vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors
