@@ -3,7 +3,7 @@
 // token; a route's `config.scopes` adds scopes it needs.
 import Fastify from 'fastify'
 import { Verifier } from 'tokenkeep'
-import tokenkeepAuth from 'tokenkeep/fastify'
+import { tokenkeepAuth } from 'tokenkeep/fastify'
 
 /** @param {Verifier} verifier */
 export async function createApp(verifier) {

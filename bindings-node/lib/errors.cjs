@@ -22,14 +22,10 @@ class TokenkeepError extends Error {
     if (options && options.httpStatus !== undefined) this.httpStatus = options.httpStatus
   }
 
-  get name() {
-    return 'TokenkeepError'
-  }
-
-  get [BRAND]() {
-    return true
-  }
 }
+
+Object.defineProperty(TokenkeepError.prototype, 'name', { value: 'TokenkeepError', writable: true, configurable: true })
+Object.defineProperty(TokenkeepError.prototype, BRAND, { value: true })
 
 /**
  * Whether `value` is a TokenkeepError (also one made by another copy of this

@@ -21,4 +21,3 @@ export interface TokenkeepFastifyOptions extends AuthOptions {
 
 /** Fastify plugin: the same answers as every tokenkeep host (401 / 403 / 503 + Retry-After). */
 export declare const tokenkeepAuth: FastifyPluginAsync<TokenkeepFastifyOptions>
-export default tokenkeepAuth

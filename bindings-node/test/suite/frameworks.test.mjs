@@ -18,15 +18,8 @@ let key, verifier, down, tokens
 
 async function mint(claims = {}, kid = 'f1') {
   const now = Math.floor(Date.now() / 1000)
-  return issued(
-    await new jose.SignJWT({ sub: 'alice', ...claims })
-      .setProtectedHeader({ alg: 'ES256', kid })
-      .setIssuer(ISS)
-      .setAudience(AUD)
-      .setIssuedAt(now)
-      .setExpirationTime(now + 600)
-      .sign(key.privateKey),
-  )
+  const payload = { iss: ISS, aud: AUD, sub: 'alice', iat: now, exp: now + 600, ...claims }
+  return issued(await new jose.SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid }).sign(key.privateKey))
 }
 
 before(async () => {

@@ -25,7 +25,7 @@ const jsonish = fc.jsonValue({ maxDepth: 3 })
 const segment = fc.oneof(fc.string(), fc.base64String(), jsonish.map(b64), fc.constant(''))
 const token = fc.oneof(
   fc.string({ maxLength: 300 }),
-  fc.fullUnicodeString({ maxLength: 100 }),
+  fc.string({ unit: 'binary', maxLength: 100 }),
   fc.tuple(segment, segment, segment).map((p) => p.join('.')),
   fc.tuple(fc.record({ alg: fc.oneof(fc.constantFrom('RS256', 'ES256', 'EdDSA', 'HS256', 'none', 'ES512'), fc.string()), kid: fc.option(fc.string()) }, { requiredKeys: [] }), jsonish, segment).map(([h, c, s]) => `${b64(h)}.${b64(c)}.${s}`),
   fc.constantFrom(...valid.map((v) => v.token)).chain((t) => fc.nat(t.length - 1).map((i) => t.slice(0, i) + 'x' + t.slice(i + 1))),
@@ -97,7 +97,6 @@ function loopbackOnly(value) {
 }
 
 test('arbitrary options and JWKS: a verifier or a TokenkeepError, never a crash', async () => {
-  let built = 0
   await fc.assert(
     fc.asyncProperty(fc.oneof(options, jsonish, fc.anything()).map(loopbackOnly), async (opts) => {
       let verifier = null
@@ -105,7 +104,7 @@ test('arbitrary options and JWKS: a verifier or a TokenkeepError, never a crash'
         verifier = new Verifier(opts)
       })
       if (ok && verifier) {
-        built++
+
         expectTokenkeepError(() => verifier.verifySync(valid[0].token, { now: valid[0].now }))
         verifier.health()
         await verifier.close()
@@ -113,7 +112,6 @@ test('arbitrary options and JWKS: a verifier or a TokenkeepError, never a crash'
     }),
     { numRuns: 400 },
   )
-  assert.ok(built >= 0)
 })
 
 test('arbitrary static JWKS: tokens against them give a verdict or a TokenkeepError', () => {

@@ -24,15 +24,8 @@ async function keyFor(alg, opts, kid) {
 
 async function mint(privateKey, alg, kid, claims = {}, header = {}) {
   const now = Math.floor(Date.now() / 1000)
-  const token = await new jose.SignJWT({ scope: 'read', ...claims })
-    .setProtectedHeader({ alg, kid, typ: 'JWT', ...header })
-    .setIssuer(ISS)
-    .setAudience(AUD)
-    .setSubject('user-1')
-    .setIssuedAt(now)
-    .setExpirationTime(now + 600)
-    .sign(privateKey)
-  return issued(token)
+  const payload = { iss: ISS, aud: AUD, sub: 'user-1', iat: now, exp: now + 600, scope: 'read', ...claims }
+  return issued(await new jose.SignJWT(payload).setProtectedHeader({ alg, kid, typ: 'JWT', ...header }).sign(privateKey))
 }
 
 const flip = (s) => s.slice(0, -1) + (s.at(-1) === 'A' ? 'B' : 'A')
@@ -64,7 +57,7 @@ for (const [alg, opts] of ALGS) {
 test('jose HS256 with an explicitly configured secret; none and alg confusion refused', async () => {
   const secret = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff)
   const k = issued(jose.base64url.encode(secret))
-  const verifier = new Verifier({ issuer: ISS, audience: AUD, jwks: { keys: [] }, hmacKeys: [{ kty: 'oct', kid: 'h1', alg: 'HS256', k }] })
+  const verifier = new Verifier({ issuer: ISS, audience: AUD, algorithms: ['HS256'], jwks: { keys: [] }, hmacKeys: [{ kty: 'oct', kid: 'h1', alg: 'HS256', k }] })
   const token = await mint(secret, 'HS256', 'h1')
   assert.equal(verifier.verifySync(token).sub, 'user-1')
   const unsecured = issued(new jose.UnsecuredJWT({ iss: ISS, aud: AUD, sub: 'x' }).encode())

@@ -94,9 +94,12 @@ test('a script that starts verifiers (discovery, listeners, a pending ready) and
 test('events: jwt_validation_failed and jwks events reach the EventEmitter with the runtime data, never the token', async () => {
   const v = valid[0]
   const verifier = new Verifier({ jwks: v.jwks, policy: v.policy })
+  // Listeners never keep the process alive (nor this test's event loop): hold it open while waiting.
+  const keepAlive = setInterval(() => {}, 1000)
   const got = new Promise((resolve) => verifier.once('jwt_validation_failed', resolve))
   assert.throws(() => verifier.verifySync(v.token), (e) => e.code === 'expired')
   const event = await got
+  clearInterval(keepAlive)
   assert.equal(event.name, 'jwt_validation_failed')
   assert.equal(event.fields.reason, 'expired')
   assert.equal(event.fields.issuer, v.expect.claims.iss)

@@ -12,7 +12,7 @@ import {
 } from 'tokenkeep'
 import { jwtAuth as expressAuth } from 'tokenkeep/express'
 import { jwtAuth as honoAuth, type AuthVariables } from 'tokenkeep/hono'
-import tokenkeepAuth from 'tokenkeep/fastify'
+import { tokenkeepAuth } from 'tokenkeep/fastify'
 import { registerMetrics } from 'tokenkeep/prometheus'
 import { Registry } from 'prom-client'
 
