@@ -6,7 +6,7 @@ CARGO ?= cargo
 NODE_PROFILE ?= release
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-node vectors vectors-check codes lint bench fuzz
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-node bench-node vectors vectors-check codes lint bench fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ lint: ## Formatting and clippy, warnings are errors
 
 bench: ## Benchmarks against the peer libraries (prints per-op times and ratios)
 	$(CARGO) bench -p tokenkeep-benches
+
+bench-node: ## Node package against fast-jwt, jose, jsonwebtoken, @node-rs/jsonwebtoken and raw node:crypto
+	NODE_PROFILE=$(NODE_PROFILE) scripts/bench-node.sh
 
 fuzz: ## Run each fuzz target for FUZZ_SECONDS (default 300) on nightly
 	scripts/fuzz.sh $${FUZZ_SECONDS:-300}
