@@ -269,7 +269,11 @@ impl NativeVerifier {
 
     /// Whether every issuer has usable keys within `timeout_ms`: at once, or a Promise.
     #[napi(ts_return_type = "boolean | Promise<boolean>")]
-    pub fn ready<'env>(&self, env: &'env Env, timeout_ms: f64) -> std::result::Result<Either<bool, Object<'env>>, Failure> {
+    pub fn ready<'env>(
+        &self,
+        env: &'env Env,
+        timeout_ms: f64,
+    ) -> std::result::Result<Either<bool, Object<'env>>, Failure> {
         guarded(|| {
             if !timeout_ms.is_finite() || timeout_ms < 0.0 {
                 return Err(failure("invalid_value", "timeoutMs: must be a finite number >= 0"));
