@@ -13,13 +13,16 @@ const BRAND = Symbol.for('tokenkeep.TokenkeepError')
  * closed handle, a caught panic (`internal_error`). `code` is a stable
  * snake_case code from tests/vectors/codes.json; `httpStatus` is set for
  * rejections (the status the runtime gives the code: 503 for
- * `keys_unavailable`, else 401). The message never holds a token or secret.
+ * `keys_unavailable`, else 401); `path` for refused options (the field:
+ * `issuers[1].audience`, '' for the whole document). The message never holds
+ * a token or secret.
  */
 class TokenkeepError extends Error {
   constructor(code, message, options) {
     super(message, options && options.cause !== undefined ? { cause: options.cause } : undefined)
     this.code = code
     if (options && options.httpStatus !== undefined) this.httpStatus = options.httpStatus
+    if (options && options.path !== undefined) this.path = options.path
   }
 
 }

@@ -8,11 +8,13 @@ export type { TokenkeepErrorCode } from './codes'
  * token or a secret.
  */
 export declare class TokenkeepError<C extends TokenkeepErrorCode = TokenkeepErrorCode> extends Error {
-  constructor(code: C, message: string, options?: { httpStatus?: number; cause?: unknown })
+  constructor(code: C, message: string, options?: { httpStatus?: number; path?: string; cause?: unknown })
   /** A stable snake_case code (tests/vectors/codes.json). */
   readonly code: C
   /** For rejections: the status the runtime gives the code (503 `keys_unavailable`, else 401). */
   readonly httpStatus?: number
+  /** For refused options: the field path (`issuers[1].audience`; '' for the whole document). */
+  readonly path?: string
   readonly name: 'TokenkeepError'
 }
 

@@ -22,8 +22,8 @@ function rejected(r) {
 /** A native throw as a TokenkeepError (napi's conversion messages are not passed on: they may quote the value). */
 function fromNative(e) {
   if (isTokenkeepError(e)) return e
-  const code = e && e.code
-  if (isErrorCode(code)) return new TokenkeepError(code, e.message, { httpStatus: HTTP_STATUS[code] })
+  const [code, path] = String(e && e.code).split(/\n(.*)/s)
+  if (isErrorCode(code)) return new TokenkeepError(code, e.message, { httpStatus: HTTP_STATUS[code], path })
   if (NAPI_ARGUMENT_CODES.has(code)) return new TokenkeepError('invalid_type', 'an argument has the wrong type')
   return new TokenkeepError('internal_error', INTERNAL)
 }

@@ -58,6 +58,13 @@ fn guarded<T>(f: impl FnOnce() -> std::result::Result<T, Failure>) -> std::resul
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(internal_error()))
 }
 
+/// A refused option: the code, then the field path after a newline (the JS
+/// layer splits them into `code` and `path`); the message is the Display
+/// form (`issuers[1].audience: must not be empty`).
+fn spec_failure(e: &tokenkeep::spec::SpecError) -> Failure {
+    failure(&format!("{}\n{}", e.code().as_str(), e.path()), e)
+}
+
 fn napi_failure(e: napi::Error) -> Failure {
     failure(e.status.as_ref(), &e.reason)
 }
@@ -233,8 +240,8 @@ impl NativeVerifier {
     pub fn new(spec_json: String) -> std::result::Result<Self, Failure> {
         guarded(|| {
             let spec: VerifierSpec =
-                tokenkeep::spec::from_json(&spec_json).map_err(|e| failure(e.code().as_str(), e))?;
-            let inner = tokenkeep::Verifier::start(&spec).map_err(|e| failure(e.code().as_str(), e))?;
+                tokenkeep::spec::from_json(&spec_json).map_err(|e| spec_failure(&e))?;
+            let inner = tokenkeep::Verifier::start(&spec).map_err(|e| spec_failure(&e))?;
             Ok(NativeVerifier { inner, listeners: Vec::new() })
         })
     }
