@@ -53,3 +53,20 @@ test('rejections carry the status the runtime gives their code', () => {
   const v = new esm.Verifier({ jwks: { keys: [] }, issuer: 'https://issuer.example' })
   assert.throws(() => v.verifySync(''), (e) => e.code === 'missing_token' && e.httpStatus === 401)
 })
+
+test('the shared bad-options cases: each refused with its field path and code', async () => {
+  const { badOptions } = await import('./helpers.mjs')
+  assert.ok(badOptions.length >= 30)
+  const wrong = []
+  for (const c of badOptions) {
+    try {
+      new esm.Verifier(c.options)
+      wrong.push(`${c.name}: accepted`)
+    } catch (e) {
+      if (!(e instanceof esm.TokenkeepError) || e.code !== c.code || e.path !== c.path) {
+        wrong.push(`${c.name}: got ${e.code} at ${JSON.stringify(e.path)} (${e.message}), want ${c.code} at ${JSON.stringify(c.path)}`)
+      }
+    }
+  }
+  assert.deepEqual(wrong, [])
+})

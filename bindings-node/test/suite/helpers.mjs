@@ -10,13 +10,17 @@ import { fileURLToPath } from 'node:url'
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const vectorsDir = join(repoRoot, 'tests', 'vectors')
 
-/** Every vector file but codes.json: `{file, vectors}`. */
+/** Every token vector file (those with `vectors`): `{file, vectors}`. */
 export function vectorFiles() {
   return readdirSync(vectorsDir)
-    .filter((f) => f.endsWith('.json') && f !== 'codes.json')
+    .filter((f) => f.endsWith('.json'))
     .sort()
     .map((file) => ({ file, vectors: JSON.parse(readFileSync(join(vectorsDir, file), 'utf8')).vectors }))
+    .filter((f) => Array.isArray(f.vectors))
 }
+
+/** The shared bad-options cases: `{name, options, path, code}`. */
+export const badOptions = JSON.parse(readFileSync(join(vectorsDir, 'bad_options.json'), 'utf8')).cases
 
 export const codesJson = JSON.parse(readFileSync(join(vectorsDir, 'codes.json'), 'utf8'))
 
