@@ -2,11 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
+# Cargo profile of the Node addon the Node suite tests (dist for shipped artifacts).
+NODE_PROFILE ?= release
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
 # Cargo profile of the Python wheel (tests and benchmark); `dist` for shipped artifacts.
 PY_PROFILE ?= release
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz test-node bench-node
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +38,9 @@ test-wasm: ## Core built for wasm32: imports nothing from env, every vector pass
 test-python: ## Python binding: wheel built once (maturin, PY_PROFILE), installed in a fresh venv, pytest (+ abi3 on CPython 3.9)
 	PY_PROFILE=$(PY_PROFILE) scripts/test-python.sh
 
+test-node: ## Node binding: builds the addon (NODE_PROFILE, default release), packs the npm package, runs its suite from a scratch install
+	NODE_PROFILE=$(NODE_PROFILE) scripts/test-node.sh
+
 vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors
 
@@ -52,6 +57,9 @@ lint: ## Formatting and clippy, warnings are errors
 
 bench: ## Benchmarks against the peer libraries (prints per-op times and ratios)
 	$(CARGO) bench -p tokenkeep-benches
+
+bench-node: ## Node package against fast-jwt, jose, jsonwebtoken, @node-rs/jsonwebtoken and raw node:crypto
+	NODE_PROFILE=$(NODE_PROFILE) scripts/bench-node.sh
 
 fuzz: ## Run each fuzz target for FUZZ_SECONDS (default 300) on nightly
 	scripts/fuzz.sh $${FUZZ_SECONDS:-300}

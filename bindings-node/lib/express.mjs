@@ -1,0 +1,3 @@
+import cjs from './express.cjs'
+export const { jwtAuth } = cjs
+export default cjs

@@ -1,0 +1,3 @@
+import cjs from './fastify.cjs'
+export const { tokenkeepAuth } = cjs
+export default tokenkeepAuth

@@ -1,0 +1,3 @@
+import cjs from './prometheus.cjs'
+export const { registerMetrics, TokenkeepMetric } = cjs
+export default cjs

@@ -1,0 +1,71 @@
+// Shared helpers of the Node suite: the shared vectors (the one copy in
+// tests/vectors), the project's dev issuer (the `tokenkeep` binary), and the
+// record of every secret the suite issues (checked against all its output).
+import { spawn } from 'node:child_process'
+import { appendFileSync, readFileSync, readdirSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+export const vectorsDir = join(repoRoot, 'tests', 'vectors')
+
+/** Every token vector file (those with `vectors`): `{file, vectors}`. */
+export function vectorFiles() {
+  return readdirSync(vectorsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => ({ file, vectors: JSON.parse(readFileSync(join(vectorsDir, file), 'utf8')).vectors }))
+    .filter((f) => Array.isArray(f.vectors))
+}
+
+/** The shared bad-options cases: `{name, options, path, code}`. */
+export const badOptions = JSON.parse(readFileSync(join(vectorsDir, 'bad_options.json'), 'utf8')).cases
+
+export const codesJson = JSON.parse(readFileSync(join(vectorsDir, 'codes.json'), 'utf8'))
+
+/** Remembers a secret the suite issued; the make target searches all suite output for each. */
+export function issued(secret) {
+  const file = process.env.TOKENKEEP_SECRETS_FILE
+  if (file && typeof secret === 'string' && secret.length > 0) appendFileSync(file, secret + '\n')
+  return secret
+}
+
+export const tokenkeepBin = process.env.TOKENKEEP_BIN || join(repoRoot, 'target', 'debug', 'tokenkeep')
+
+/**
+ * Starts `tokenkeep dev-issuer` on 127.0.0.1 and reads its announcement.
+ * `token(claims, {alg, ttl})` mints (and records) a token.
+ */
+export async function startDevIssuer(args = []) {
+  const child = spawn(tokenkeepBin, ['dev-issuer', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })
+  const first = await new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`dev-issuer exited with ${code}`)))
+    lines.once('line', resolve)
+  })
+  const info = JSON.parse(first)
+  const post = async (path, body) => {
+    const r = await fetch(info.issuer + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) })
+    if (!r.ok) throw new Error(`dev-issuer ${path}: ${r.status}`)
+    return r.json()
+  }
+  return {
+    issuer: info.issuer,
+    jwksUri: info.jwks_uri,
+    async token(claims, { alg = 'ES256', ttl = 600 } = {}) {
+      const out = await post('/token', { claims: { iss: info.issuer, ...claims }, alg, ttl })
+      return issued(out.token)
+    },
+    rotate: () => post('/rotate'),
+    outage: (seconds, mode = '503') => post('/outage', { seconds, mode }),
+    stats: async () => (await fetch(info.issuer + '/stats')).json(),
+    stop() {
+      child.kill('SIGTERM')
+      return new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
+    },
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
