@@ -3,8 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
+# Cargo profile of the edge module (the shipped build may use another, e.g. dist).
+EDGE_PROFILE ?= release
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm vectors vectors-check codes lint bench fuzz
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm edge-build test-edge bench-edge vectors vectors-check codes lint bench fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +32,18 @@ test-ring: ## Shared vectors on the ring backend (the one wasm32 uses)
 test-wasm: ## Core built for wasm32: imports nothing from env, every vector passes inside the engine
 	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
 	node scripts/check-wasm.mjs $(WASM_SELFCHECK)
+
+edge-build: ## The edge module: tokenkeep-wasm for wasm32, wasm-bindgen and npm's wasm-opt into bindings-node/edge/wasm (prints its size)
+	scripts/edge-tools.sh
+	scripts/build-edge.sh $(EDGE_PROFILE)
+
+test-edge: setup edge-build ## Edge: every vector under Node (WebCrypto and wasm paths), workerd (miniflare, wrangler's bundle), edge-runtime
+	$(CARGO) build -q -p tokenkeep-cli
+	cd tests/edge && WRANGLER_SEND_METRICS=false npm test
+
+bench-edge: setup edge-build ## Edge benchmark: tokenkeep vs jose and @cfworker/jwt inside workerd and edge-runtime, cold isolates
+	$(CARGO) build -q -p tokenkeep-cli
+	node benches/edge/run.js
 
 vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors

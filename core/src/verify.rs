@@ -277,7 +277,7 @@ impl Selected<'_> {
         finish(self.parsed.header, self.parsed.claims, &self.candidates, self.times, matched, now)
     }
 
-    fn into_pending(self) -> PendingCheck {
+    pub(crate) fn into_pending(self) -> PendingCheck {
         PendingCheck {
             signing_input: self.parsed.signing_input.as_bytes().to_vec(),
             header: self.parsed.header,
