@@ -28,6 +28,13 @@ const KEPT_HEADERS = ["cache-control", "etag", "retry-after"];
 // CryptoKey. Handles are RFC 7638 thumbprints, so a refetched key keeps its entry.
 const cryptoKeys = new Map();
 const CRYPTO_KEYS_MAX = 512;
+// Algorithms this runtime's WebCrypto turned out to lack: checked in the module.
+const webCryptoLacks = new Set();
+
+/** The algorithms this runtime's WebCrypto lacked so far (checked inside the module instead). */
+export function webCryptoFallbacks() {
+  return [...webCryptoLacks].sort();
+}
 
 function webCryptoParams(alg) {
   switch (alg) {
@@ -179,7 +186,6 @@ export class Verifier {
   #persistPending = true;
   #persistWritten = [];
   #cache = undefined;
-  #native = new Set();
 
   constructor(options, host = {}) {
     let specJson;
@@ -214,7 +220,7 @@ export class Verifier {
         core.checkNatively(alg);
       }
     }
-    for (const alg of this.#native) core.checkNatively(alg);
+    for (const alg of webCryptoLacks) core.checkNatively(alg);
     this.#nextDue = 0;
     this.#persistRead = new Array(core.issuerCount()).fill(false);
     this.#persistPending = true;
@@ -324,7 +330,7 @@ export class Verifier {
         } catch {
           // The core validated the key material already: the algorithm is what
           // this WebCrypto lacks.
-          this.#native.add(alg);
+          webCryptoLacks.add(alg);
           core.checkNatively(alg);
           core.abandon(id);
           return null;

@@ -14,7 +14,7 @@
 use std::time::Duration;
 use tokenkeep_core::http::{HttpOutcome, HttpResponse, RequestId, TransportError};
 use tokenkeep_core::jwks::{
-    self, Check, ImportOutcome, JwksCache, JwksEvent, KeySource, MissDecision, PersistedKeys,
+    self, Check, ImportOutcome, JwksCache, JwksEvent, KeySource, MissDecision, PersistedKeys, Prepared,
 };
 use tokenkeep_core::spec::{KeysPlan, SpecError, SpecErrorCode, VerifierSpec};
 use tokenkeep_core::token_cache::TokenCache;
@@ -83,14 +83,26 @@ fn spec_error(e: &SpecError) -> JsValue {
 fn edge_http_check(http: &tokenkeep_core::spec::HttpSpec, path: &str) -> Result<(), SpecError> {
     let unsupported = [
         ("ca_file", http.ca_file.is_some(), "edge runtimes have no files; the runtime's own trust store is used"),
-        ("bearer_token_file", http.bearer_token_file.is_some(), "edge runtimes have no files; pass the header in http.headers"),
+        (
+            "bearer_token_file",
+            http.bearer_token_file.is_some(),
+            "edge runtimes have no files; pass the header in http.headers",
+        ),
         ("resolve", !http.resolve.is_empty(), "edge runtimes resolve names themselves"),
-        ("dangerous_accept_invalid_certs", http.dangerous_accept_invalid_certs, "edge runtimes always check certificates"),
+        (
+            "dangerous_accept_invalid_certs",
+            http.dangerous_accept_invalid_certs,
+            "edge runtimes always check certificates",
+        ),
     ];
     for (field, given, why) in unsupported {
         if given {
             let at = if path.is_empty() { format!("http.{field}") } else { format!("{path}.http.{field}") };
-            return Err(SpecError::new(at, SpecErrorCode::InvalidValue, format!("not supported on edge runtimes: {why}")));
+            return Err(SpecError::new(
+                at,
+                SpecErrorCode::InvalidValue,
+                format!("not supported on edge runtimes: {why}"),
+            ));
         }
     }
     Ok(())
@@ -115,12 +127,23 @@ impl Core {
             let source = match issuer.keys {
                 KeysPlan::Static(keys) => KeySource::from_keys(keys),
                 KeysPlan::Fetched(source) => source,
-                _ => return Err(spec_error(&SpecError::new(path, SpecErrorCode::InvalidValue, "unsupported key source"))),
+                _ => {
+                    return Err(spec_error(&SpecError::new(
+                        path,
+                        SpecErrorCode::InvalidValue,
+                        "unsupported key source",
+                    )));
+                }
             };
             let name = issuer.policy.issuers().first().cloned().unwrap_or_default();
             let seed = jitter_seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let headers = issuer.http.headers.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
-            issuers.push(Issuer { name, policy: issuer.policy, cache: JwksCache::new(source, issuer.cache, seed, now), headers });
+            issuers.push(Issuer {
+                name,
+                policy: issuer.policy,
+                cache: JwksCache::new(source, issuer.cache, seed, now),
+                headers,
+            });
         }
         let max_token_bytes = issuers.iter().map(|i| i.policy.max_token_bytes()).max().unwrap_or(0);
         let tokens = (plan.verified_tokens > 0).then(|| TokenCache::new(plan.verified_tokens, hash_seed));
@@ -168,14 +191,14 @@ impl Core {
             jwks::check_parsed_at(&snapshot, parsed, &issuer.policy, keys_now, token_now)
         } else {
             match jwks::prepare_parsed_at(&snapshot, parsed, &issuer.policy, keys_now, token_now) {
-                Ok(check) if check.candidates().iter().all(|k| k.public_jwk().is_some()) => {
+                Prepared::Signature(check) if check.candidates().iter().all(|k| k.public_jwk().is_some()) => {
                     return self.park(Parked { check, issuer: index, generation, token: token.to_owned(), token_now });
                 }
-                Ok(check) => {
+                Prepared::Signature(check) => {
                     let matched = check.check_natively();
                     jwks::complete_pending(check, matched, generation, token_now)
                 }
-                Err(check) => check,
+                Prepared::Answer(check) => check,
             }
         };
         self.conclude(check, index, generation, token, keys_now, may_fetch)
@@ -364,7 +387,15 @@ impl Core {
 
     /// The answer to request `id` of `issuer`; `headers` are name, value, name, value….
     #[wasm_bindgen(js_name = handleResponse)]
-    pub fn handle_response(&mut self, issuer: usize, id: f64, status: u16, headers: Vec<String>, body: &[u8], now_ms: f64) {
+    pub fn handle_response(
+        &mut self,
+        issuer: usize,
+        id: f64,
+        status: u16,
+        headers: Vec<String>,
+        body: &[u8],
+        now_ms: f64,
+    ) {
         let mut response = HttpResponse::new(status, body.to_vec());
         for pair in headers.chunks_exact(2) {
             response = response.with_header(pair[0].clone(), pair[1].clone());
@@ -460,10 +491,12 @@ impl Core {
     #[wasm_bindgen(js_name = requestRefresh)]
     pub fn request_refresh(&mut self, now_ms: f64) -> bool {
         let now = at(now_ms);
-        self.issuers
-            .iter_mut()
-            .filter(|i| !i.cache.source().is_static())
-            .fold(true, |all, i| i.cache.request_refresh(now) && all)
+        // Every issuer is asked, even after one refused.
+        let mut all = true;
+        for issuer in self.issuers.iter_mut().filter(|i| !i.cache.source().is_static()) {
+            all &= issuer.cache.request_refresh(now);
+        }
+        all
     }
 
     /// Health of every issuer's keys as JSON (`[{issuer, cache: {state, key_count, …}}]`).
@@ -528,7 +561,15 @@ impl Core {
         self.parked.get(id as usize)?.as_ref()
     }
 
-    fn conclude(&mut self, check: Check, issuer: usize, generation: u64, token: &str, keys_now: UnixTime, may_fetch: bool) -> JsValue {
+    fn conclude(
+        &mut self,
+        check: Check,
+        issuer: usize,
+        generation: u64,
+        token: &str,
+        keys_now: UnixTime,
+        may_fetch: bool,
+    ) -> JsValue {
         match check {
             Check::Verified(verified) => {
                 let token = if self.tokens.is_some() { token.to_owned() } else { String::new() };

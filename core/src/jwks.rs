@@ -536,8 +536,20 @@ pub fn prepare_parsed_at(
     policy: &Policy,
     keys_now: UnixTime,
     token_now: UnixTime,
-) -> Result<PendingCheck, Check> {
-    select_at(snapshot, parsed, policy, keys_now, token_now).map(|(selected, _)| selected.into_pending())
+) -> Prepared {
+    match select_at(snapshot, parsed, policy, keys_now, token_now) {
+        Ok((selected, _)) => Prepared::Signature(selected.into_pending()),
+        Err(check) => Prepared::Answer(check),
+    }
+}
+
+/// What [`prepare_parsed_at`] leaves to the host.
+#[derive(Debug)]
+pub enum Prepared {
+    /// A signature to check, then [`complete_pending`].
+    Signature(PendingCheck),
+    /// The answer, which needs no signature check.
+    Answer(Check),
 }
 
 /// Ends [`prepare_parsed_at`] with the host's signature outcome (`matched`:
@@ -550,7 +562,9 @@ pub fn complete_pending(pending: PendingCheck, matched: Option<usize>, generatio
 }
 
 /// Every rule of a snapshot before the signature: the selected candidates and
-/// the token's kid, or the answer.
+/// the token's kid, or the answer (private and short-lived: the size of the
+/// error is not worth a box on the verification path).
+#[allow(clippy::result_large_err)]
 fn select_at<'t>(
     snapshot: &KeySnapshot,
     parsed: ParsedToken<'t>,
@@ -1469,7 +1483,8 @@ mod tests {
     }
 
     fn kids(cache: &JwksCache) -> Vec<String> {
-        let mut kids: Vec<String> = cache.snapshot().keys().map(|k| k.kids().map(str::to_owned).collect()).unwrap_or_default();
+        let mut kids: Vec<String> =
+            cache.snapshot().keys().map(|k| k.kids().map(str::to_owned).collect()).unwrap_or_default();
         kids.sort();
         kids
     }
@@ -1481,7 +1496,12 @@ mod tests {
     #[test]
     fn prepare_and_complete_give_what_check_gives() {
         let now = UnixTime::from_secs(T);
-        let mut c = JwksCache::new(KeySource::jwks_url("https://idp.example/jwks").expect("url"), CacheConfig::default(), 1, now);
+        let mut c = JwksCache::new(
+            KeySource::jwks_url("https://idp.example/jwks").expect("url"),
+            CacheConfig::default(),
+            1,
+            now,
+        );
         answer(&mut c, 200, &[jwk("a", 1)], None, now);
         let snapshot = c.snapshot();
         let policy = Policy::new("https://idp.example");
@@ -1489,8 +1509,12 @@ mod tests {
         fn parse(t: &str) -> ParsedToken<'_> {
             verify::parse(t, 16 * 1024).expect("parsed")
         }
-        let Check::Verified(native) = check_parsed_at(&snapshot, parse(&good), &policy, now, now) else { panic!("verifies") };
-        let pending = prepare_parsed_at(&snapshot, parse(&good), &policy, now, now).expect("a signature to check");
+        let Check::Verified(native) = check_parsed_at(&snapshot, parse(&good), &policy, now, now) else {
+            panic!("verifies")
+        };
+        let Prepared::Signature(pending) = prepare_parsed_at(&snapshot, parse(&good), &policy, now, now) else {
+            panic!("a signature to check")
+        };
         assert_eq!(pending.candidates().len(), 1);
         assert_eq!(pending.check_natively(), Some(0));
         assert_eq!(complete_pending(pending, Some(0), snapshot.generation(), now), Check::Verified(native));
@@ -1498,16 +1522,20 @@ mod tests {
         // A signature the host found bad is a miss, exactly as the native check says.
         let forged = token("a", 2, T + 600);
         let native = check_parsed_at(&snapshot, parse(&forged), &policy, now, now);
-        let pending = prepare_parsed_at(&snapshot, parse(&forged), &policy, now, now).expect("pending");
+        let Prepared::Signature(pending) = prepare_parsed_at(&snapshot, parse(&forged), &policy, now, now) else {
+            panic!("pending")
+        };
         let hosted = complete_pending(pending, None, snapshot.generation(), now);
         assert_eq!(hosted, native);
-        assert!(matches!(hosted, Check::Miss(KeyMiss { kind: MissKind::BadSignature, kid: Some(ref k), .. }) if k == "a"));
+        assert!(
+            matches!(hosted, Check::Miss(KeyMiss { kind: MissKind::BadSignature, kid: Some(ref k), .. }) if k == "a")
+        );
 
         // No signature is asked for when the answer needs none.
-        let unknown = prepare_parsed_at(&snapshot, parse(&token("zz", 1, T + 600)), &policy, now, now).unwrap_err();
-        assert!(matches!(unknown, Check::Miss(KeyMiss { kind: MissKind::UnknownKid, .. })));
-        let expired = prepare_parsed_at(&snapshot, parse(&token("a", 1, T - 600)), &policy, now, now).unwrap_err();
-        assert!(matches!(expired, Check::Rejected(Rejection::Expired { .. })));
+        let unknown = prepare_parsed_at(&snapshot, parse(&token("zz", 1, T + 600)), &policy, now, now);
+        assert!(matches!(unknown, Prepared::Answer(Check::Miss(KeyMiss { kind: MissKind::UnknownKid, .. }))));
+        let expired = prepare_parsed_at(&snapshot, parse(&token("a", 1, T - 600)), &policy, now, now);
+        assert!(matches!(expired, Prepared::Answer(Check::Rejected(Rejection::Expired { .. }))));
     }
 
     #[test]
@@ -1530,12 +1558,19 @@ mod tests {
         b.handle_timeout(t1);
         assert!(b.poll_request().is_none(), "an imported fresh set makes no request");
         let due = b.poll_timeout().expect("a refresh is scheduled");
-        assert!(due >= t0 + Duration::from_secs(432) && due <= t0 + Duration::from_secs(528), "80% ± 10% of 600 s after the fetch");
+        assert!(
+            due >= t0 + Duration::from_secs(432) && due <= t0 + Duration::from_secs(528),
+            "80% ± 10% of 600 s after the fetch"
+        );
         // The refresh is conditional on the exporter's ETag; a 304 extends freshness.
         b.handle_timeout(due);
         let request = b.poll_request().expect("refresh");
         assert!(request.headers.iter().any(|(n, v)| n == "if-none-match" && v.expose() == "\"v1\""));
-        b.handle_response(request.id, HttpOutcome::Response(HttpResponse::new(304, "").with_header("cache-control", "max-age=600")), due);
+        b.handle_response(
+            request.id,
+            HttpOutcome::Response(HttpResponse::new(304, "").with_header("cache-control", "max-age=600")),
+            due,
+        );
         assert_eq!(b.state(due + Duration::from_secs(599)), CacheState::Fresh);
 
         // The same document is no news to the instance that exported it.
@@ -1593,7 +1628,10 @@ mod tests {
         answer(&mut b, 200, &[jwk("a", 1)], None, t1 + step);
         assert_eq!(kids(&b), ["a"]);
         let events: Vec<JwksEvent> = std::iter::from_fn(|| b.poll_event()).collect();
-        assert!(events.iter().any(|e| matches!(e, JwksEvent::Refreshed { removed, .. } if removed == &["b"])), "{events:?}");
+        assert!(
+            events.iter().any(|e| matches!(e, JwksEvent::Refreshed { removed, .. } if removed == &["b"])),
+            "{events:?}"
+        );
 
         // An imported set counts as one fetch: the first fetch after it that
         // lacks a key keeps it, the second removes it.
@@ -1619,12 +1657,27 @@ mod tests {
     #[test]
     fn imports_of_another_source_format_or_discovery_uri_are_refused() {
         let t0 = UnixTime::from_secs(T);
-        let mut a = JwksCache::new(KeySource::jwks_url("https://idp.example/jwks").expect("url"), CacheConfig::default(), 1, t0);
+        let mut a = JwksCache::new(
+            KeySource::jwks_url("https://idp.example/jwks").expect("url"),
+            CacheConfig::default(),
+            1,
+            t0,
+        );
         answer(&mut a, 200, &[jwk("a", 1)], None, t0);
         let exported = a.export_keys().expect("exported");
-        let mut other = JwksCache::new(KeySource::jwks_url("https://other.example/jwks").expect("url"), CacheConfig::default(), 2, t0);
+        let mut other = JwksCache::new(
+            KeySource::jwks_url("https://other.example/jwks").expect("url"),
+            CacheConfig::default(),
+            2,
+            t0,
+        );
         assert_eq!(other.import_keys(&exported, t0), ImportOutcome::OtherSource);
-        let mut b = JwksCache::new(KeySource::jwks_url("https://idp.example/jwks").expect("url"), CacheConfig::default(), 3, t0);
+        let mut b = JwksCache::new(
+            KeySource::jwks_url("https://idp.example/jwks").expect("url"),
+            CacheConfig::default(),
+            3,
+            t0,
+        );
         assert_eq!(b.import_keys(&PersistedKeys { version: 2, ..exported.clone() }, t0), ImportOutcome::Unreadable);
         assert_eq!(b.import_keys(&PersistedKeys { keys: vec![], ..exported.clone() }, t0), ImportOutcome::Unreadable);
         let future = PersistedKeys { fetched_at_ms: exported.fetched_at_ms + 60_000, ..exported.clone() };

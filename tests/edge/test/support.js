@@ -60,3 +60,24 @@ export async function startIssuer({ maxAge = "5m", algs = ["ES256"] } = {}) {
     },
   };
 }
+
+/**
+ * Serves every vector's JWKS from 127.0.0.1 (`/v/<index>`) and turns each
+ * vector into what a runtime verifies: the spec (keys fetched from that URL;
+ * inline when the vector has HMAC secrets, which only static keys take).
+ */
+export async function vectorServer(vectors) {
+  const { createServer } = await import("node:http");
+  const server = createServer((req, res) => {
+    const v = vectors[Number(req.url.split("/")[2])];
+    res.writeHead(v ? 200 : 404, { "content-type": "application/json", "cache-control": "max-age=300" });
+    res.end(v ? JSON.stringify(v.jwks) : "{}");
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const requests = vectors.map((v, i) => {
+    const spec = v.hmac_keys ? { jwks: v.jwks, hmac_keys: v.hmac_keys, policy: v.policy } : { jwks_url: `${base}/v/${i}`, policy: v.policy };
+    return { name: v.name, body: { spec, token: v.token, now: v.now }, expect: v.expect.code !== undefined ? { code: v.expect.code } : { claims: v.expect.claims } };
+  });
+  return { requests, close: () => new Promise((resolve) => server.close(resolve)) };
+}

@@ -1,8 +1,26 @@
 // The app every edge test runs (workerd, edge-runtime): a tiny API guarded
 // by tokenkeep, imported by package name as a user would.
-import { Verifier, isTokenkeepError } from "tokenkeep";
+import { Verifier, isTokenkeepError, webCryptoFallbacks } from "tokenkeep";
 
 let verifier;
+const vectorVerifiers = new Map();
+
+// One shared vector: {spec, token, now, signatures} -> {claims} | {code}.
+async function vector(request) {
+  const { spec, token, now, signatures } = await request.json();
+  const key = JSON.stringify([spec, signatures]);
+  let v = vectorVerifiers.get(key);
+  if (!v) {
+    v = new Verifier(spec, { signatures, keyCache: false });
+    vectorVerifiers.set(key, v);
+  }
+  try {
+    return json({ claims: await v.verify(token, { now }) });
+  } catch (error) {
+    if (!isTokenkeepError(error)) throw error;
+    return json({ code: error.code });
+  }
+}
 
 function json(body, status = 200, headers = {}) {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
@@ -18,8 +36,10 @@ function options(env) {
 }
 
 export async function handle(request, env, waitUntil) {
-  verifier ??= new Verifier(options(env), env.KEY_CACHE === "off" ? { keyCache: false } : {});
   const url = new URL(request.url);
+  if (url.pathname === "/vector") return vector(request);
+  if (url.pathname === "/fallbacks") return json(webCryptoFallbacks());
+  verifier ??= new Verifier(options(env), env.KEY_CACHE === "off" ? { keyCache: false } : {});
   if (url.pathname === "/health") return json(verifier.health());
   if (url.pathname === "/persisted") {
     // Whether this isolate's key cache holds the issuer's keys (tests wait on it).
