@@ -93,14 +93,10 @@ async function edgeRuntime(bench) {
       },
     ],
   });
-  const runtime = new EdgeRuntime({
-    initialCode: result.outputFiles[0].text,
-    extend(context) {
-      context.BENCH_ENV = { BENCH: bench };
-      context.__TOKENKEEP_WASM_MODULE = new context.WebAssembly.Module(wasmBytes);
-      return context;
-    },
-  });
+  const runtime = new EdgeRuntime();
+  runtime.context.BENCH_ENV = { BENCH: bench };
+  runtime.context.__TOKENKEEP_WASM_MODULE = new (runtime.evaluate("WebAssembly").Module)(new Uint8Array(wasmBytes));
+  runtime.evaluate(result.outputFiles[0].text);
   return (url) => runtime.dispatchFetch(url);
 }
 
