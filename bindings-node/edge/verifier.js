@@ -358,8 +358,7 @@ export class Verifier {
 
   #rejection(token) {
     const core = this.#core;
-    const error = new TokenkeepError(core.rejectionCode(), core.rejectionMessage());
-    error.status = core.rejectionStatus();
+    const error = new TokenkeepError(core.rejectionCode(), core.rejectionMessage(), { httpStatus: core.rejectionStatus() });
     if (this.#listeners.has("jwt_validation_failed")) {
       this.#emit({ name: "jwt_validation_failed", reason: error.code, detail: error.message });
     }

@@ -1,27 +1,32 @@
-"use strict";
+'use strict'
 // The one error class of the `tokenkeep` package, shared by the native addon
-// (Node) and the wasm build (edge runtimes): `code` is a stable snake_case code
-// from tests/vectors/codes.json, `message` is safe to log (never a token, key
-// or secret).
+// (Node) and the wasm build (edge runtimes) so `instanceof` holds whichever
+// loaded it. Plain JS with no Node built-in: it runs on workerd and in
+// browsers too. `code` is a stable snake_case code from
+// tests/vectors/codes.json; `httpStatus` is set for rejections (503 for
+// `keys_unavailable`, else 401, as the core says); the message never holds a
+// token or a secret.
+
+const BRAND = Symbol.for('tokenkeep.TokenkeepError')
 
 class TokenkeepError extends Error {
   constructor(code, message, options) {
-    super(message, options);
-    this.name = "TokenkeepError";
-    this.code = code;
+    super(message, options && options.cause !== undefined ? { cause: options.cause } : undefined)
+    this.code = code
+    if (options && options.httpStatus !== undefined) this.httpStatus = options.httpStatus
   }
 }
 
-// `instanceof` fails across realms and duplicated module copies (a bundle
-// holding the package twice); the name and a string code do not.
-function isTokenkeepError(value) {
-  return (
-    value instanceof TokenkeepError ||
-    (value !== null &&
-      typeof value === "object" &&
-      value.name === "TokenkeepError" &&
-      typeof value.code === "string")
-  );
+Object.defineProperty(TokenkeepError.prototype, 'name', { value: 'TokenkeepError', writable: true, configurable: true })
+Object.defineProperty(TokenkeepError.prototype, BRAND, { value: true })
+
+/**
+ * Whether `value` is a TokenkeepError (also one made by another copy of this
+ * module, across realms or duplicated bundles), optionally with one of `codes`.
+ */
+function isTokenkeepError(value, ...codes) {
+  const ok = value instanceof TokenkeepError || (value != null && typeof value === 'object' && value[BRAND] === true)
+  return ok && (codes.length === 0 || codes.includes(value.code))
 }
 
-module.exports = { TokenkeepError, isTokenkeepError };
+module.exports = { TokenkeepError, isTokenkeepError }

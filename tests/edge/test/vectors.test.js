@@ -53,7 +53,7 @@ test("rejections carry the code, its HTTP status and a message without the token
     const error = await verifier.verify(token, { now: v.now }).catch((e) => e);
     assert.ok(error instanceof TokenkeepError);
     assert.equal(error.code, code);
-    assert.equal(error.status, 401);
+    assert.equal(error.httpStatus, 401);
     assert.ok(!token || !error.message.includes(token));
   }
 });

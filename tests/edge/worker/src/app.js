@@ -53,7 +53,7 @@ export async function handle(request, env, waitUntil) {
     return json({ ok: true, sub: claims.sub });
   } catch (error) {
     if (!isTokenkeepError(error)) throw error;
-    return json({ ok: false, code: error.code }, error.status ?? 500, {
+    return json({ ok: false, code: error.code }, error.httpStatus ?? 500, {
       "www-authenticate": `Bearer error="invalid_token", error_description="${error.code}"`,
     });
   }
