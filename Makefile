@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
 # Cargo profile of the edge module (the shipped build may use another, e.g. dist).
-EDGE_PROFILE ?= release
+EDGE_PROFILE ?= edge
 
 .PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm edge-build test-edge bench-edge vectors vectors-check codes lint bench fuzz
 

@@ -525,7 +525,7 @@ export class Verifier {
       if (now >= deadline || this.#closed) return false;
       this.#nextDue = core.tick(now);
       await this.#sendAll();
-      if (!core.usable(0, Date.now())) await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
+      await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
     }
   }
 

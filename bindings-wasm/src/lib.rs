@@ -273,7 +273,7 @@ impl Core {
     #[wasm_bindgen(js_name = claimsJson)]
     pub fn claims_json(&self) -> String {
         match &self.out {
-            Out::Verified { verified, .. } => serde_json::Value::Object(verified.claims.as_map().clone()).to_string(),
+            Out::Verified { verified, .. } => serde_json::to_string(verified.claims.as_map()).unwrap_or_default(),
             _ => String::new(),
         }
     }

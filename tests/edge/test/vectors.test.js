@@ -107,3 +107,33 @@ test("no secret in errors, inspect or JSON of a verifier", async () => {
     assert.ok(!text.includes(v.token), text);
   }
 });
+
+test("HTTP goes through the injected fetch; concurrent cold requests share one fetch", async () => {
+  const v = vectors.find((x) => x.name === "valid_es256");
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push({ url, init });
+    await new Promise((r) => setTimeout(r, 30));
+    return new Response(JSON.stringify(v.jwks), { headers: { "cache-control": "max-age=300", etag: '"1"' } });
+  };
+  const verifier = new Verifier({ jwksUrl: "https://keys.example/jwks", policy: v.policy }, { fetch, keyCache: false });
+  const results = await Promise.all(Array.from({ length: 5 }, () => verifier.verify(v.token, { now: v.now })));
+  assert.equal(results.length, 5);
+  assert.equal(calls.length, 1, "one fetch for five concurrent requests");
+  assert.equal(calls[0].url, "https://keys.example/jwks");
+  assert.equal(calls[0].init.redirect, "manual");
+  const [health] = verifier.health();
+  assert.equal(health.cache.state, "fresh");
+  assert.equal(health.cache.keyCount, 1);
+});
+
+test("an injected fetch that fails is a 503 keys_unavailable, never a 401", async () => {
+  const v = vectors.find((x) => x.name === "valid_es256");
+  const fetch = async () => {
+    throw new TypeError("connection refused");
+  };
+  const verifier = new Verifier({ jwksUrl: "https://keys.example/jwks", policy: v.policy }, { fetch, keyCache: false });
+  const error = await verifier.verify(v.token, { now: v.now }).catch((e) => e);
+  assert.deepEqual([error.code, error.httpStatus], ["keys_unavailable", 503]);
+  assert.equal(verifier.health()[0].cache.lastErrorCode, "connect");
+});
