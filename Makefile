@@ -7,8 +7,10 @@ NODE_PROFILE ?= release
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
 # Cargo profile of the Python wheel (tests and benchmark); `dist` for shipped artifacts.
 PY_PROFILE ?= release
+# Cargo profile of the edge module (the shipped build may use another, e.g. dist).
+EDGE_PROFILE ?= edge
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz test-node bench-node
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz test-node bench-node edge-build test-edge bench-edge
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +42,18 @@ test-python: ## Python binding: wheel built once (maturin, PY_PROFILE), installe
 
 test-node: ## Node binding: builds the addon (NODE_PROFILE, default release), packs the npm package, runs its suite from a scratch install
 	NODE_PROFILE=$(NODE_PROFILE) scripts/test-node.sh
+
+edge-build: ## The edge module: tokenkeep-wasm for wasm32, wasm-bindgen and npm's wasm-opt into bindings-node/edge/wasm (prints its size)
+	scripts/edge-tools.sh
+	scripts/build-edge.sh $(EDGE_PROFILE)
+
+test-edge: setup edge-build ## Edge: every vector under Node (WebCrypto and wasm paths), workerd (miniflare, wrangler's bundle), edge-runtime
+	$(CARGO) build -q -p tokenkeep-cli
+	cd tests/edge && WRANGLER_SEND_METRICS=false npm test
+
+bench-edge: setup edge-build ## Edge benchmark: tokenkeep vs jose and @cfworker/jwt inside workerd and edge-runtime, cold isolates
+	$(CARGO) build -q -p tokenkeep-cli
+	node benches/edge/run.js
 
 vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors

@@ -34,8 +34,9 @@ use crate::policy::Policy;
 use crate::rejection::{Rejection, sanitize};
 use crate::rng::JitterRng;
 use crate::time::UnixTime;
-use crate::verify::{self, Failure, ParsedToken, Verified};
+use crate::verify::{self, Failure, ParsedToken, PendingCheck, Verified};
 use core::fmt;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -520,21 +521,15 @@ pub fn check_parsed_at(
     keys_now: UnixTime,
     token_now: UnixTime,
 ) -> Check {
-    let now = token_now;
     let generation = snapshot.generation;
-    // The kid is copied (sanitized) only when a miss is reported.
-    let kid_of = |header: &crate::verify::TokenHeader| header.kid.as_deref().map(sanitize);
     let miss = |kind, kid, rejection| Check::Miss(KeyMiss { kind, kid, rejection, generation });
-    let Some(keys) = snapshot.usable_keys(keys_now) else {
-        // Rules that need no key still come first: a token that would be
-        // rejected anyway must not wait for, or trigger, a fetch.
-        return match verify::check_policy_rules(&parsed, policy, now) {
-            Err(r) => Check::Rejected(r),
-            Ok(_) => miss(MissKind::NoKeys, kid_of(parsed.header()), Rejection::KeysUnavailable),
-        };
+    let keys = match usable_or_answer(snapshot, &parsed, policy, keys_now, token_now) {
+        Ok(keys) => keys,
+        Err(check) => return check,
     };
-    let kid_if_no_keys = if keys.is_empty() { kid_of(parsed.header()) } else { None };
-    match verify::check_parsed_natively(parsed, keys, policy, now) {
+    // The kid is copied (sanitized) only when a miss is reported.
+    let kid_if_no_keys = if keys.is_empty() { parsed.header().kid.as_deref().map(sanitize) } else { None };
+    match verify::check_parsed_natively(parsed, keys, policy, token_now) {
         Ok(v) => Check::Verified(v),
         Err(Failure::BadSignature { kid }) => miss(MissKind::BadSignature, kid, Rejection::InvalidSignature),
         Err(Failure::Rule(Rejection::UnknownKid { kid })) => {
@@ -542,6 +537,78 @@ pub fn check_parsed_at(
         }
         Err(Failure::Rule(r @ Rejection::KeysUnavailable)) => miss(MissKind::NoKeys, kid_if_no_keys, r),
         Err(Failure::Rule(r)) => Check::Rejected(r),
+    }
+}
+
+/// The snapshot's usable keys, or the answer when there are none: rules that
+/// need no key still come first, so a token that would be rejected anyway
+/// never waits for, or triggers, a fetch.
+#[allow(clippy::result_large_err)]
+fn usable_or_answer<'s>(
+    snapshot: &'s KeySnapshot,
+    parsed: &ParsedToken<'_>,
+    policy: &Policy,
+    keys_now: UnixTime,
+    token_now: UnixTime,
+) -> Result<&'s KeySet, Check> {
+    snapshot.usable_keys(keys_now).ok_or_else(|| match verify::check_policy_rules(parsed, policy, token_now) {
+        Err(r) => Check::Rejected(r),
+        Ok(_) => Check::Miss(KeyMiss {
+            kind: MissKind::NoKeys,
+            kid: parsed.header().kid.as_deref().map(sanitize),
+            rejection: Rejection::KeysUnavailable,
+            generation: snapshot.generation,
+        }),
+    })
+}
+
+/// [`check_parsed_at`] for hosts whose fastest signature check is their own
+/// (WebCrypto on edge runtimes): every rule but the signature, then the
+/// candidates to check, as a [`PendingCheck`]; or the answer when no signature
+/// check is needed to give it. End with [`complete_pending`].
+pub fn prepare_parsed_at(
+    snapshot: &KeySnapshot,
+    parsed: ParsedToken<'_>,
+    policy: &Policy,
+    keys_now: UnixTime,
+    token_now: UnixTime,
+) -> Prepared {
+    let generation = snapshot.generation;
+    let keys = match usable_or_answer(snapshot, &parsed, policy, keys_now, token_now) {
+        Ok(keys) => keys,
+        Err(check) => return Prepared::Answer(check),
+    };
+    let kid = parsed.header().kid.as_deref().map(sanitize);
+    let miss = |kind, rejection| Prepared::Answer(Check::Miss(KeyMiss { kind, kid: kid.clone(), rejection, generation }));
+    match verify::prepare_parsed(parsed, keys, policy, token_now) {
+        Ok(pending) => Prepared::Signature(pending),
+        Err(r @ Rejection::UnknownKid { .. }) => miss(MissKind::UnknownKid, r),
+        Err(r @ Rejection::KeysUnavailable) => miss(MissKind::NoKeys, r),
+        Err(r) => Prepared::Answer(Check::Rejected(r)),
+    }
+}
+
+/// What [`prepare_parsed_at`] leaves to the host.
+#[derive(Debug)]
+pub enum Prepared {
+    /// A signature to check, then [`complete_pending`].
+    Signature(PendingCheck),
+    /// The answer, which needs no signature check.
+    Answer(Check),
+}
+
+/// Ends [`prepare_parsed_at`] with the host's signature outcome (`matched`:
+/// the index of the candidate that verified). `generation` is the snapshot's
+/// the check was prepared on; a failed signature is a [`MissKind::BadSignature`]
+/// miss exactly as in [`check_parsed_at`].
+pub fn complete_pending(pending: PendingCheck, matched: Option<usize>, generation: u64, token_now: UnixTime) -> Check {
+    let kid = pending.header().kid.as_deref().map(sanitize);
+    match verify::complete_with(pending, matched, token_now) {
+        Ok(v) => Check::Verified(v),
+        Err(rejection @ Rejection::InvalidSignature) => {
+            Check::Miss(KeyMiss { kind: MissKind::BadSignature, kid, rejection, generation })
+        }
+        Err(r) => Check::Rejected(r),
     }
 }
 
@@ -564,6 +631,79 @@ pub enum MissDecision {
     WaitForGeneration(u64),
     /// No refetch now (cooldown, negative kid cache, static keys): answer with this.
     Reject(Rejection),
+}
+
+/// A cache's last good key set and its freshness, as [`JwksCache::export_keys`]
+/// gives it and [`JwksCache::import_keys`] takes it; JSON through serde, so a
+/// host can store it as text. Public keys only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersistedKeys {
+    /// Format of this document ([`PersistedKeys::VERSION`]).
+    pub version: u32,
+    /// The source's URL (the JWKS URL, or the issuer for discovery): an
+    /// import into a cache of another source is refused.
+    pub source: String,
+    /// The keys of the last successful fetch (public JWKs).
+    pub keys: Vec<Value>,
+    /// Keys still served that the last fetch lacked: they go when the next fetch agrees.
+    pub kept: Vec<Value>,
+    /// When the last successful fetch (or 304) was answered, Unix milliseconds.
+    pub fetched_at_ms: u64,
+    /// End of the fresh TTL it gave.
+    pub fresh_until_ms: u64,
+    /// End of the stale window that followed.
+    pub usable_until_ms: u64,
+    /// The ETag of the last fetched document, for a conditional request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The `jwks_uri` discovery gave (discovery sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// When that discovery document was fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovered_at_ms: Option<u64>,
+}
+
+impl PersistedKeys {
+    /// The format written by this version.
+    pub const VERSION: u32 = 1;
+
+    /// When it stops being usable: no host needs to keep it longer.
+    pub fn usable_until(&self) -> UnixTime {
+        UnixTime::from_millis(self.usable_until_ms)
+    }
+}
+
+/// What [`JwksCache::import_keys`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImportOutcome {
+    /// Taken: the cache serves these keys now.
+    Applied {
+        /// Keys served.
+        key_count: usize,
+    },
+    /// Past its usable window: not used.
+    Expired,
+    /// Not newer than what the cache holds (or dated after `now`): not used.
+    NotNewer,
+    /// Exported by a cache of another source: not used.
+    OtherSource,
+    /// Another format, no usable key, or an unacceptable `jwks_uri`: not used.
+    Unreadable,
+}
+
+impl ImportOutcome {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportOutcome::Applied { .. } => "applied",
+            ImportOutcome::Expired => "expired",
+            ImportOutcome::NotNewer => "not_newer",
+            ImportOutcome::OtherSource => "other_source",
+            ImportOutcome::Unreadable => "unreadable",
+        }
+    }
 }
 
 /// Health of a cache, for `/health` endpoints and metrics.
@@ -712,6 +852,11 @@ impl JwksCache {
     /// The configuration.
     pub fn config(&self) -> &CacheConfig {
         &self.config
+    }
+
+    /// Where the keys come from.
+    pub fn source(&self) -> &KeySource {
+        &self.source
     }
 
     /// The state at `now`.
@@ -880,6 +1025,109 @@ impl JwksCache {
             self.outbox.clear();
             self.next_attempt_at = Some(now);
         }
+    }
+
+    /// The last good key set with its freshness, for a host that keeps it
+    /// where a later instance of itself finds it (the Cache API across edge
+    /// isolates). `None` for static keys and before the first successful fetch.
+    pub fn export_keys(&self) -> Option<PersistedKeys> {
+        let (source, _) = self.source.url()?;
+        let (keys, fetched, fetched_at) = (self.keys.as_ref()?, self.last_fetched.as_ref()?, self.last_success_at?);
+        let identity = |k: &VerificationKey| (k.kid().map(str::to_owned), k.handle().to_owned());
+        let jwks = |set: &mut dyn Iterator<Item = &Arc<VerificationKey>>| -> Vec<Value> {
+            set.filter_map(|k| k.public_jwk().cloned()).collect()
+        };
+        Some(PersistedKeys {
+            version: PersistedKeys::VERSION,
+            source: source.to_owned(),
+            keys: jwks(&mut fetched.keys().iter()),
+            kept: jwks(&mut keys.keys().iter().filter(|k| self.missing_once.contains(&identity(k)))),
+            fetched_at_ms: fetched_at.as_millis(),
+            fresh_until_ms: self.fresh_until.as_millis(),
+            usable_until_ms: self.usable_until.as_millis(),
+            etag: self.etag.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            discovered_at_ms: self.discovered_at.map(UnixTime::as_millis),
+        })
+    }
+
+    /// Takes a key set another instance exported, as if its fetch had been
+    /// this cache's own answer at its `fetched_at`: the TTL it carried is
+    /// clamped by this cache's configuration, the stale window is this
+    /// cache's, the next refresh is due at the jittered refresh-ahead point
+    /// after `fetched_at` (at once when that has passed), and its kept keys
+    /// still wait for a second fetch before they go. Not used when it belongs
+    /// to another source, is no newer than what this cache holds, or is past
+    /// its usable window at `now`.
+    pub fn import_keys(&mut self, persisted: &PersistedKeys, now: UnixTime) -> ImportOutcome {
+        if persisted.version != PersistedKeys::VERSION {
+            return ImportOutcome::Unreadable;
+        }
+        if self.source.url().map(|(u, _)| u) != Some(persisted.source.as_str()) {
+            return ImportOutcome::OtherSource;
+        }
+        let fetched_at = UnixTime::from_millis(persisted.fetched_at_ms);
+        if fetched_at > now || self.last_success_at.is_some_and(|t| t >= fetched_at) {
+            return ImportOutcome::NotNewer;
+        }
+        let ttl = UnixTime::from_millis(persisted.fresh_until_ms)
+            .saturating_since(fetched_at)
+            .clamp(self.config.min_ttl, self.config.max_ttl);
+        let fresh_until = fetched_at + ttl;
+        let usable_until = fresh_until + self.config.stale_if_error;
+        if now >= usable_until {
+            return ImportOutcome::Expired;
+        }
+        let parse = |keys: &[Value]| KeySet::from_jwks_value(&serde_json::json!({ "keys": keys }));
+        let (Ok(fetched), Ok(kept)) = (parse(&persisted.keys), parse(&persisted.kept)) else {
+            return ImportOutcome::Unreadable;
+        };
+        if fetched.is_empty() {
+            return ImportOutcome::Unreadable;
+        }
+        let jwks_uri = match (&self.source.0, &persisted.jwks_uri) {
+            (SourceKind::OidcIssuer(_), Some(uri)) => {
+                if check_url(uri, self.config.dangerous_allow_http).is_err() {
+                    return ImportOutcome::Unreadable;
+                }
+                Some(uri.clone())
+            }
+            _ => None,
+        };
+        let fetched = Arc::new(fetched);
+        if self.keys.is_none() {
+            // A fresh cache takes the exporter's state whole: its kept keys
+            // are served and still need one more fetch to agree they are gone.
+            let identity = |k: &Arc<VerificationKey>| (k.kid().map(str::to_owned), k.handle().to_owned());
+            self.missing_once = kept.keys().iter().map(identity).collect();
+            let all = fetched.keys().iter().chain(kept.keys()).take(crate::jwk::MAX_KEYS).cloned().collect();
+            self.keys = Some(Arc::new(KeySet::from_parts(all, fetched.skipped().to_vec())));
+            let present: HashSet<String> = self.keys.iter().flat_map(|k| k.kids()).map(str::to_owned).collect();
+            self.negative_kids.retain(|(k, _)| !present.contains(k));
+        } else {
+            // A live cache counts the exporter's fetch as one more fetch.
+            self.merge(&fetched, now);
+        }
+        self.last_fetched = Some(fetched);
+        self.etag = persisted.etag.clone();
+        if let Some(uri) = jwks_uri {
+            let discovered_at = persisted.discovered_at_ms.map_or(fetched_at, UnixTime::from_millis);
+            self.jwks_uri = Some(uri);
+            self.discovered_at = Some(discovered_at.min(now));
+        }
+        self.fresh_until = fresh_until;
+        self.usable_until = usable_until;
+        self.last_success_at = Some(fetched_at);
+        self.consecutive_failures = 0;
+        self.last_error = None;
+        if self.in_flight.is_none() {
+            let delay = self.refresh_delay(ttl);
+            self.next_attempt_at = Some(fetched_at + delay);
+        }
+        self.generation += 1;
+        self.publish();
+        self.report_state(now);
+        ImportOutcome::Applied { key_count: self.keys.as_ref().map_or(0, |k| k.len()) }
     }
 
     /// Health at `now`.
@@ -1212,6 +1460,261 @@ mod tests {
         assert_eq!(ttl("max-age=5"), Duration::from_secs(60), "clamped to the minimum");
         assert_eq!(ttl("max-age=999999"), Duration::from_secs(24 * 3600), "clamped to the maximum");
         assert_eq!(ttl("no-cache"), Duration::from_secs(300), "default when absent");
+    }
+
+    const T: u64 = 1_767_225_600;
+
+    fn ed_key(seed: u8) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn jwk(kid: &str, seed: u8) -> Value {
+        let x = crate::jose::b64_encode(ed_key(seed).verifying_key().as_bytes());
+        serde_json::json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": x})
+    }
+
+    fn token(kid: &str, seed: u8, exp: u64) -> String {
+        use ed25519_dalek::Signer as _;
+        let header = crate::jose::b64_encode(format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#).as_bytes());
+        let claims = crate::jose::b64_encode(format!(r#"{{"iss":"https://idp.example","exp":{exp}}}"#).as_bytes());
+        let input = format!("{header}.{claims}");
+        let signature = ed_key(seed).sign(input.as_bytes());
+        format!("{input}.{}", crate::jose::b64_encode(&signature.to_bytes()))
+    }
+
+    /// Answers the cache's next request with `keys` (or `status` alone).
+    fn answer(cache: &mut JwksCache, status: u16, keys: &[Value], etag: Option<&str>, now: UnixTime) -> HttpRequest {
+        cache.handle_timeout(now);
+        let request = cache.poll_request().expect("a request is due");
+        let body = serde_json::json!({ "keys": keys }).to_string();
+        let mut response = HttpResponse::new(status, body).with_header("cache-control", "max-age=600");
+        if let Some(tag) = etag {
+            response = response.with_header("etag", tag);
+        }
+        cache.handle_response(request.id, HttpOutcome::Response(response), now);
+        request
+    }
+
+    fn kids(cache: &JwksCache) -> Vec<String> {
+        let mut kids: Vec<String> =
+            cache.snapshot().keys().map(|k| k.kids().map(str::to_owned).collect()).unwrap_or_default();
+        kids.sort();
+        kids
+    }
+
+    fn roundtrip(p: &PersistedKeys) -> PersistedKeys {
+        serde_json::from_str(&serde_json::to_string(p).expect("json")).expect("parse")
+    }
+
+    #[test]
+    fn prepare_and_complete_give_what_check_gives() {
+        let now = UnixTime::from_secs(T);
+        let mut c = JwksCache::new(
+            KeySource::jwks_url("https://idp.example/jwks").expect("url"),
+            CacheConfig::default(),
+            1,
+            now,
+        );
+        answer(&mut c, 200, &[jwk("a", 1)], None, now);
+        let snapshot = c.snapshot();
+        let policy = Policy::new("https://idp.example");
+        let good = token("a", 1, T + 600);
+        fn parse(t: &str) -> ParsedToken<'_> {
+            verify::parse(t, 16 * 1024).expect("parsed")
+        }
+        let Check::Verified(native) = check_parsed_at(&snapshot, parse(&good), &policy, now, now) else {
+            panic!("verifies")
+        };
+        let Prepared::Signature(pending) = prepare_parsed_at(&snapshot, parse(&good), &policy, now, now) else {
+            panic!("a signature to check")
+        };
+        assert_eq!(pending.candidates().len(), 1);
+        assert_eq!(pending.check_natively(), Some(0));
+        assert_eq!(complete_pending(pending, Some(0), snapshot.generation(), now), Check::Verified(native));
+
+        // A signature the host found bad is a miss, exactly as the native check says.
+        let forged = token("a", 2, T + 600);
+        let native = check_parsed_at(&snapshot, parse(&forged), &policy, now, now);
+        let Prepared::Signature(pending) = prepare_parsed_at(&snapshot, parse(&forged), &policy, now, now) else {
+            panic!("pending")
+        };
+        let hosted = complete_pending(pending, None, snapshot.generation(), now);
+        assert_eq!(hosted, native);
+        assert!(
+            matches!(hosted, Check::Miss(KeyMiss { kind: MissKind::BadSignature, kid: Some(ref k), .. }) if k == "a")
+        );
+
+        // No signature is asked for when the answer needs none.
+        let unknown = prepare_parsed_at(&snapshot, parse(&token("zz", 1, T + 600)), &policy, now, now);
+        assert!(matches!(unknown, Prepared::Answer(Check::Miss(KeyMiss { kind: MissKind::UnknownKid, .. }))));
+        let expired = prepare_parsed_at(&snapshot, parse(&token("a", 1, T - 600)), &policy, now, now);
+        assert!(matches!(expired, Prepared::Answer(Check::Rejected(Rejection::Expired { .. }))));
+    }
+
+    #[test]
+    fn an_imported_set_is_served_with_the_freshness_of_its_fetch() {
+        let t0 = UnixTime::from_secs(T);
+        let source = || KeySource::jwks_url("https://idp.example/jwks").expect("url");
+        let mut a = JwksCache::new(source(), CacheConfig::default(), 1, t0);
+        assert_eq!(a.export_keys(), None, "nothing to export before a fetch");
+        answer(&mut a, 200, &[jwk("a", 1)], Some("\"v1\""), t0);
+        let exported = roundtrip(&a.export_keys().expect("exported"));
+        assert_eq!((exported.fetched_at_ms, exported.fresh_until_ms), (T * 1000, (T + 600) * 1000));
+        assert_eq!(exported.usable_until_ms, (T + 600 + 3600) * 1000);
+
+        // A new instance 100 s later: keys at once, no request until the refresh-ahead point.
+        let t1 = t0 + Duration::from_secs(100);
+        let mut b = JwksCache::new(source(), CacheConfig::default(), 2, t1);
+        assert_eq!(b.import_keys(&exported, t1), ImportOutcome::Applied { key_count: 1 });
+        assert_eq!(b.state(t1), CacheState::Fresh);
+        assert_eq!(kids(&b), ["a"]);
+        b.handle_timeout(t1);
+        assert!(b.poll_request().is_none(), "an imported fresh set makes no request");
+        let due = b.poll_timeout().expect("a refresh is scheduled");
+        assert!(
+            due >= t0 + Duration::from_secs(432) && due <= t0 + Duration::from_secs(528),
+            "80% ± 10% of 600 s after the fetch"
+        );
+        // The refresh is conditional on the exporter's ETag; a 304 extends freshness.
+        b.handle_timeout(due);
+        let request = b.poll_request().expect("refresh");
+        assert!(request.headers.iter().any(|(n, v)| n == "if-none-match" && v.expose() == "\"v1\""));
+        b.handle_response(
+            request.id,
+            HttpOutcome::Response(HttpResponse::new(304, "").with_header("cache-control", "max-age=600")),
+            due,
+        );
+        assert_eq!(b.state(due + Duration::from_secs(599)), CacheState::Fresh);
+
+        // The same document is no news to the instance that exported it.
+        assert_eq!(a.import_keys(&exported, t1), ImportOutcome::NotNewer);
+    }
+
+    #[test]
+    fn an_imported_set_follows_this_caches_ttl_clamps_and_stale_window() {
+        let t0 = UnixTime::from_secs(T);
+        let source = || KeySource::jwks_url("https://idp.example/jwks").expect("url");
+        let mut a = JwksCache::new(source(), CacheConfig::default(), 1, t0);
+        answer(&mut a, 200, &[jwk("a", 1)], None, t0);
+        let exported = a.export_keys().expect("exported");
+        let config = CacheConfig {
+            max_ttl: Duration::from_secs(120),
+            stale_if_error: Duration::from_secs(60),
+            ..CacheConfig::default()
+        };
+        // Stale by this cache's rules (TTL 120 s, then 60 s): served, refreshed at once.
+        let late = t0 + Duration::from_secs(150);
+        let mut b = JwksCache::new(source(), config.clone(), 2, late);
+        assert_eq!(b.import_keys(&exported, late), ImportOutcome::Applied { key_count: 1 });
+        assert_eq!(b.state(late), CacheState::Stale);
+        b.handle_timeout(late);
+        assert!(b.poll_request().is_some(), "a stale import is refreshed at once");
+        // Past this cache's stale window: not used, though the exporter's window is open.
+        let later = t0 + Duration::from_secs(180);
+        let mut c = JwksCache::new(source(), config, 3, later);
+        assert_eq!(c.import_keys(&exported, later), ImportOutcome::Expired);
+        assert_eq!(c.state(later), CacheState::Empty);
+        assert!(c.snapshot().keys().is_none());
+        // And past the exporter's own window, for a cache with the defaults.
+        let gone = t0 + Duration::from_secs(600 + 3600);
+        let mut d = JwksCache::new(source(), CacheConfig::default(), 4, gone);
+        assert_eq!(d.import_keys(&exported, gone), ImportOutcome::Expired);
+    }
+
+    #[test]
+    fn key_removal_still_needs_two_fetches_across_an_import() {
+        let t0 = UnixTime::from_secs(T);
+        let source = || KeySource::jwks_url("https://idp.example/jwks").expect("url");
+        let step = Duration::from_secs(1000);
+        // The exporter saw b vanish once: b is kept, and exported as kept.
+        let mut a = JwksCache::new(source(), CacheConfig::default(), 1, t0);
+        answer(&mut a, 200, &[jwk("a", 1), jwk("b", 2)], None, t0);
+        answer(&mut a, 200, &[jwk("a", 1)], None, t0 + step);
+        assert_eq!(kids(&a), ["a", "b"]);
+        let exported = roundtrip(&a.export_keys().expect("exported"));
+        assert_eq!((exported.keys.len(), exported.kept.len()), (1, 1));
+        let t1 = t0 + step + Duration::from_secs(10);
+        let mut b = JwksCache::new(source(), CacheConfig::default(), 2, t1);
+        b.import_keys(&exported, t1);
+        assert_eq!(kids(&b), ["a", "b"], "kept keys are served after the import");
+        // One more fetch without b agrees: gone.
+        answer(&mut b, 200, &[jwk("a", 1)], None, t1 + step);
+        assert_eq!(kids(&b), ["a"]);
+        let events: Vec<JwksEvent> = std::iter::from_fn(|| b.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(e, JwksEvent::Refreshed { removed, .. } if removed == &["b"])),
+            "{events:?}"
+        );
+
+        // An imported set counts as one fetch: the first fetch after it that
+        // lacks a key keeps it, the second removes it.
+        let mut c = JwksCache::new(source(), CacheConfig::default(), 3, t0);
+        answer(&mut c, 200, &[jwk("a", 1), jwk("b", 2)], None, t0);
+        let mut d = JwksCache::new(source(), CacheConfig::default(), 4, t1);
+        d.import_keys(&c.export_keys().expect("exported"), t1);
+        answer(&mut d, 200, &[jwk("a", 1)], None, t1 + step);
+        assert_eq!(kids(&d), ["a", "b"]);
+        answer(&mut d, 200, &[jwk("a", 1)], None, t1 + step + step);
+        assert_eq!(kids(&d), ["a"]);
+
+        // A live cache counts a newer import as one more fetch, never as two.
+        let earlier = t0 - Duration::from_secs(5);
+        let mut e = JwksCache::new(source(), CacheConfig::default(), 5, earlier);
+        answer(&mut e, 200, &[jwk("a", 1), jwk("b", 2)], None, earlier);
+        let mut f = JwksCache::new(source(), CacheConfig::default(), 6, t0);
+        answer(&mut f, 200, &[jwk("a", 1)], None, t0);
+        assert!(matches!(e.import_keys(&f.export_keys().expect("exported"), t1), ImportOutcome::Applied { .. }));
+        assert_eq!(kids(&e), ["a", "b"], "one fetch without b is not enough");
+    }
+
+    #[test]
+    fn imports_of_another_source_format_or_discovery_uri_are_refused() {
+        let t0 = UnixTime::from_secs(T);
+        let mut a = JwksCache::new(
+            KeySource::jwks_url("https://idp.example/jwks").expect("url"),
+            CacheConfig::default(),
+            1,
+            t0,
+        );
+        answer(&mut a, 200, &[jwk("a", 1)], None, t0);
+        let exported = a.export_keys().expect("exported");
+        let mut other = JwksCache::new(
+            KeySource::jwks_url("https://other.example/jwks").expect("url"),
+            CacheConfig::default(),
+            2,
+            t0,
+        );
+        assert_eq!(other.import_keys(&exported, t0), ImportOutcome::OtherSource);
+        let mut b = JwksCache::new(
+            KeySource::jwks_url("https://idp.example/jwks").expect("url"),
+            CacheConfig::default(),
+            3,
+            t0,
+        );
+        assert_eq!(b.import_keys(&PersistedKeys { version: 2, ..exported.clone() }, t0), ImportOutcome::Unreadable);
+        assert_eq!(b.import_keys(&PersistedKeys { keys: vec![], ..exported.clone() }, t0), ImportOutcome::Unreadable);
+        let future = PersistedKeys { fetched_at_ms: exported.fetched_at_ms + 60_000, ..exported.clone() };
+        assert_eq!(b.import_keys(&future, t0), ImportOutcome::NotNewer);
+        assert!(b.snapshot().keys().is_none());
+
+        // Discovery: the jwks_uri comes along, under the transport rule.
+        let issuer = || KeySource::oidc_issuer("https://idp.example").expect("issuer");
+        let mut d = JwksCache::new(issuer(), CacheConfig::default(), 4, t0);
+        let discovery = serde_json::json!({"issuer": "https://idp.example", "jwks_uri": "https://idp.example/keys"});
+        d.handle_timeout(t0);
+        let r = d.poll_request().expect("discovery");
+        d.handle_response(r.id, HttpOutcome::Response(HttpResponse::new(200, discovery.to_string())), t0);
+        answer(&mut d, 200, &[jwk("a", 1)], None, t0);
+        let exported = d.export_keys().expect("exported");
+        assert_eq!(exported.jwks_uri.as_deref(), Some("https://idp.example/keys"));
+        let t1 = t0 + Duration::from_secs(600);
+        let mut e = JwksCache::new(issuer(), CacheConfig::default(), 5, t1);
+        assert!(matches!(e.import_keys(&exported, t1), ImportOutcome::Applied { .. }));
+        e.handle_timeout(t1);
+        assert_eq!(e.poll_request().map(|r| r.url), Some("https://idp.example/keys".to_owned()), "no second discovery");
+        let insecure = PersistedKeys { jwks_uri: Some("http://idp.example/keys".into()), ..exported };
+        let mut f = JwksCache::new(issuer(), CacheConfig::default(), 6, t1);
+        assert_eq!(f.import_keys(&insecure, t1), ImportOutcome::Unreadable);
     }
 
     #[test]

@@ -328,7 +328,16 @@ pub fn complete_with(pending: PendingCheck, matched: Option<usize>, now: UnixTim
 /// Header, policy, claims and key-selection rules: everything but the
 /// signature itself.
 pub fn prepare(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Result<PendingCheck, Rejection> {
-    let parsed = parse_token(token, policy.max_token_bytes, Some(keys.header_cache()))?;
+    prepare_parsed(parse_token(token, policy.max_token_bytes, Some(keys.header_cache()))?, keys, policy, now)
+}
+
+/// [`prepare`] for a token already parsed.
+pub(crate) fn prepare_parsed(
+    parsed: ParsedToken<'_>,
+    keys: &KeySet,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<PendingCheck, Rejection> {
     let times = check_policy_rules(&parsed, policy, now)?;
     let candidates = select_keys(keys, &parsed.header)?.iter().cloned().collect();
     Ok(PendingCheck {

@@ -1,0 +1,3 @@
+import { run } from "./bench.js";
+
+export default { fetch: (request, env) => run(request, env) };
