@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.wasm
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm vectors vectors-check codes lint bench fuzz
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm vectors vectors-check codes lint bench fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,36 @@ test-ring: ## Shared vectors on the ring backend (the one wasm32 uses)
 test-wasm: ## Core built for wasm32: imports nothing from env, every vector passes inside the engine
 	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
 	node scripts/check-wasm.mjs $(WASM_SELFCHECK)
+
+# The JVM binding: the cdylib (cargo profile JVM_PROFILE: release now, dist for
+# shipped jars), its generated Kotlin (committed, diff-checked) and the Maven build.
+JVM_PROFILE ?= release
+JVM_PROFILE_DIR := $(if $(filter dev,$(JVM_PROFILE)),debug,$(JVM_PROFILE))
+KOTLIN_LIB := target/$(JVM_PROFILE_DIR)/libtokenkeep_kotlin.so
+KOTLIN_GENERATED := bindings-kotlin/jvm/tokenkeep/src/generated/kotlin
+
+kotlin-lib: ## Build the JVM binding's native library (JVM_PROFILE, default release)
+	$(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
+
+kotlin-bindings: kotlin-lib ## Regenerate the committed Kotlin declarations with uniffi-bindgen from the built library
+	rm -rf $(KOTLIN_GENERATED) && mkdir -p $(KOTLIN_GENERATED)
+	$(CARGO) run -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen -- generate --library $(KOTLIN_LIB) \
+	  --language kotlin --config bindings-kotlin/uniffi.toml --no-format --out-dir $(KOTLIN_GENERATED)
+
+kotlin-bindings-check: kotlin-lib ## Fail when the committed Kotlin declarations differ from uniffi-bindgen's output
+	rm -rf target/kotlin-generated-check && mkdir -p target/kotlin-generated-check
+	$(CARGO) run -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen -- generate --library $(KOTLIN_LIB) \
+	  --language kotlin --config bindings-kotlin/uniffi.toml --no-format --out-dir target/kotlin-generated-check
+	diff -r $(KOTLIN_GENERATED) target/kotlin-generated-check || { echo "run make kotlin-bindings and commit"; exit 1; }
+
+test-jvm: kotlin-bindings-check ## JVM binding: mvn verify (vectors, dev issuer, Ktor over HTTP, Java caller, thread exit)
+	$(CARGO) build -q -p tokenkeep-cli
+	scripts/mvn.sh bindings-kotlin/jvm verify -Dtokenkeep.native.dir=$(CURDIR)/target/$(JVM_PROFILE_DIR)
+
+bench-jvm: kotlin-lib ## JMH: tokenkeep verifyBlocking vs nimbus-jose-jwt, jjwt, auth0 java-jwt (per algorithm)
+	scripts/mvn.sh bindings-kotlin/jvm install -DskipTests -Dtokenkeep.native.dir=$(CURDIR)/target/$(JVM_PROFILE_DIR)
+	scripts/mvn.sh benches/jvm package
+	java -jar benches/jvm/target/benchmarks.jar $${JMH_ARGS:-}
 
 vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors

@@ -25,3 +25,8 @@ fi
 
 # The lease tests connect to a real PostgreSQL (Debian's server binaries).
 "$(dirname "$0")/postgres.sh" >/dev/null
+
+# The JVM binding builds with Maven on JDK 17 (dependencies resolve into ~/.m2
+# on the first `make test-jvm`, offline afterwards: scripts/mvn.sh).
+command -v mvn >/dev/null || { echo "setup: installing maven"; apt_install maven; }
+command -v javac >/dev/null || { echo "setup: installing a JDK"; apt_install openjdk-17-jdk-headless; }
