@@ -44,12 +44,12 @@ kotlin-lib: ## Build the JVM binding's native library (JVM_PROFILE, default rele
 kotlin-bindings: kotlin-lib ## Regenerate the committed Kotlin declarations with uniffi-bindgen from the built library
 	rm -rf $(KOTLIN_GENERATED) && mkdir -p $(KOTLIN_GENERATED)
 	$(CARGO) run -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen -- generate --library $(KOTLIN_LIB) \
-	  --language kotlin --config bindings-kotlin/uniffi.toml --no-format --out-dir $(KOTLIN_GENERATED)
+	  --language kotlin --no-format --out-dir $(KOTLIN_GENERATED)
 
 kotlin-bindings-check: kotlin-lib ## Fail when the committed Kotlin declarations differ from uniffi-bindgen's output
 	rm -rf target/kotlin-generated-check && mkdir -p target/kotlin-generated-check
 	$(CARGO) run -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen -- generate --library $(KOTLIN_LIB) \
-	  --language kotlin --config bindings-kotlin/uniffi.toml --no-format --out-dir target/kotlin-generated-check
+	  --language kotlin --no-format --out-dir target/kotlin-generated-check
 	diff -r $(KOTLIN_GENERATED) target/kotlin-generated-check || { echo "run make kotlin-bindings and commit"; exit 1; }
 
 test-jvm: kotlin-bindings-check ## JVM binding: mvn verify (vectors, dev issuer, Ktor over HTTP, Java caller, thread exit)

@@ -252,8 +252,9 @@ impl NativeVerifier {
         guard_value((), || self.inner.events().remove(tokenkeep::EventListenerId(u64::try_from(id).unwrap_or(0))))
     }
 
-    /// Stops every background task and waits for them (idempotent).
-    pub async fn close(&self) -> Result<(), NativeError> {
+    /// Stops every background task and waits for them (idempotent). Not named
+    /// `close`: the generated class's `close()` is uniffi's `AutoCloseable`.
+    pub async fn shutdown(&self) -> Result<(), NativeError> {
         let inner = self.inner.clone();
         guarded(async move {
             inner.close().await;
@@ -392,8 +393,8 @@ pub enum FieldValue {
         /// The flag.
         value: bool,
     },
-    /// A list of texts.
-    List {
+    /// A list of texts (not `List`: that would shadow Kotlin's).
+    TextList {
         /// The texts.
         values: Vec<String>,
     },
@@ -406,7 +407,7 @@ impl From<&tokenkeep::FieldValue> for FieldValue {
             tokenkeep::FieldValue::Int(n) => FieldValue::Int { value: *n },
             tokenkeep::FieldValue::Float(n) => FieldValue::Float { value: *n },
             tokenkeep::FieldValue::Bool(b) => FieldValue::Bool { value: *b },
-            tokenkeep::FieldValue::List(l) => FieldValue::List { values: l.clone() },
+            tokenkeep::FieldValue::List(l) => FieldValue::TextList { values: l.clone() },
         }
     }
 }

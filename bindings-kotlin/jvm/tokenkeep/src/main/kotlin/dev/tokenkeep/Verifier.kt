@@ -101,7 +101,7 @@ class Verifier private constructor(private val handle: NativeVerifier) : AutoClo
     fun removeEventListener(id: Long) = handle.removeEventListener(id)
 
     /** Stops the background refresh and waits for it to end (idempotent). */
-    suspend fun shutdown() = native { handle.close() }
+    suspend fun shutdown() = native { handle.shutdown() }
 
     /** Stops the background refresh (idempotent); `use {}` and try-with-resources call it. */
     override fun close() = native { handle.closeBlocking() }

@@ -3,6 +3,8 @@ package dev.tokenkeep
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
@@ -26,8 +28,15 @@ class DevIssuerTest {
     @AfterAll
     fun stop() = issuer.close()
 
-    private fun options() =
-        VerifierOptions(issuer = listOf(issuer.issuer), audience = listOf("api"))
+    /** A 1 s miss cooldown (the shortest allowed) so a test can rotate keys every few seconds. */
+    private fun options() = VerifierOptions(
+        issuer = listOf(issuer.issuer),
+        audience = listOf("api"),
+        cache = CacheOptions(missCooldown = java.time.Duration.ofSeconds(1)),
+    )
+
+    /** Past the miss cooldown: the next unknown kid is fetched at once, as with real IdPs rotating hours apart. */
+    private suspend fun pastCooldown() = delay(1500)
 
     @Test
     fun discoveryThenVerifyEveryAlgorithm() = runBlocking {
@@ -55,7 +64,9 @@ class DevIssuerTest {
             val rotations = async(Dispatchers.Default) { v.rotations.first() }
             val rejected = AtomicInteger()
             val verified = AtomicInteger()
+            val codes = java.util.concurrent.ConcurrentLinkedQueue<String>()
             repeat(5) { round ->
+                pastCooldown()
                 val before = issuer.mint("user-$round", "api")
                 issuer.rotate()
                 val after = issuer.mint("user-$round", "api")
@@ -67,12 +78,13 @@ class DevIssuerTest {
                             v.verify(if (i % 2 == 0) before else after)
                             verified.incrementAndGet()
                         } catch (e: TokenRejectedException) {
+                            codes.add(e.code)
                             rejected.incrementAndGet()
                         }
                     }
                 }.awaitAll()
             }
-            assertEquals(0, rejected.get(), "wrongful rejections")
+            assertEquals(0, rejected.get(), "wrongful rejections: ${codes.toSet()}")
             assertEquals(250, verified.get())
             assertTrue(withTimeout(10.seconds) { rotations.await() } >= 1)
             assertTrue(v.rotationCount >= 1)
@@ -86,6 +98,16 @@ class DevIssuerTest {
             val token = issuer.mint("user-2", "api")
             v.verify(token)
             issuer.outage(30, "503")
+            try {
+                servedDuringOutage(v, token)
+            } finally {
+                issuer.outage(0)
+            }
+        }
+    }
+
+    private suspend fun servedDuringOutage(v: Verifier, token: String) {
+        run {
             val events = mutableListOf<Event>()
             val id = v.addEventListener { synchronized(events) { events.add(it) } }
             // A forced refresh fails against the outage; known keys keep working.
@@ -96,7 +118,6 @@ class DevIssuerTest {
             assertEquals("user-2", v.verifyBlocking(token).subject)
             v.removeEventListener(id)
             assertTrue(synchronized(events) { events.any { it.name == "jwks_refresh_failed" } }, "events: $events")
-            issuer.outage(0)
         }
     }
 
@@ -116,10 +137,18 @@ class DevIssuerTest {
     fun closeWhileVerificationsAreInFlight() = runBlocking {
         val v = Verifier(options())
         assertTrue(v.ready(10.seconds))
+        val known = issuer.mint("user-4", "api")
         // A hanging IdP: tokens with an unseen kid wait for a refetch that does not come.
         issuer.rotate()
         issuer.outage(60, "hang")
-        val token = issuer.mint("user-3", "api")
+        try {
+            closeWhileWaiting(v, issuer.mint("user-3", "api"), known)
+        } finally {
+            issuer.outage(0)
+        }
+    }
+
+    private suspend fun closeWhileWaiting(v: Verifier, token: String, known: String) = coroutineScope {
         val started = AtomicInteger()
         val outcomes = (1..20).map {
             async(Dispatchers.Default) {
@@ -137,18 +166,27 @@ class DevIssuerTest {
             assertTrue(r.isSuccess || e is TokenRejectedException, "unexpected: $e")
         }
         assertTrue(v.isClosed)
-        assertEquals(false, v.ready(1.seconds))
-        issuer.outage(0)
+        // Verification goes on after close with the keys at hand.
+        assertEquals("user-4", v.verifyBlocking(known).subject)
     }
 
     @Test
     fun eventsFlowDeliversRefreshes() = runBlocking {
         Verifier(options()).use { v ->
-            val first = async(Dispatchers.Default) { withTimeout(20.seconds) { v.events.first { it.name == "jwks_refreshed" } } }
-            launch { v.ready(10.seconds) }
-            val event = first.await()
+            assertTrue(v.ready(10.seconds))
+            val refreshed = async(Dispatchers.Default) { v.events.first { it.name == "jwks_refreshed" } }
+            // The collector subscribes asynchronously: rotate until one refresh reaches it.
+            withTimeout(60.seconds) {
+                while (!refreshed.isCompleted) {
+                    pastCooldown()
+                    issuer.rotate()
+                    v.verify(issuer.mint("user-5", "api"))
+                }
+            }
+            val event = refreshed.await()
             assertEquals("jwks", event.sourceKind)
-            assertTrue(event.fields.containsKey("key_count"))
+            assertEquals(issuer.issuer, event.source)
+            assertTrue(event.fields["added"] == FieldValue.Int(1L), "fields: ${event.fields}")
         }
     }
 
