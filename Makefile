@@ -10,7 +10,7 @@ PY_PROFILE ?= release
 # Cargo profile of the edge module (the shipped build may use another, e.g. dist).
 EDGE_PROFILE ?= edge
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz test-node bench-node edge-build test-edge bench-edge
+.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,36 @@ test-edge: setup edge-build ## Edge: every vector under Node (WebCrypto and wasm
 bench-edge: setup edge-build ## Edge benchmark: tokenkeep vs jose and @cfworker/jwt inside workerd and edge-runtime, cold isolates
 	$(CARGO) build -q -p tokenkeep-cli
 	node benches/edge/run.js
+
+# The JVM binding: the cdylib (cargo profile JVM_PROFILE: release now, dist for
+# shipped jars), its generated Kotlin (committed, diff-checked) and the Maven build.
+JVM_PROFILE ?= release
+JVM_PROFILE_DIR := $(if $(filter dev,$(JVM_PROFILE)),debug,$(JVM_PROFILE))
+KOTLIN_LIB := target/$(JVM_PROFILE_DIR)/libtokenkeep_kotlin.so
+KOTLIN_GENERATED := bindings-kotlin/jvm/tokenkeep/src/generated/kotlin
+
+kotlin-lib: ## Build the JVM binding's native library (JVM_PROFILE, default release)
+	$(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
+
+kotlin-bindings: kotlin-lib ## Regenerate the committed Kotlin declarations with uniffi-bindgen from the built library
+	rm -rf $(KOTLIN_GENERATED) && mkdir -p $(KOTLIN_GENERATED)
+	$(CARGO) run -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen -- generate --library $(KOTLIN_LIB) \
+	  --language kotlin --no-format --out-dir $(KOTLIN_GENERATED)
+
+kotlin-bindings-check: kotlin-lib ## Fail when the committed Kotlin declarations differ from uniffi-bindgen's output
+	rm -rf target/kotlin-generated-check && mkdir -p target/kotlin-generated-check
+	$(CARGO) run -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen -- generate --library $(KOTLIN_LIB) \
+	  --language kotlin --no-format --out-dir target/kotlin-generated-check
+	diff -r $(KOTLIN_GENERATED) target/kotlin-generated-check || { echo "run make kotlin-bindings and commit"; exit 1; }
+
+test-jvm: kotlin-bindings-check ## JVM binding: mvn verify (vectors, dev issuer, Ktor over HTTP, Java caller, thread exit)
+	$(CARGO) build -q -p tokenkeep-cli
+	scripts/mvn.sh bindings-kotlin/jvm verify -Dtokenkeep.native.dir=$(CURDIR)/target/$(JVM_PROFILE_DIR)
+
+bench-jvm: kotlin-lib ## JMH: tokenkeep verifyBlocking vs nimbus-jose-jwt, jjwt, auth0 java-jwt (per algorithm)
+	scripts/mvn.sh bindings-kotlin/jvm install -DskipTests -Dtokenkeep.native.dir=$(CURDIR)/target/$(JVM_PROFILE_DIR)
+	scripts/mvn.sh benches/jvm package
+	java -jar benches/jvm/target/benchmarks.jar $${JMH_ARGS:-}
 
 vectors: ## Regenerate tests/vectors/*.json from the checked-in generator
 	$(CARGO) run -q --release -p tokenkeep-vectorgen -- --out tests/vectors

@@ -28,3 +28,7 @@ fi
 
 # The Python binding: maturin, and the test requirements as local wheels.
 "$(dirname "$0")/python-deps.sh"
+# The JVM binding builds with Maven on JDK 17 (dependencies resolve into ~/.m2
+# on the first `make test-jvm`, offline afterwards: scripts/mvn.sh).
+command -v mvn >/dev/null || { echo "setup: installing maven"; apt_install maven; }
+command -v javac >/dev/null || { echo "setup: installing a JDK"; apt_install openjdk-17-jdk-headless; }

@@ -144,7 +144,7 @@ impl SpecError {
         } else {
             (SpecErrorCode::Syntax, text)
         };
-        SpecError { path, code, message: sanitize_message(&message) }
+        SpecError { path, code, message: sanitize_message(&without_quoted_strings(&message)) }
     }
 }
 
@@ -155,6 +155,28 @@ impl fmt::Display for SpecError {
 }
 
 impl std::error::Error for SpecError {}
+
+/// serde quotes the string it refused (`invalid type: string "…", expected a
+/// sequence`); that string can be a secret given in the wrong place (an HMAC
+/// key, a header value), so the message says only that it was a string.
+fn without_quoted_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("string \"") {
+        out.push_str(&rest[..at]);
+        let quoted = &rest[at + "string \"".len()..];
+        let mut escaped = false;
+        let end = quoted.char_indices().find(|&(_, c)| {
+            let closing = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closing
+        });
+        out.push_str("a string");
+        rest = end.map_or("", |(i, _)| &quoted[i + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
 
 fn sanitize_message(s: &str) -> String {
     s.chars().take(300).map(|c| if c.is_control() { ' ' } else { c }).collect()
@@ -937,6 +959,17 @@ pub fn algorithm_names(set: AlgSet) -> Vec<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_refused_string_is_not_quoted_back() {
+        let err = VerifierSpec::from_json(r#"{"hmac_keys": "c2VjcmV0LXRoYXQtbXVzdC1ub3QtbGVhaw", "issuer": "https://a.example"}"#)
+            .unwrap_err();
+        assert_eq!(err.code(), SpecErrorCode::InvalidType);
+        assert_eq!(err.to_string(), "hmac_keys: invalid type: a string, expected a sequence");
+        let err = VerifierSpec::from_json(r#"{"http": {"headers": {"x-key": ["s\"ecret"]}}}"#).unwrap_err();
+        assert!(!err.to_string().contains("ecret"), "{err}");
+        assert_eq!(without_quoted_strings(r#"invalid value: string "a\"b", expected x"#), "invalid value: a string, expected x");
+    }
+
     use super::*;
 
     fn err(json: &str) -> SpecError {

@@ -1,0 +1,93 @@
+package dev.tokenkeep
+
+/**
+ * Every failure tokenkeep reports: one type with the runtime's stable snake_case [code]
+ * (the lists are in `tests/vectors/codes.json`), and one subclass per concern.
+ *
+ * Messages come from the runtime and never hold a token, a key or a secret.
+ */
+sealed class TokenkeepException(
+    /** The stable code (`expired`, `invalid_url`, `internal_error`, …). */
+    val code: String,
+    message: String,
+) : RuntimeException(message)
+
+/**
+ * The token was refused. [httpStatus] is the runtime's answer for the code:
+ * 503 for `keys_unavailable` (an IdP outage is not the caller's fault), else 401.
+ */
+class TokenRejectedException(code: String, message: String, val httpStatus: Int) : TokenkeepException(code, message) {
+    /** The code as a typed value (null only for a code newer than this jar). */
+    val rejection: RejectionCode? get() = RejectionCode.of(code)
+}
+
+/** Options were refused; [path] names the field (`issuers[1].audience`), empty for the whole document. */
+class ConfigException(code: String, val path: String, message: String) : TokenkeepException(code, message) {
+    /** The code as a typed value. */
+    val specError: SpecErrorCode? get() = SpecErrorCode.of(code)
+}
+
+/** The host surface itself: `closed`, `timeout`, or `internal_error` (a Rust panic, caught). */
+class HostException(code: String, message: String) : TokenkeepException(code, message) {
+    /** The code as a typed value. */
+    val hostError: HostErrorCode? get() = HostErrorCode.of(code)
+}
+
+/** Why a token was rejected (concern `rejection`). */
+enum class RejectionCode {
+    MISSING_TOKEN, MALFORMED, UNSUPPORTED_ALG, ALG_NOT_ALLOWED, UNKNOWN_KID, INVALID_SIGNATURE, EXPIRED,
+    NOT_YET_VALID, ISSUED_IN_FUTURE, TOO_OLD, WRONG_ISSUER, WRONG_AUDIENCE, MISSING_CLAIM, SUBJECT_NOT_ALLOWED,
+    WRONG_TYPE, KEYS_UNAVAILABLE, TOKEN_TOO_LARGE;
+
+    /** The snake_case code. */
+    val code: String get() = name.lowercase()
+
+    companion object {
+        /** The constant for [code], or null. */
+        @JvmStatic fun of(code: String): RejectionCode? = entries.firstOrNull { it.code == code }
+    }
+}
+
+/** Why options were refused (concern `spec`). */
+enum class SpecErrorCode {
+    SYNTAX, UNKNOWN_FIELD, MISSING_FIELD, INVALID_TYPE, INVALID_VALUE, INVALID_DURATION, OUT_OF_RANGE, EMPTY_VALUE,
+    CONFLICT, INVALID_URL, INSECURE_URL, UNKNOWN_ALGORITHM, INVALID_JWKS, INVALID_SECRET, INVALID_VAULT_PATH,
+    MISSING_ADDRESS, FILE_UNREADABLE, INVALID_FILE;
+
+    /** The snake_case code. */
+    val code: String get() = name.lowercase()
+
+    companion object {
+        /** The constant for [code], or null. */
+        @JvmStatic fun of(code: String): SpecErrorCode? = entries.firstOrNull { it.code == code }
+    }
+}
+
+/** Errors of the host surface (concern `host`). */
+enum class HostErrorCode {
+    CLOSED, TIMEOUT, INTERNAL_ERROR;
+
+    /** The snake_case code. */
+    val code: String get() = name.lowercase()
+
+    companion object {
+        /** The constant for [code], or null. */
+        @JvmStatic fun of(code: String): HostErrorCode? = entries.firstOrNull { it.code == code }
+    }
+}
+
+internal fun NativeException.toPublic(): TokenkeepException = when (this) {
+    is NativeException.Rejected -> TokenRejectedException(code, detail, httpStatus)
+    is NativeException.Config -> ConfigException(code, path, detail)
+    is NativeException.Host -> HostException(code, detail)
+}
+
+/** Runs a native call, turning its errors into the public exceptions. */
+internal inline fun <T> native(block: () -> T): T = try {
+    block()
+} catch (e: NativeException) {
+    throw e.toPublic()
+} catch (e: InternalException) {
+    // uniffi's own catch of a panic outside our guards: the same code.
+    throw HostException(HostErrorCode.INTERNAL_ERROR.code, "a bug in tokenkeep's native code")
+}

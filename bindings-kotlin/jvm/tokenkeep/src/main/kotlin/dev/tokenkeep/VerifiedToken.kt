@@ -1,0 +1,58 @@
+package dev.tokenkeep
+
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.jsonObject
+
+/**
+ * A token that verified. Accessors read the native value on first use; the
+ * claims' JSON is built once per token by the runtime (a verified-token cache
+ * hit shares it). [toString] shows no claim values.
+ */
+class VerifiedToken internal constructor(private val handle: NativeVerifiedToken) {
+    /** The issuer entry (its first issuer) that verified the token. */
+    val issuer: String by lazy { handle.issuer() }
+
+    /** `sub`, when it is a string. */
+    val subject: String? by lazy { handle.subject() }
+
+    /** The header's algorithm (`RS256`, `ES256`, `EdDSA`, …). */
+    val alg: String by lazy { handle.alg() }
+
+    /** The header's `kid`. */
+    val kid: String? by lazy { handle.kid() }
+
+    /** The header's `typ`. */
+    val typ: String? by lazy { handle.typ() }
+
+    /** Every claim as one JSON object's text (for Jackson, Gson, …). */
+    val claimsJson: String by lazy { handle.claimsJson() }
+
+    /** Every claim. */
+    val claims: JsonObject by lazy { Json.parseToJsonElement(claimsJson).jsonObject }
+
+    /** One claim, or null. */
+    fun claim(name: String): JsonElement? = claims[name]
+
+    /** One claim when it is a string, or null. */
+    fun claimString(name: String): String? = (claims[name] as? JsonPrimitive)?.takeIf { it.isString }?.content
+
+    /**
+     * The OAuth scopes granted: `scope` (space-separated, RFC 8693/9068) or `scp`
+     * (a list or a string, as Entra ID and Okta write it). What a framework layer
+     * checks a route's required scopes against.
+     */
+    val scopes: Set<String> by lazy {
+        fun words(e: JsonElement?): List<String> = when (e) {
+            is JsonPrimitive -> if (e.isString) e.content.split(' ').filter(String::isNotEmpty) else emptyList()
+            is JsonArray -> e.mapNotNull { (it as? JsonPrimitive)?.takeIf { p -> p.isString }?.content }
+            else -> emptyList()
+        }
+        (words(claims["scope"]) + words(claims["scp"])).toSet()
+    }
+
+    override fun toString(): String = "VerifiedToken(issuer=$issuer, subject=$subject, alg=$alg, kid=$kid)"
+}

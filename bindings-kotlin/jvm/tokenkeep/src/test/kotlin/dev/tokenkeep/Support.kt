@@ -1,0 +1,124 @@
+package dev.tokenkeep
+
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import kotlinx.serialization.json.put
+import java.io.BufferedReader
+import java.io.InputStreamReader
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import java.nio.file.Path
+import java.nio.file.Paths
+import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.TimeUnit
+
+/** The workspace the suite runs in (tests/vectors, the tokenkeep binary). */
+object Workspace {
+    val root: Path = Paths.get(System.getProperty("tokenkeep.root") ?: "../../..").toAbsolutePath().normalize()
+
+    /** `$TOKENKEEP_BIN`, else `target/debug/tokenkeep` (built by `cargo build -p tokenkeep-cli`). */
+    val tokenkeepBin: Path = System.getenv("TOKENKEEP_BIN")?.let { Paths.get(it) }
+        ?: root.resolve("target/debug/tokenkeep")
+
+    fun json(relative: String): JsonObject = Json.parseToJsonElement(Files.readString(root.resolve(relative))).jsonObject
+
+    /** Every shared vector with the file it came from. */
+    fun vectors(): List<Pair<String, JsonObject>> =
+        listOf("valid", "rejections", "attacks", "keysets", "spiffe").flatMap { file ->
+            json("tests/vectors/$file.json")["vectors"]!!.jsonArray.map { file to it.jsonObject }
+        }
+
+    /** `concerns.<name>.codes` of tests/vectors/codes.json. */
+    fun codes(concern: String): List<String> =
+        json("tests/vectors/codes.json")["concerns"]!!.jsonObject[concern]!!.jsonObject["codes"]!!.jsonArray
+            .map { it.jsonPrimitive.content }
+}
+
+/** Everything secret a test handed out, so a suite-wide check can search output for it. */
+object IssuedSecrets {
+    val all = ConcurrentLinkedQueue<String>()
+    fun <T : String> remember(secret: T): T = secret.also { all.add(it) }
+}
+
+/**
+ * `tokenkeep dev-issuer`: the project's real OIDC/JWKS issuer on 127.0.0.1,
+ * in a child process stopped by [close].
+ */
+class DevIssuer(vararg args: String) : AutoCloseable {
+    private val process: Process = ProcessBuilder(
+        listOf(Workspace.tokenkeepBin.toString(), "--json", "dev-issuer") + args,
+    ).redirectError(ProcessBuilder.Redirect.INHERIT).start()
+    private val announced: JsonObject
+    private val http: HttpClient = HttpClient.newHttpClient()
+
+    init {
+        val line = BufferedReader(InputStreamReader(process.inputStream)).readLine()
+            ?: error("dev-issuer exited without announcing itself (${Workspace.tokenkeepBin})")
+        announced = Json.parseToJsonElement(line).jsonObject
+    }
+
+    val issuer: String get() = announced["issuer"]!!.jsonPrimitive.content
+    val jwksUri: String get() = announced["jwks_uri"]!!.jsonPrimitive.content
+    private val tokenEndpoint: String get() = announced["token_endpoint"]!!.jsonPrimitive.content
+
+    /** The issuer's base URL (its endpoints hang off it). */
+    private fun endpoint(path: String): String = tokenEndpoint.removeSuffix("/token") + path
+
+    private fun post(url: String, body: String): JsonElement {
+        val request = HttpRequest.newBuilder(URI.create(url))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body)).build()
+        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
+        check(response.statusCode() == 200) { "$url answered ${response.statusCode()}" }
+        return if (response.body().isBlank()) JsonObject(emptyMap()) else Json.parseToJsonElement(response.body())
+    }
+
+    /** A token with [claims] (iss, iat and exp filled in by the issuer). */
+    fun mint(claims: JsonObject, alg: String = "ES256", ttl: Long = 600): String {
+        val body = buildJsonObject {
+            put("claims", claims)
+            put("alg", alg)
+            put("ttl", ttl)
+        }
+        return IssuedSecrets.remember(post(tokenEndpoint, body.toString()).jsonObject["token"]!!.jsonPrimitive.content)
+    }
+
+    fun mint(sub: String, aud: String, alg: String = "ES256", extra: Map<String, String> = emptyMap()): String =
+        mint(buildJsonObject {
+            put("sub", sub)
+            put("aud", aud)
+            extra.forEach { (k, v) -> put(k, v) }
+        }, alg)
+
+    fun rotate() {
+        post(endpoint("/rotate"), "{}")
+    }
+
+    fun outage(seconds: Int, mode: String = "503") {
+        post(endpoint("/outage"), """{"seconds": $seconds, "mode": "$mode"}""")
+    }
+
+    fun stats(): JsonObject {
+        val response = http.send(
+            HttpRequest.newBuilder(URI.create(endpoint("/stats"))).GET().build(),
+            HttpResponse.BodyHandlers.ofString(),
+        )
+        return Json.parseToJsonElement(response.body()).jsonObject
+    }
+
+    override fun close() {
+        process.destroy()
+        if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
+    }
+}
+
+fun JsonArray.strings(): List<String> = map { it.jsonPrimitive.content }
