@@ -551,7 +551,7 @@ fn usable_or_answer<'s>(
     keys_now: UnixTime,
     token_now: UnixTime,
 ) -> Result<&'s KeySet, Check> {
-    snapshot.usable_keys(keys_now).ok_or_else(|| match verify::check_policy_rules(parsed, policy, token_now) {
+    snapshot.usable_keys(keys_now).map(|k| &**k).ok_or_else(|| match verify::check_policy_rules(parsed, policy, token_now) {
         Err(r) => Check::Rejected(r),
         Ok(_) => Check::Miss(KeyMiss {
             kind: MissKind::NoKeys,

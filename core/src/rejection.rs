@@ -369,7 +369,7 @@ mod tests {
     #[test]
     fn only_the_services_fault_is_503_with_retry_after() {
         for c in RejectionCode::ALL {
-            let ours = *c == RejectionCode::KeysUnavailable;
+            let ours = c == RejectionCode::KeysUnavailable;
             assert_eq!(c.http_status(), if ours { 503 } else { 401 }, "{c}");
             assert_eq!(c.retry_after_secs().is_some(), ours, "{c}");
         }

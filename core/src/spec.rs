@@ -456,6 +456,11 @@ pub struct HttpSpec {
     /// Extra headers on every request (values are treated as secrets).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, SecretValue>,
+    /// More origins (`https://host[:port]`) that may receive the bearer token
+    /// and the headers, besides the configured issuer's or URL's (a
+    /// discovery document whose `jwks_uri` is on another host of yours).
+    #[serde(default, alias = "credentialOrigins", skip_serializing_if = "Vec::is_empty")]
+    pub credential_origins: Vec<String>,
     /// Budget per request (default 5 s for key fetches, 10 s for Vault).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Seconds>,
@@ -484,6 +489,19 @@ impl HttpSpec {
                     at(&format!("resolve.{}", sanitize(host))),
                     SpecErrorCode::InvalidValue,
                     "must map a host name to an IP address (\"10.0.0.1\" or \"10.0.0.1:443\")",
+                ));
+            }
+        }
+        for (i, origin) in self.credential_origins.iter().enumerate() {
+            let bare = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains(['/', '?', '#', '@']));
+            if !bare {
+                return Err(SpecError::new(
+                    at(&format!("credential_origins[{i}]")),
+                    SpecErrorCode::InvalidUrl,
+                    "must be an origin: scheme, host and optional port (https://idp.example:8443)",
                 ));
             }
         }

@@ -22,6 +22,9 @@ pub(crate) fn http_options(spec: &HttpSpec, path: &str) -> Result<HttpOptions, S
         bearer_token_file: spec.bearer_token_file.as_ref().map(PathBuf::from),
         resolve,
         headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
+        credential_origins: spec.credential_origins.clone(),
+        // The verifier-level switch, set by the caller.
+        dangerous_allow_http: false,
         timeout: spec.timeout.map(Seconds::get),
         dangerous_accept_invalid_certs: spec.dangerous_accept_invalid_certs,
     })
@@ -34,6 +37,10 @@ pub(crate) fn http_error(e: &HttpConfigError, path: &str) -> SpecError {
         HttpConfigError::CaFileInvalid(_) => ("ca_file", SpecErrorCode::InvalidFile),
         HttpConfigError::InvalidHeader(_) => ("headers", SpecErrorCode::InvalidValue),
         HttpConfigError::BearerFileUnreadable(_) => ("bearer_token_file", SpecErrorCode::FileUnreadable),
+        HttpConfigError::InvalidOrigin(_) => ("credential_origins", SpecErrorCode::InvalidUrl),
+        HttpConfigError::CredentialsWithoutOrigin => ("bearer_token_file", SpecErrorCode::Conflict),
+        HttpConfigError::Url(_, tokenkeep_core::jwks::SourceError::InsecureUrl) => ("", SpecErrorCode::InsecureUrl),
+        HttpConfigError::Url(_, _) => ("", SpecErrorCode::InvalidUrl),
         _ => ("", SpecErrorCode::InvalidValue),
     };
     let at = if field.is_empty() { path.to_owned() } else { format!("{path}.{field}") };

@@ -704,7 +704,7 @@ fn env_value<const N: usize>(names: [&str; N]) -> Option<(String, At)> {
 fn vault_path(value: &str, at: &At, what: &str) -> Result<(), ConfigError> {
     VaultPath::new(value).map(drop).map_err(|e| {
         err_code(
-            e.code(),
+            e.code().as_str(),
             at,
             format!(
                 "`{}` is not a usable Vault {what} ({}): segments separated by `/`, none empty, `.` or `..`, \
@@ -723,7 +723,7 @@ fn check_vault_addr(addr: &str, at: &At, allow_http: bool) -> Result<(), ConfigE
     let shown = sanitize(addr);
     VaultConfig::new(addr).map_err(|e| {
         err_code(
-            e.code(),
+            e.code().as_str(),
             at,
             format!("`{shown}` is not a Vault address ({}): write it like https://vault.example:8200", e.code()),
         )

@@ -17,11 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokenkeep::outbound::{
-    CredentialState, FileToken, FileTokenConfig, Health, HmacError, HmacKeyringConfig, JwtSource, OutboundError,
-    VaultLease, VaultLeaseConfig, VaultSecret, VaultSecretConfig, VaultToken, VaultTokenConfig,
+    Credential, CredentialHealth, CredentialKind, FileToken, HmacKeyring, VaultLease, VaultSecret, VaultToken,
 };
-use tokenkeep_core::UnixTime;
-use tokenkeep_core::hmac_keyring::HmacKeyring as CoreKeyring;
+use tokenkeep::spec::{FileTokenSpec, HmacKeyringSpec, Seconds, SpecError, VaultLeaseSpec, VaultSecretSpec, VaultTokenSpec};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -32,86 +30,53 @@ const ON_ROTATE_TIMEOUT: Duration = Duration::from_secs(30);
 const SINK_RETRY: Duration = Duration::from_secs(5);
 /// At most this much of a command's output goes to the debug log.
 const OUTPUT_LOG_LIMIT: usize = 4096;
-/// A KV poller serving `[[hmac]]` tables keeps a replaced version this much
-/// longer than their longest grace: the agent's window starts when it sees
-/// the rotation (a little after the poller's) and ends on a whole second.
-const PREVIOUS_MARGIN: Duration = Duration::from_secs(5);
+/// Longest sleep of a sink loop between two looks at its source (a rotation
+/// wakes it sooner).
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
-/// A running source of the runtime.
-pub enum Handle {
-    VaultToken(VaultToken),
-    Kv(VaultSecret),
-    Lease(VaultLease),
-    FileToken(FileToken),
-    Hmac(HmacSource),
-}
+/// A running source of the runtime: any outbound handle, seen through the
+/// runtime's [`Credential`] trait (value as plain data, health, rotations,
+/// close). The agent adds no credential logic of its own.
+pub struct Handle(Arc<dyn Credential>);
 
 impl Handle {
     /// The `kind` in `/health` and the metrics' labels.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Handle::VaultToken(_) => "vault_token",
-            Handle::Kv(_) => "kv",
-            Handle::Lease(_) => "lease",
-            Handle::FileToken(_) => "file_token",
-            Handle::Hmac(_) => "hmac_keyring",
+        match self.0.kind() {
+            CredentialKind::VaultToken => "vault_token",
+            CredentialKind::VaultSecret => "kv",
+            CredentialKind::VaultLease => "lease",
+            CredentialKind::FileToken => "file_token",
+            _ => "hmac_keyring",
         }
     }
 
-    pub fn health(&self) -> Health {
-        match self {
-            Handle::VaultToken(s) => s.health(),
-            Handle::Kv(s) => s.health(),
-            Handle::Lease(s) => s.health(),
-            Handle::FileToken(s) => s.health(),
-            Handle::Hmac(s) => s.health(),
-        }
+    pub fn health(&self) -> CredentialHealth {
+        self.0.health()
     }
 
     /// Whether the source holds a value that may be used now.
     pub fn usable(&self) -> bool {
-        match self {
-            Handle::VaultToken(s) => s.current().is_ok(),
-            Handle::Kv(s) => s.current().is_ok(),
-            Handle::Lease(s) => s.current().is_ok(),
-            Handle::FileToken(s) => s.current().is_ok(),
-            Handle::Hmac(s) => s.usable(),
-        }
+        self.0.is_usable()
     }
 
-    fn subscribe(&self) -> watch::Receiver<u64> {
-        match self {
-            Handle::VaultToken(s) => s.subscribe(),
-            Handle::Kv(s) => s.subscribe(),
-            Handle::Lease(s) => s.subscribe(),
-            Handle::FileToken(s) => s.subscribe(),
-            Handle::Hmac(s) => s.secret.subscribe(),
-        }
-    }
-
-    /// The bytes the sink should hold now, and when they will change without
-    /// a rotation (an `[[hmac]]` sink's previous secret expiring).
+    /// The bytes the sink should hold now, and when they change without a
+    /// rotation (an HMAC keyring's previous secret leaving at its `valid_until`).
     fn render(&self, field: Option<&str>) -> (Rendered, Option<Duration>) {
-        let rendered = match self {
-            Handle::Hmac(s) => return s.render(),
-            Handle::VaultToken(s) => s.current().map_or(Rendered::Absent, |t| Rendered::Value(t.expose().into())),
-            Handle::FileToken(s) => s.current().map_or(Rendered::Absent, |t| Rendered::Value(t.expose().into())),
-            Handle::Kv(s) => match s.current() {
-                Ok(secret) => render_object(&secret.data, field),
-                Err(_) => Rendered::Absent,
-            },
-            Handle::Lease(s) => match s.current() {
-                Ok(lease) => {
-                    // The lease's own facts beside the data, so a program can
-                    // see which lease it holds and for how long it was granted.
-                    let mut object = lease.data.clone();
-                    object.insert("lease_id".into(), Value::from(lease.lease_id()));
-                    object.insert("lease_duration".into(), Value::from(lease.lease_duration.as_secs()));
-                    object.insert("renewable".into(), Value::from(lease.renewable));
-                    render_object(&object, field)
-                }
-                Err(_) => Rendered::Absent,
-            },
+        let Ok(value) = self.0.exposed_value() else { return (Rendered::Absent, None) };
+        let value = value.into_exposed();
+        if self.0.kind() == CredentialKind::HmacKeyring {
+            let until = value["previous"]["valid_until"].as_u64().map(|s| UNIX_EPOCH + Duration::from_secs(s));
+            let again_in = until.map(|u| u.duration_since(SystemTime::now()).unwrap_or_default());
+            let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
+            bytes.push(b'\n');
+            return (Rendered::Value(bytes), again_in);
+        }
+        let rendered = match &value {
+            // A token file holds the token, not a JSON string.
+            Value::String(token) => Rendered::Value(token.as_bytes().to_vec()),
+            Value::Object(object) => render_object(object, field),
+            _ => Rendered::Absent,
         };
         (rendered, None)
     }
@@ -124,120 +89,6 @@ enum Rendered {
     Absent,
     /// The configured `field` is not in the secret.
     MissingField,
-    /// The core refuses the value (an HMAC secret too short): its error code.
-    Refused(&'static str),
-}
-
-/// An `[[hmac]]` keyring. The secrets are the KV poller's (`current()`, and
-/// `previous()` for the replaced version); the agent keeps only when it saw
-/// each version arrive (the previous secret's window runs from then) and
-/// what the core made of the current secret. The runtime's `HmacKeyring` is
-/// not used: it never hands its secrets out, and here they go to a file.
-pub struct HmacSource {
-    secret: VaultSecret,
-    field: String,
-    grace: Duration,
-    state: Mutex<HmacState>,
-}
-
-#[derive(Default)]
-struct HmacState {
-    /// The current KV version and when this agent first saw it.
-    seen: Option<(u64, SystemTime)>,
-    /// The last version whose secret the core accepted (what the sink holds or is about to).
-    accepted: Option<u64>,
-    /// Why the current version is not written (`field_missing`, `secret_too_short`).
-    refused: Option<&'static str>,
-}
-
-/// Whether the core would install `secret` in a keyring (its minimum length,
-/// and whatever else its `rotate` checks), on a keyring of its own that is dropped at once.
-fn core_accepts(secret: &[u8]) -> Result<(), HmacError> {
-    CoreKeyring::new(HmacKeyringConfig::default()).rotate(secret, 1, UnixTime::EPOCH)
-}
-
-/// `t` rounded up to a whole second (`valid_until` is written in seconds,
-/// and the previous secret must not be dropped before the time written).
-fn ceil_to_second(t: SystemTime) -> SystemTime {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() + u64::from(since.subsec_nanos() > 0);
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-impl HmacSource {
-    fn new(secret: VaultSecret, field: String, grace: Duration) -> Self {
-        HmacSource { secret, field, grace, state: Mutex::new(HmacState::default()) }
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, HmacState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A keyring was accepted (the sink holds one that works, even if the
-    /// newest version was refused) and the poller still has a value.
-    fn usable(&self) -> bool {
-        self.secret.current().is_ok() && self.state().accepted.is_some()
-    }
-
-    /// The poller's health, with the version the sink holds and, when the
-    /// newest secret was refused, that refusal (as the runtime's keyring reports it).
-    fn health(&self) -> Health {
-        let mut h = self.secret.health();
-        let st = self.state();
-        h.version = st.accepted;
-        if let Some(code) = st.refused {
-            h.last_refresh_ok = Some(false);
-            h.last_error_code = Some(code);
-            h.state = match (st.accepted.is_some(), h.state) {
-                (false, CredentialState::Fatal) => CredentialState::Fatal,
-                (false, _) => CredentialState::Empty,
-                (true, CredentialState::Fresh | CredentialState::Refreshing) => CredentialState::Degraded,
-                (true, other) => other,
-            };
-        }
-        h
-    }
-
-    /// `{"current": {"version", "secret"}, "previous": {"version", "secret", "valid_until"} | null}`,
-    /// and when the previous secret leaves it.
-    fn render(&self) -> (Rendered, Option<Duration>) {
-        let Ok(current) = self.secret.current() else { return (Rendered::Absent, None) };
-        let now = SystemTime::now();
-        let mut st = self.state();
-        let seen_at = match st.seen {
-            Some((version, at)) if version == current.version => at,
-            _ => {
-                st.seen = Some((current.version, now));
-                now
-            }
-        };
-        let Some(secret) = current.get_str(&self.field) else {
-            st.refused = Some("field_missing");
-            return (Rendered::MissingField, None);
-        };
-        if let Err(e) = core_accepts(secret.as_bytes()) {
-            st.refused = Some(e.code());
-            return (Rendered::Refused(e.code()), None);
-        }
-        st.refused = None;
-        st.accepted = Some(current.version);
-        drop(st);
-        let valid_until = ceil_to_second(seen_at + self.grace);
-        let previous = self.secret.previous().filter(|p| p.version < current.version && now < valid_until);
-        let previous = previous.as_ref().and_then(|p| {
-            let secret = p.get_str(&self.field).filter(|s| core_accepts(s.as_bytes()).is_ok())?;
-            let until = valid_until.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-            Some(serde_json::json!({"version": p.version, "secret": secret, "valid_until": until}))
-        });
-        let again_in = previous.is_some().then(|| valid_until.duration_since(now).unwrap_or_default());
-        let keyring = serde_json::json!({
-            "current": {"version": current.version, "secret": secret},
-            "previous": previous,
-        });
-        let mut bytes = serde_json::to_vec(&keyring).unwrap_or_default();
-        bytes.push(b'\n');
-        (Rendered::Value(bytes), again_in)
-    }
 }
 
 /// The whole object as one line of JSON, or one member: a string as is (a
@@ -260,8 +111,10 @@ fn render_object(data: &Map<String, Value>, field: Option<&str>) -> Rendered {
 pub struct SinkStatus {
     /// Written at least once by this agent.
     pub written: bool,
-    /// Why the last attempt did not write (`write_failed`, `field_missing`); `None` after a success.
-    pub last_error: Option<&'static str>,
+    /// Why the last attempt did not write (`write_failed`, `field_missing`,
+    /// or the runtime's refusal of an HMAC secret: `secret_too_short`,
+    /// `missing_field`); `None` after a success.
+    pub last_error: Option<String>,
 }
 
 /// One source with its sink and command.
@@ -276,10 +129,16 @@ pub struct Source {
 }
 
 impl Source {
-    fn new(name: String, handle: Handle, sink: Option<PathBuf>, field: Option<String>, on_rotate: Vec<String>) -> Self {
+    fn new(
+        name: String,
+        handle: Arc<dyn Credential>,
+        sink: Option<PathBuf>,
+        field: Option<String>,
+        on_rotate: Vec<String>,
+    ) -> Self {
         Source {
             name,
-            handle,
+            handle: Handle(handle),
             sink,
             field,
             on_rotate,
@@ -297,44 +156,52 @@ impl Source {
     }
 }
 
-/// Everything the agent started, in start order (token, KV, leases, files, HMAC keyrings).
+/// Everything the agent started, in start order (token, KV, leases, files,
+/// HMAC keyrings), and the handles to close (each once, dependents first).
 pub struct Sources {
     pub list: Vec<Arc<Source>>,
+    leases: Vec<VaultLease>,
+    secrets: Vec<VaultSecret>,
+    others: Vec<Arc<dyn Credential>>,
     token: Option<VaultToken>,
 }
 
-fn start_failed(what: &str, e: &OutboundError) -> Failure {
-    let message = match e {
-        OutboundError::MissingAddress => {
+/// A refused spec as the agent's usage error, naming the table it came from.
+fn start_failed(what: &str, e: &SpecError) -> Failure {
+    let message = match e.code().as_str() {
+        "missing_address" => {
             "no Vault address: give --vault-addr URL or `addr` in [vault], or set VAULT_ADDR / BAO_ADDR".to_owned()
         }
-        other => other.to_string(),
+        _ => e.to_string(),
     };
-    Failure::usage(e.code(), format!("{what}: {message}"))
+    Failure::usage(e.code().as_str(), format!("{what}: {message}"))
 }
 
-/// Starts every source; nothing is written yet. A source the runtime refuses
-/// (no address, a bad mount or path, an unreadable CA file) is a configuration
-/// error.
+fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Starts every source from the runtime's specs; nothing is written yet. A
+/// source the runtime refuses (no address, a bad mount or path, an
+/// unreadable CA file) is a configuration error.
 pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
     let mut list = Vec::new();
     let mut token = None;
+    let mut others: Vec<Arc<dyn Credential>> = Vec::new();
     if let Some(v) = &config.vault {
-        let mut c = VaultTokenConfig::new(v.role.clone(), JwtSource::File(v.jwt_file.clone()));
-        c.addr = v.addr.clone();
-        c.auth_mount = v.auth_mount.clone();
-        c.namespace = v.namespace.clone();
-        c.http.ca_file = v.ca_file.clone();
-        c.http.dangerous_allow_http = v.dangerous_allow_http;
-        c.revoke_on_shutdown = v.revoke_on_exit;
-        let t = VaultToken::start(c).map_err(|e| start_failed("vault", &e))?;
-        list.push(Arc::new(Source::new(
-            v.name(),
-            Handle::VaultToken(t.clone()),
-            v.token_sink.clone(),
-            None,
-            v.on_rotate.clone(),
-        )));
+        let spec = VaultTokenSpec {
+            addr: v.addr.clone(),
+            namespace: v.namespace.clone(),
+            ca_file: v.ca_file.as_deref().map(path_text),
+            auth_mount: Some(v.auth_mount.clone()),
+            role: v.role.clone(),
+            jwt_file: Some(path_text(&v.jwt_file)),
+            revoke_on_close: v.revoke_on_exit,
+            dangerous_allow_http: v.dangerous_allow_http,
+            ..VaultTokenSpec::default()
+        };
+        let t = VaultToken::start(&spec).map_err(|e| start_failed("vault", &e))?;
+        list.push(Arc::new(Source::new(v.name(), Arc::new(t.clone()), v.token_sink.clone(), None, v.on_rotate.clone())));
         token = Some(t);
     }
     let mut secrets = Pollers::default();
@@ -343,7 +210,7 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
         let secret = secrets.get(config, t, &kv.mount, &kv.path, &format!("kv `{}`", kv.name))?;
         list.push(Arc::new(Source::new(
             kv.name.clone(),
-            Handle::Kv(secret),
+            Arc::new(secret),
             Some(kv.sink.clone()),
             kv.field.clone(),
             kv.on_rotate.clone(),
@@ -357,48 +224,56 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
         let shared = match held.iter().find(|(p, _)| *p == lease.path.as_str()) {
             Some((_, shared)) => shared.clone(),
             None => {
-                let mut c = VaultLeaseConfig::new(lease.path.clone());
-                c.grace = lease.grace;
-                // A lease outlives the agent exactly when the token does.
-                c.revoke_on_shutdown = config.vault.as_ref().is_some_and(|v| v.revoke_on_exit);
+                let spec = VaultLeaseSpec {
+                    path: lease.path.clone(),
+                    grace: lease.grace.map(Seconds),
+                    // A lease outlives the agent exactly when the token does.
+                    revoke_on_close: Some(config.vault.as_ref().is_some_and(|v| v.revoke_on_exit)),
+                };
                 let started =
-                    VaultLease::start(t, c).map_err(|e| start_failed(&format!("lease `{}`", lease.name), &e))?;
+                    VaultLease::start(t, &spec).map_err(|e| start_failed(&format!("lease `{}`", lease.name), &e))?;
                 held.push((lease.path.as_str(), started.clone()));
                 started
             }
         };
         list.push(Arc::new(Source::new(
             lease.name.clone(),
-            Handle::Lease(shared),
+            Arc::new(shared),
             Some(lease.sink.clone()),
             lease.field.clone(),
             lease.on_rotate.clone(),
         )));
     }
     for f in &config.file_tokens {
-        let s = FileToken::start(FileTokenConfig::new(f.path.clone()))
-            .map_err(|e| start_failed(&format!("file_token `{}`", f.name), &e))?;
-        list.push(Arc::new(Source::new(
-            f.name.clone(),
-            Handle::FileToken(s),
-            f.sink.clone(),
-            None,
-            f.on_rotate.clone(),
-        )));
+        let spec = FileTokenSpec { path: path_text(&f.path), ..FileTokenSpec::default() };
+        let s = FileToken::start(&spec).map_err(|e| start_failed(&format!("file_token `{}`", f.name), &e))?;
+        let s: Arc<dyn Credential> = Arc::new(s);
+        others.push(s.clone());
+        list.push(Arc::new(Source::new(f.name.clone(), s, f.sink.clone(), None, f.on_rotate.clone())));
     }
     for h in &config.hmac {
+        let what = format!("hmac `{}`", h.name);
         let t = token.as_ref().ok_or_else(|| Failure::usage("invalid_config", "HMAC keyrings need a Vault login"))?;
-        let secret = secrets.get(config, t, &h.mount, &h.path, &format!("hmac `{}`", h.name))?;
+        let secret = secrets.get(config, t, &h.mount, &h.path, &what)?;
+        let spec = HmacKeyringSpec {
+            field: Some(h.field.clone()),
+            grace: Some(Seconds(h.grace)),
+            ..HmacKeyringSpec::default()
+        };
+        let keyring = HmacKeyring::start_on_secret(&secret, &spec).map_err(|e| start_failed(&what, &e))?;
+        let keyring: Arc<dyn Credential> = Arc::new(keyring);
+        others.push(keyring.clone());
         list.push(Arc::new(Source::new(
             h.name.clone(),
-            Handle::Hmac(HmacSource::new(secret, h.field.clone(), h.grace)),
+            keyring,
             Some(h.sink.clone()),
             // Not used to render (the keyring knows its field): for the logs.
             Some(h.field.clone()),
             h.on_rotate.clone(),
         )));
     }
-    Ok(Sources { list, token })
+    let leases = held.into_iter().map(|(_, l)| l).collect();
+    Ok(Sources { list, leases, secrets: secrets.0.into_iter().map(|(_, s)| s).collect(), others, token })
 }
 
 /// The KV pollers, one per secret: `[[kv]]` and `[[hmac]]` tables naming the
@@ -408,9 +283,7 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
 struct Pollers(Vec<((String, String), VaultSecret)>);
 
 impl Pollers {
-    /// The poller of `mount`/`path`, started at its first use. It keeps a
-    /// replaced version for the longest grace of the `[[hmac]]` tables
-    /// reading it (plus [`PREVIOUS_MARGIN`]); without any, the runtime's default.
+    /// The poller of `mount`/`path`, started at its first use.
     fn get(
         &mut self,
         config: &AgentConfig,
@@ -423,38 +296,37 @@ impl Pollers {
             return Ok(shared.clone());
         }
         let kv = config.kv.iter().filter(|k| k.mount == mount && k.path == path).map(|k| k.interval);
-        let hmac = config.hmac.iter().filter(|h| h.mount == mount && h.path == path);
-        let interval = kv.chain(hmac.clone().map(|h| h.interval)).min().unwrap_or(super::config::DEFAULT_KV_INTERVAL);
-        let mut c = VaultSecretConfig::new(mount.to_owned(), path.to_owned()).with_poll_interval(interval);
-        c.grace = hmac.map(|h| h.grace).max().map(|g| g + PREVIOUS_MARGIN);
-        let started = VaultSecret::start(token, c).map_err(|e| start_failed(what, &e))?;
+        let hmac = config.hmac.iter().filter(|h| h.mount == mount && h.path == path).map(|h| h.interval);
+        let interval = kv.chain(hmac).min().unwrap_or(super::config::DEFAULT_KV_INTERVAL);
+        let spec = VaultSecretSpec {
+            mount: mount.to_owned(),
+            path: path.to_owned(),
+            interval: Some(Seconds(interval)),
+            grace: None,
+        };
+        let started = VaultSecret::start(token, &spec).map_err(|e| start_failed(what, &e))?;
         self.0.push(((mount.to_owned(), path.to_owned()), started.clone()));
         Ok(started)
     }
 }
 
 impl Sources {
-    /// Stops the sources: leases first (their revocation needs the token),
-    /// then KV secrets (those of HMAC keyrings too) and token files, the
-    /// Vault token last (revoked when asked). Each runtime shutdown is
-    /// bounded (15 s).
+    /// Stops the sources: HMAC keyrings and token files, leases (their
+    /// revocation needs the token), KV secrets, the Vault token last (revoked
+    /// when asked). Each close is bounded by the runtime.
     pub async fn shutdown(self) {
-        for s in &self.list {
-            if let Handle::Lease(lease) = &s.handle {
-                lease.shutdown().await;
-            }
+        for other in &self.others {
+            other.close_credential().await;
         }
-        for s in &self.list {
-            match &s.handle {
-                Handle::Kv(secret) => secret.shutdown(),
-                Handle::Hmac(h) => h.secret.shutdown(),
-                _ => {}
-            }
+        for lease in &self.leases {
+            lease.close().await;
+        }
+        for secret in &self.secrets {
+            secret.close().await;
         }
         if let Some(token) = &self.token {
-            token.shutdown().await;
+            token.close().await;
         }
-        // Token files stop when their last handle is dropped, here.
     }
 }
 
@@ -463,21 +335,26 @@ impl Sources {
 /// when it first had a usable value. A write in progress always completes:
 /// `stop` is only looked at between writes.
 pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop: CancellationToken) {
-    let mut rotations = source.handle.subscribe();
+    let rotations = source.handle.0.rotations();
     // What this agent last wrote to the sink; `None` before the first write.
     let mut written: Option<Vec<u8>> = None;
     let mut reported_ready = false;
+    let mut refused: Option<String> = None;
     loop {
-        rotations.borrow_and_update();
+        let seen = rotations.count();
         let mut retry = false;
         let (rendered, again_in) = source.handle.render(source.field.as_deref());
+        // The runtime refused the newest value (an HMAC secret too short, a
+        // field missing) and keeps the last good one: the sink keeps it too.
+        let refusal = source.handle.0.refusal();
+        if let (Some(path), Some(code)) = (&source.sink, &refusal) {
+            if refused.as_ref() != Some(code) {
+                tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), error = %code, "the core refuses this secret: sink not written, it keeps the last good value");
+            }
+        }
+        refused = refusal;
         match (&source.sink, rendered) {
             (_, Rendered::Absent) => {}
-            (Some(path), Rendered::Refused(code)) => {
-                tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), error = code, "the core refuses this secret: sink not written, it keeps the last good value");
-                source.set_status(|s| s.last_error = Some(code));
-            }
-            (None, Rendered::Refused(_)) => {}
             (None, Rendered::Value(_)) => {
                 if !reported_ready {
                     reported_ready = true;
@@ -486,8 +363,8 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
             }
             (Some(path), Rendered::MissingField) => {
                 let field = source.field.as_deref().unwrap_or_default();
-                tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), field, "the secret has no such field (a string for an HMAC keyring): sink not written");
-                source.set_status(|s| s.last_error = Some("field_missing"));
+                tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), field, "the secret has no such field: sink not written");
+                source.set_status(|s| s.last_error = Some("field_missing".to_owned()));
             }
             (None, Rendered::MissingField) => {}
             (Some(path), Rendered::Value(bytes)) if written.as_deref() != Some(bytes.as_slice()) => {
@@ -507,14 +384,17 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
             }
             (Some(_), Rendered::Value(_)) => {}
         }
+        if let (Some(_), Some(code)) = (&source.sink, &refused) {
+            source.set_status(|s| s.last_error = Some(code.clone()));
+        }
+        let wait = match (retry, again_in) {
+            (true, Some(a)) => a.min(SINK_RETRY),
+            (true, None) => SINK_RETRY,
+            (false, Some(a)) => a,
+            (false, None) => IDLE_WAIT,
+        };
         tokio::select! {
-            changed = rotations.changed() => {
-                if changed.is_err() {
-                    return; // the source is gone: the agent is stopping
-                }
-            }
-            () = tokio::time::sleep(SINK_RETRY), if retry => {}
-            () = tokio::time::sleep(again_in.unwrap_or_default()), if again_in.is_some() => {}
+            _ = rotations.wait(seen, wait) => {}
             () = stop.cancelled() => return,
         }
     }
@@ -555,7 +435,7 @@ async fn write_sink(source: &Source, path: &Path, bytes: Vec<u8>, first: bool) -
         Err(e) => {
             tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), error = %e, retry_in_s = SINK_RETRY.as_secs(), "cannot write the sink; the previous file is untouched");
             metrics::counter!(SINK_WRITES_TOTAL, "source" => source.name.clone(), "result" => "error").increment(1);
-            source.set_status(|s| s.last_error = Some("write_failed"));
+            source.set_status(|s| s.last_error = Some("write_failed".to_owned()));
             None
         }
     }
@@ -654,19 +534,5 @@ mod tests {
         let Rendered::Value(port) = render_object(&data, Some("port")) else { panic!("value") };
         assert_eq!(port, b"5432");
         assert!(matches!(render_object(&data, Some("user")), Rendered::MissingField));
-    }
-
-    #[test]
-    fn hmac_secrets_are_checked_by_the_core() {
-        let min = tokenkeep_core::hmac_keyring::MIN_SECRET_BYTES;
-        assert_eq!(core_accepts(&vec![b'k'; min - 1]).map_err(|e| e.code()), Err("secret_too_short"));
-        assert!(core_accepts(&vec![b'k'; min]).is_ok());
-    }
-
-    #[test]
-    fn valid_until_is_rounded_up() {
-        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
-        assert_eq!(ceil_to_second(at(5_000)), at(5_000));
-        assert_eq!(ceil_to_second(at(5_001)), at(6_000));
     }
 }
