@@ -45,6 +45,9 @@ pub struct Raw {
     pub check: RawCheck,
 }
 
+/// Signs a signing input with a case's private key (for minting tokens).
+type Signer = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
 /// One algorithm's token, key and raw checks.
 pub struct Case {
     /// JOSE name.
@@ -65,7 +68,7 @@ pub struct Case {
     pub jsonwebtoken_key: jsonwebtoken::DecodingKey,
     /// jsonwebtoken's algorithm.
     pub jsonwebtoken_alg: jsonwebtoken::Algorithm,
-    signer: Box<dyn Fn(&[u8]) -> Vec<u8>>,
+    signer: Signer,
 }
 
 impl Case {
@@ -120,7 +123,7 @@ fn rs256(now: u64) -> Case {
     let public = pair.public_key();
     let n = public.modulus().big_endian_without_leading_zero().to_vec();
     let e = public.exponent().big_endian_without_leading_zero().to_vec();
-    let signer: Box<dyn Fn(&[u8]) -> Vec<u8>> = Box::new(move |m| {
+    let signer: Signer = Box::new(move |m| {
         let mut sig = vec![0; pair.public_modulus_len()];
         pair.sign(&lc::RSA_PKCS1_SHA256, &SystemRandom::new(), m, &mut sig).expect("sign");
         sig
@@ -152,8 +155,7 @@ fn es256(now: u64) -> Case {
     let pair = lc::EcdsaKeyPair::generate(&lc::ECDSA_P256_SHA256_FIXED_SIGNING).expect("ec keygen");
     let point = pair.public_key().as_ref().to_vec();
     let (x64, y64) = (B64.encode(&point[1..33]), B64.encode(&point[33..65]));
-    let signer: Box<dyn Fn(&[u8]) -> Vec<u8>> =
-        Box::new(move |m| pair.sign(&SystemRandom::new(), m).expect("sign").as_ref().to_vec());
+    let signer: Signer = Box::new(move |m| pair.sign(&SystemRandom::new(), m).expect("sign").as_ref().to_vec());
     let (token, signing_input, signature) = mint("ES256", &*signer, now, None);
     let parsed = lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_FIXED, &point).expect("parse");
     let ring_key = ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point);
@@ -175,7 +177,7 @@ fn eddsa(now: u64) -> Case {
     let pair = lc::Ed25519KeyPair::generate().expect("ed keygen");
     let x = pair.public_key().as_ref().to_vec();
     let x64 = B64.encode(&x);
-    let signer: Box<dyn Fn(&[u8]) -> Vec<u8>> = Box::new(move |m| pair.sign(m).as_ref().to_vec());
+    let signer: Signer = Box::new(move |m| pair.sign(m).as_ref().to_vec());
     let (token, signing_input, signature) = mint("EdDSA", &*signer, now, None);
     let dalek = ed25519_dalek::VerifyingKey::from_bytes(&x.clone().try_into().expect("32 bytes")).expect("key");
     let aws = lc::ParsedPublicKey::new(&lc::ED25519, &x).expect("parse");

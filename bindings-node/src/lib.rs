@@ -239,8 +239,7 @@ impl NativeVerifier {
     #[napi(constructor)]
     pub fn new(spec_json: String) -> std::result::Result<Self, Failure> {
         guarded(|| {
-            let spec: VerifierSpec =
-                tokenkeep::spec::from_json(&spec_json).map_err(|e| spec_failure(&e))?;
+            let spec: VerifierSpec = tokenkeep::spec::from_json(&spec_json).map_err(|e| spec_failure(&e))?;
             let inner = tokenkeep::Verifier::start(&spec).map_err(|e| spec_failure(&e))?;
             Ok(NativeVerifier { inner, listeners: Vec::new() })
         })

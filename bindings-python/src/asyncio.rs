@@ -26,9 +26,8 @@ where
     T: Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    let get_running_loop = GET_RUNNING_LOOP.get_or_try_init(py, || {
-        py.import("asyncio")?.getattr("get_running_loop").map(Bound::unbind)
-    })?;
+    let get_running_loop = GET_RUNNING_LOOP
+        .get_or_try_init(py, || py.import("asyncio")?.getattr("get_running_loop").map(Bound::unbind))?;
     let event_loop = get_running_loop.bind(py).call0()?;
     let target = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
     let mut future = Box::pin(future);
@@ -52,10 +51,9 @@ where
                 Err(e) => return e.write_unraisable(py, None),
             };
             // The loop may be closed by now: nobody is waiting any more.
-            let _ = loop_ref.bind(py).call_method1(
-                pyo3::intern!(py, "call_soon_threadsafe"),
-                (resolve, target_ref, ok, value),
-            );
+            let _ = loop_ref
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (resolve, target_ref, ok, value));
         });
     });
     let abort = Mutex::new(Some(task.abort_handle()));

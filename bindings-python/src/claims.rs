@@ -13,7 +13,8 @@ use tokenkeep::Claims;
 pub(crate) fn to_dict<'py>(py: Python<'py>, claims: &Claims) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (name, value) in claims.as_map() {
-        let value = PyValue(py).deserialize(value).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let value =
+            PyValue(py).deserialize(value).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         dict.set_item(PyString::new(py, name), value)?;
     }
     Ok(dict)

@@ -60,10 +60,7 @@ fn token_text(py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<TokenText> {
     if token.is_none() {
         return Err(errors::rejection_code(py, RejectionCode::MissingToken, "no token"));
     }
-    Err(pyo3::exceptions::PyTypeError::new_err(format!(
-        "a token is str or bytes, not {}",
-        token.get_type().name()?
-    )))
+    Err(pyo3::exceptions::PyTypeError::new_err(format!("a token is str or bytes, not {}", token.get_type().name()?)))
 }
 
 fn unix_time(py: Python<'_>, now: Option<f64>) -> PyResult<Option<UnixTime>> {
@@ -158,8 +155,8 @@ fn outcome(py: Python<'_>, result: Result<Arc<VerifiedToken>, Rejection>, into: 
 impl Verifier {
     fn start(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Verifier> {
         let spec: VerifierSpec = options::read(py, options.as_any())?;
-        let inner = tokenkeep::Verifier::start_on(&tokenkeep::Runtime::global(), &spec)
-            .map_err(|e| errors::spec(py, &e))?;
+        let inner =
+            tokenkeep::Verifier::start_on(&tokenkeep::Runtime::global(), &spec).map_err(|e| errors::spec(py, &e))?;
         events::forward_to_logging(inner.events());
         Ok(Verifier { inner })
     }

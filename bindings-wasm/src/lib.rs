@@ -44,6 +44,8 @@ struct Parked {
 }
 
 /// What the last `step` / `complete` produced, for the calls that read it.
+// One per verifier, overwritten in place: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Out {
     None,
     Verified { verified: Verified, issuer: usize, generation: u64, token: String },

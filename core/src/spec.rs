@@ -979,13 +979,18 @@ pub fn algorithm_names(set: AlgSet) -> Vec<&'static str> {
 mod tests {
     #[test]
     fn a_refused_string_is_not_quoted_back() {
-        let err = VerifierSpec::from_json(r#"{"hmac_keys": "c2VjcmV0LXRoYXQtbXVzdC1ub3QtbGVhaw", "issuer": "https://a.example"}"#)
-            .unwrap_err();
+        let err = VerifierSpec::from_json(
+            r#"{"hmac_keys": "c2VjcmV0LXRoYXQtbXVzdC1ub3QtbGVhaw", "issuer": "https://a.example"}"#,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), SpecErrorCode::InvalidType);
         assert_eq!(err.to_string(), "hmac_keys: invalid type: a string, expected a sequence");
         let err = VerifierSpec::from_json(r#"{"http": {"headers": {"x-key": ["s\"ecret"]}}}"#).unwrap_err();
         assert!(!err.to_string().contains("ecret"), "{err}");
-        assert_eq!(without_quoted_strings(r#"invalid value: string "a\"b", expected x"#), "invalid value: a string, expected x");
+        assert_eq!(
+            without_quoted_strings(r#"invalid value: string "a\"b", expected x"#),
+            "invalid value: a string, expected x"
+        );
     }
 
     use super::*;

@@ -396,6 +396,8 @@ pub(crate) fn check_policy_rules(
 /// other algorithm; larger ones (RSA up to 8192 bits) go to the heap.
 const INLINE_SIGNATURE: usize = 512;
 
+// Inline so that a signature is never allocated; it lives on the stack for one check.
+#[allow(clippy::large_enum_variant)]
 enum Signature {
     Inline { bytes: [u8; INLINE_SIGNATURE], len: usize },
     Heap(Vec<u8>),

@@ -253,4 +253,3 @@ pub(crate) async fn with_timeout<F: Future>(timeout: Duration, future: F) -> Opt
         _ = rx => None,
     }
 }
-

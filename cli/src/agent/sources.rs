@@ -19,7 +19,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokenkeep::outbound::{
     Credential, CredentialHealth, CredentialKind, FileToken, HmacKeyring, VaultLease, VaultSecret, VaultToken,
 };
-use tokenkeep::spec::{FileTokenSpec, HmacKeyringSpec, Seconds, SpecError, VaultLeaseSpec, VaultSecretSpec, VaultTokenSpec};
+use tokenkeep::spec::{
+    FileTokenSpec, HmacKeyringSpec, Seconds, SpecError, VaultLeaseSpec, VaultSecretSpec, VaultTokenSpec,
+};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -201,7 +203,13 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
             ..VaultTokenSpec::default()
         };
         let t = VaultToken::start(&spec).map_err(|e| start_failed("vault", &e))?;
-        list.push(Arc::new(Source::new(v.name(), Arc::new(t.clone()), v.token_sink.clone(), None, v.on_rotate.clone())));
+        list.push(Arc::new(Source::new(
+            v.name(),
+            Arc::new(t.clone()),
+            v.token_sink.clone(),
+            None,
+            v.on_rotate.clone(),
+        )));
         token = Some(t);
     }
     let mut secrets = Pollers::default();
