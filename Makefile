@@ -10,7 +10,7 @@ PY_PROFILE ?= release
 # Cargo profile of the edge module (the shipped build may use another, e.g. dist).
 EDGE_PROFILE ?= edge
 
-.PHONY: help setup demo vectors-demo test test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
+.PHONY: help setup demo vectors-demo test build-all test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,8 +24,26 @@ demo: setup ## The main job: the end-to-end story on the embedded dev issuer (to
 vectors-demo: ## Verify every shared vector token and print claims or codes
 	$(CARGO) run -q --release -p tokenkeep-core --example verify_vectors
 
-test: setup vectors-check lint test-rust test-ring test-wasm ## Every test suite (what CI runs)
+test: setup vectors-check lint build-all ## Every test suite of every host (what CI runs): builds once, then runs the suites concurrently
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -j7 --output-sync=target NODE_PREBUILT=1 test-rust test-ring test-wasm test-python test-node test-edge test-jvm; \
+	status=$$?; echo "make test: suites took $$(( $$(date +%s) - start )) s"; exit $$status
 	@echo "make test: all suites passed"
+
+# Every artifact the suites use, built one after another (two cores: cargo
+# builds side by side only fight over them); the suites' own build steps then
+# find them fresh.
+build-all: setup
+	$(CARGO) test -q --workspace --no-run
+	$(CARGO) test -q -p tokenkeep-core --features ring-backend --test vectors --no-run
+	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
+	$(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
+	$(CARGO) build -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen
+	cd bindings-node && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && node scripts/build-native.mjs --profile $(NODE_PROFILE) --check
+	scripts/edge-tools.sh
+	scripts/build-edge.sh $(EDGE_PROFILE)
+	scripts/python-deps.sh
+	target/python-tools/bin/maturin build --quiet --profile $(PY_PROFILE) -m bindings-python/Cargo.toml --out target/wheels/$(PY_PROFILE)
 
 test-rust: ## Workspace tests on the native backend: unit, vectors, simulations, real HTTP, OpenBao, PostgreSQL (binaries run concurrently)
 	scripts/run-tests.py

@@ -15,7 +15,8 @@ npm_quiet=(--no-audit --no-fund --loglevel=error)
 cd "$pkg"
 [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci "${npm_quiet[@]}"
 node scripts/gen-codes.mjs --check
-node scripts/build-native.mjs --profile "$profile" --check
+# make test builds the addon beforehand (NODE_PREBUILT=1) with the other artifacts.
+[ "${NODE_PREBUILT:-}" = 1 ] || node scripts/build-native.mjs --profile "$profile" --check
 # The dev issuer the suite starts (tests find it at $TOKENKEEP_BIN).
 if [ -z "${TOKENKEEP_BIN:-}" ]; then
   (cd "$root" && cargo build -q -p tokenkeep-cli)
