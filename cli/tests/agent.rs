@@ -1284,7 +1284,7 @@ async fn a_missing_jwt_file_is_a_failed_login_attempt_with_backoff() {
             health = serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or(Value::Null);
         }
         let source = &health["sources"][0];
-        if source["last_error_code"] == "jwt_unreadable" && source["consecutive_failures"].as_u64() >= Some(2) {
+        if source["last_error_code"] == "unreadable" && source["consecutive_failures"].as_u64() >= Some(2) {
             break;
         }
         assert!(

@@ -150,7 +150,13 @@ impl Source {
     }
 
     pub fn sink_status(&self) -> SinkStatus {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // The runtime refused the newest value (an HMAC secret too short) and
+        // keeps the last good one: so does the sink, and /health says why.
+        if let (Some(_), Some(code)) = (&self.sink, self.handle.0.refusal()) {
+            status.last_error = Some(code);
+        }
+        status
     }
 
     fn set_status(&self, f: impl FnOnce(&mut SinkStatus)) {
@@ -347,20 +353,10 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
     // What this agent last wrote to the sink; `None` before the first write.
     let mut written: Option<Vec<u8>> = None;
     let mut reported_ready = false;
-    let mut refused: Option<String> = None;
     loop {
         let seen = rotations.count();
         let mut retry = false;
         let (rendered, again_in) = source.handle.render(source.field.as_deref());
-        // The runtime refused the newest value (an HMAC secret too short, a
-        // field missing) and keeps the last good one: the sink keeps it too.
-        let refusal = source.handle.0.refusal();
-        if let (Some(path), Some(code)) = (&source.sink, &refusal) {
-            if refused.as_ref() != Some(code) {
-                tracing::warn!(target: "tokenkeep::agent", source = %source.name, sink = %path.display(), error = %code, "the core refuses this secret: sink not written, it keeps the last good value");
-            }
-        }
-        refused = refusal;
         match (&source.sink, rendered) {
             (_, Rendered::Absent) => {}
             (None, Rendered::Value(_)) => {
@@ -391,9 +387,6 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
                 }
             }
             (Some(_), Rendered::Value(_)) => {}
-        }
-        if let (Some(_), Some(code)) = (&source.sink, &refused) {
-            source.set_status(|s| s.last_error = Some(code.clone()));
         }
         let wait = match (retry, again_in) {
             (true, Some(a)) => a.min(SINK_RETRY),
