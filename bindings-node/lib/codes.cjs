@@ -4,20 +4,29 @@
 /** Every code, by concern (the lists of tests/vectors/codes.json). */
 const CONCERNS = Object.freeze({
   cache_state: Object.freeze(["empty","fetching","fresh","refreshing_ahead","stale","expired"]),
+  credential_attempt: Object.freeze(["timeout","already_expired","unexpected_outcome","expired"]),
+  credential_error: Object.freeze(["not_yet_obtained","expired","fatal","closed"]),
+  credential_kind: Object.freeze(["vault_token","vault_secret","vault_lease","file_token","hmac_keyring"]),
+  credential_state: Object.freeze(["empty","fresh","refreshing","degraded","expired","fatal"]),
   event: Object.freeze(["jwks_refreshed","jwks_not_modified","jwks_refresh_failed","jwks_stale","jwks_expired","oidc_discovered","jwt_validation_failed","credential_state_changed","credential_attempt_started","credential_obtained","credential_rotated","credential_renewed","credential_no_progress","credential_attempt_failed","credential_gone","credential_fatal","credential_token_rejected","credential_expired","credential_previous_retired","credential_abandoned","credential_revoked","credential_revoke_failed"]),
+  hmac: Object.freeze(["no_key","secret_too_short","stale_version","unknown_key_version","key_retired","timestamp_too_old","timestamp_in_future","bad_signature","malformed_signature","invalid_input"]),
+  hmac_source: Object.freeze(["empty","unreadable","missing_field","secret_too_short","stale_version"]),
   host: Object.freeze(["closed","timeout","internal_error"]),
-  jwks_fetch: Object.freeze(["timeout","connect","tls","body_too_large","redirect","transport","http_5xx","http_429","http_4xx","jwks_not_json","jwks_not_a_key_set","jwks_no_usable_keys","discovery_invalid","discovery_issuer_mismatch","discovery_insecure_jwks_uri"]),
+  jwks_fetch: Object.freeze(["timeout","connect","tls","body_too_large","redirect","insecure_url","transport","http_5xx","http_429","http_4xx","jwks_not_json","jwks_not_a_key_set","jwks_no_usable_keys","discovery_invalid","discovery_issuer_mismatch","discovery_insecure_jwks_uri"]),
+  jwt_source: Object.freeze(["unreadable","unavailable","provider_failed","empty","not_utf8","not_a_jwt","no_exp","expired","expiring"]),
   metric: Object.freeze(["auth_jwt_invalid_total","jwt_validation_duration_seconds","jwks_refresh_total","jwks_cache_age_seconds","jwks_keys","vault_login_total","vault_renew_total","vault_secret_read_total","token_file_read_total","credential_up","credential_expires_in_seconds","credential_age_seconds","credential_consecutive_failures"]),
   rejection: Object.freeze(["missing_token","malformed","unsupported_alg","alg_not_allowed","unknown_kid","invalid_signature","expired","not_yet_valid","issued_in_future","too_old","wrong_issuer","wrong_audience","missing_claim","subject_not_allowed","wrong_type","keys_unavailable","token_too_large"]),
   skip_reason: Object.freeze(["not_an_object","unsupported_kty","unsupported_curve","rsa_key_too_small","rsa_key_too_large","not_for_signing","key_ops_without_verify","symmetric_key_not_trusted","unsupported_alg","alg_kty_mismatch","alg_required","invalid_key_material","hmac_secret_too_short","too_many_keys"]),
   spec: Object.freeze(["syntax","unknown_field","missing_field","invalid_type","invalid_value","invalid_duration","out_of_range","empty_value","conflict","invalid_url","insecure_url","unknown_algorithm","invalid_jwks","invalid_secret","invalid_vault_path","missing_address","file_unreadable","invalid_file"]),
-  transport: Object.freeze(["timeout","connect","tls","body_too_large","redirect","transport"]),
+  token_file: Object.freeze(["empty","not_utf8","not_a_jwt","no_exp","token_expired","older_than_current","unreadable","read_timeout"]),
+  transport: Object.freeze(["timeout","connect","tls","body_too_large","redirect","insecure_url","transport"]),
+  vault: Object.freeze(["invalid_address","invalid_path","invalid_argument","permission_denied","invalid_request","not_found","secret_deleted","sealed","rate_limited","precondition_failed","server_error","unexpected_status","transport","bad_response","lease_not_found","lease_not_renewable"]),
 })
 
 /** The concerns whose codes a TokenkeepError can carry. */
-const ERROR_CONCERNS = Object.freeze(["host","rejection","spec"])
+const ERROR_CONCERNS = Object.freeze(["credential_attempt","credential_error","credential_kind","credential_state","hmac","hmac_source","host","jwt_source","rejection","spec","token_file","vault"])
 
 /** Every code a TokenkeepError can carry. */
-const ERROR_CODES = Object.freeze(["closed","timeout","internal_error","missing_token","malformed","unsupported_alg","alg_not_allowed","unknown_kid","invalid_signature","expired","not_yet_valid","issued_in_future","too_old","wrong_issuer","wrong_audience","missing_claim","subject_not_allowed","wrong_type","keys_unavailable","token_too_large","syntax","unknown_field","missing_field","invalid_type","invalid_value","invalid_duration","out_of_range","empty_value","conflict","invalid_url","insecure_url","unknown_algorithm","invalid_jwks","invalid_secret","invalid_vault_path","missing_address","file_unreadable","invalid_file"])
+const ERROR_CODES = Object.freeze(["timeout","already_expired","unexpected_outcome","expired","not_yet_obtained","fatal","closed","vault_token","vault_secret","vault_lease","file_token","hmac_keyring","empty","fresh","refreshing","degraded","no_key","secret_too_short","stale_version","unknown_key_version","key_retired","timestamp_too_old","timestamp_in_future","bad_signature","malformed_signature","invalid_input","unreadable","missing_field","internal_error","unavailable","provider_failed","not_utf8","not_a_jwt","no_exp","expiring","missing_token","malformed","unsupported_alg","alg_not_allowed","unknown_kid","invalid_signature","not_yet_valid","issued_in_future","too_old","wrong_issuer","wrong_audience","missing_claim","subject_not_allowed","wrong_type","keys_unavailable","token_too_large","syntax","unknown_field","invalid_type","invalid_value","invalid_duration","out_of_range","empty_value","conflict","invalid_url","insecure_url","unknown_algorithm","invalid_jwks","invalid_secret","invalid_vault_path","missing_address","file_unreadable","invalid_file","token_expired","older_than_current","read_timeout","invalid_address","invalid_path","invalid_argument","permission_denied","invalid_request","not_found","secret_deleted","sealed","rate_limited","precondition_failed","server_error","unexpected_status","transport","bad_response","lease_not_found","lease_not_renewable"])
 
 module.exports = { CONCERNS, ERROR_CONCERNS, ERROR_CODES, EVENT_NAMES: CONCERNS.event, REJECTION_CODES: CONCERNS.rejection }

@@ -8,6 +8,37 @@ export type CacheStateCode =
   | "stale"
   | "expired"
 
+/** Why a refresh attempt failed on the client's side (`last_error_code`, `credential_attempt_failed` `error`). */
+export type CredentialAttemptCode =
+  | "timeout"
+  | "already_expired"
+  | "unexpected_outcome"
+  | "expired"
+
+/** Why an outbound handle has no value to give (`current()`). */
+export type CredentialErrorCode =
+  | "not_yet_obtained"
+  | "expired"
+  | "fatal"
+  | "closed"
+
+/** Kinds of outbound handles (`Event::source_kind`, metric label `kind`). */
+export type CredentialKindCode =
+  | "vault_token"
+  | "vault_secret"
+  | "vault_lease"
+  | "file_token"
+  | "hmac_keyring"
+
+/** States of an outbound credential (`health().state`, `credential_state_changed`). */
+export type CredentialStateCode =
+  | "empty"
+  | "fresh"
+  | "refreshing"
+  | "degraded"
+  | "expired"
+  | "fatal"
+
 /** Names of the events handles emit (`events().add(...)`, logging `event` field). */
 export type EventCode =
   | "jwks_refreshed"
@@ -33,6 +64,27 @@ export type EventCode =
   | "credential_revoked"
   | "credential_revoke_failed"
 
+/** Why HMAC signing or verification failed. */
+export type HmacCode =
+  | "no_key"
+  | "secret_too_short"
+  | "stale_version"
+  | "unknown_key_version"
+  | "key_retired"
+  | "timestamp_too_old"
+  | "timestamp_in_future"
+  | "bad_signature"
+  | "malformed_signature"
+  | "invalid_input"
+
+/** Why a secret offered to an HMAC keyring was not installed (the keys held stay). */
+export type HmacSourceCode =
+  | "empty"
+  | "unreadable"
+  | "missing_field"
+  | "secret_too_short"
+  | "stale_version"
+
 /** Errors of the host surface itself (closed handle, timeout, a caught panic). */
 export type HostCode =
   | "closed"
@@ -46,6 +98,7 @@ export type JwksFetchCode =
   | "tls"
   | "body_too_large"
   | "redirect"
+  | "insecure_url"
   | "transport"
   | "http_5xx"
   | "http_429"
@@ -56,6 +109,18 @@ export type JwksFetchCode =
   | "discovery_invalid"
   | "discovery_issuer_mismatch"
   | "discovery_insecure_jwks_uri"
+
+/** Why no JWT could be had for a Vault login (a file, a token-file handle, a provider). */
+export type JwtSourceCode =
+  | "unreadable"
+  | "unavailable"
+  | "provider_failed"
+  | "empty"
+  | "not_utf8"
+  | "not_a_jwt"
+  | "no_exp"
+  | "expired"
+  | "expiring"
 
 /** Metric families of `metrics_snapshot()`, the same names on every host. */
 export type MetricCode =
@@ -131,6 +196,17 @@ export type SpecCode =
   | "file_unreadable"
   | "invalid_file"
 
+/** Why token file contents were refused (`last_error_code` of a token file; the last good token is kept). */
+export type TokenFileCode =
+  | "empty"
+  | "not_utf8"
+  | "not_a_jwt"
+  | "no_exp"
+  | "token_expired"
+  | "older_than_current"
+  | "unreadable"
+  | "read_timeout"
+
 /** Why a request got no response. */
 export type TransportCode =
   | "timeout"
@@ -138,29 +214,67 @@ export type TransportCode =
   | "tls"
   | "body_too_large"
   | "redirect"
+  | "insecure_url"
   | "transport"
+
+/** Why a request to Vault/OpenBao failed (`last_error_code`, `credential_attempt_failed` `error`). */
+export type VaultCode =
+  | "invalid_address"
+  | "invalid_path"
+  | "invalid_argument"
+  | "permission_denied"
+  | "invalid_request"
+  | "not_found"
+  | "secret_deleted"
+  | "sealed"
+  | "rate_limited"
+  | "precondition_failed"
+  | "server_error"
+  | "unexpected_status"
+  | "transport"
+  | "bad_response"
+  | "lease_not_found"
+  | "lease_not_renewable"
 
 /** Every code a `TokenkeepError` can carry. */
 export type TokenkeepErrorCode =
+  | CredentialAttemptCode
+  | CredentialErrorCode
+  | CredentialKindCode
+  | CredentialStateCode
+  | HmacCode
+  | HmacSourceCode
   | HostCode
+  | JwtSourceCode
   | RejectionCode
   | SpecCode
+  | TokenFileCode
+  | VaultCode
 
 /** Every event name (`verifier.on(name, listener)`). */
 export type EventName = EventCode
 
 export declare const CONCERNS: {
   readonly cache_state: readonly CacheStateCode[]
+  readonly credential_attempt: readonly CredentialAttemptCode[]
+  readonly credential_error: readonly CredentialErrorCode[]
+  readonly credential_kind: readonly CredentialKindCode[]
+  readonly credential_state: readonly CredentialStateCode[]
   readonly event: readonly EventCode[]
+  readonly hmac: readonly HmacCode[]
+  readonly hmac_source: readonly HmacSourceCode[]
   readonly host: readonly HostCode[]
   readonly jwks_fetch: readonly JwksFetchCode[]
+  readonly jwt_source: readonly JwtSourceCode[]
   readonly metric: readonly MetricCode[]
   readonly rejection: readonly RejectionCode[]
   readonly skip_reason: readonly SkipReasonCode[]
   readonly spec: readonly SpecCode[]
+  readonly token_file: readonly TokenFileCode[]
   readonly transport: readonly TransportCode[]
+  readonly vault: readonly VaultCode[]
 }
-export declare const ERROR_CONCERNS: readonly ("host" | "rejection" | "spec")[]
+export declare const ERROR_CONCERNS: readonly ("credential_attempt" | "credential_error" | "credential_kind" | "credential_state" | "hmac" | "hmac_source" | "host" | "jwt_source" | "rejection" | "spec" | "token_file" | "vault")[]
 export declare const ERROR_CODES: readonly TokenkeepErrorCode[]
 export declare const EVENT_NAMES: readonly EventName[]
 export declare const REJECTION_CODES: readonly RejectionCode[]
