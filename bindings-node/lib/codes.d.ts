@@ -238,18 +238,9 @@ export type VaultCode =
 
 /** Every code a `TokenkeepError` can carry. */
 export type TokenkeepErrorCode =
-  | CredentialAttemptCode
-  | CredentialErrorCode
-  | CredentialKindCode
-  | CredentialStateCode
-  | HmacCode
-  | HmacSourceCode
   | HostCode
-  | JwtSourceCode
   | RejectionCode
   | SpecCode
-  | TokenFileCode
-  | VaultCode
 
 /** Every event name (`verifier.on(name, listener)`). */
 export type EventName = EventCode
@@ -274,7 +265,7 @@ export declare const CONCERNS: {
   readonly transport: readonly TransportCode[]
   readonly vault: readonly VaultCode[]
 }
-export declare const ERROR_CONCERNS: readonly ("credential_attempt" | "credential_error" | "credential_kind" | "credential_state" | "hmac" | "hmac_source" | "host" | "jwt_source" | "rejection" | "spec" | "token_file" | "vault")[]
+export declare const ERROR_CONCERNS: readonly ("host" | "rejection" | "spec")[]
 export declare const ERROR_CODES: readonly TokenkeepErrorCode[]
 export declare const EVENT_NAMES: readonly EventName[]
 export declare const REJECTION_CODES: readonly RejectionCode[]
