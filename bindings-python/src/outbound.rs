@@ -399,14 +399,14 @@ credential_class!(HmacKeyring, "HmacKeyring", {
 
     /// Signs a request with the current secret, timestamped now: the
     /// signature header's value. Raises `HmacError`.
-    #[pyo3(signature = (method, path, body=b"".as_slice()))]
+    #[pyo3(signature = (method, path, body=b"".as_slice()), text_signature = "($self, method, path, body=b'')")]
     fn sign(&self, py: Python<'_>, method: &str, path: &str, body: &[u8]) -> PyResult<String> {
         errors::guard(|| self.inner.sign(method, path, body).map(|s| s.to_header()).map_err(|e| errors::hmac(py, &e)))
     }
 
     /// Verifies a signature header for this request now; returns the key
     /// version that matched. Raises `HmacError`.
-    #[pyo3(signature = (signature, method, path, body=b"".as_slice()))]
+    #[pyo3(signature = (signature, method, path, body=b"".as_slice()), text_signature = "($self, signature, method, path, body=b'')")]
     fn verify(&self, py: Python<'_>, signature: &str, method: &str, path: &str, body: &[u8]) -> PyResult<u64> {
         errors::guard(|| {
             let sig = Signature::from_header(signature).map_err(|e| errors::hmac(py, &e))?;
