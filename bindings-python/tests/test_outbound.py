@@ -87,7 +87,9 @@ def no_secret_shown(handle: object, *secrets: str) -> None:
     """repr/str/health of a handle and str/repr of values never hold a secret;
     also written to the output the final secret search reads."""
     note(handle)
-    shown = repr(handle) + str(handle) + repr(getattr(handle, "health")())
+    shown = repr(handle) + str(handle) + f"{handle}"
+    if hasattr(handle, "health"):
+        shown += repr(handle.health())
     for secret in secrets:
         issued(secret)
         assert secret not in shown
