@@ -334,3 +334,33 @@ def test_report_unauthorized_and_refresh_are_accepted(stack: DevStack, jwt_file:
         assert isinstance(token.refresh(), bool)
         assert token.ready(30)
         issued(token.current().get_secret_value())
+
+
+def test_hmac_keyring_on_a_kv_field(stack: DevStack, jwt_file: str) -> None:
+    put_kv(stack, "app/hmac", {"key": issued("kv-hmac-secret-0123456789")})
+    with vault_token(stack, jwt_file) as token:
+        ring = tokenkeep.HmacKeyring(token, mount=stack.openbao["kv_mount"], path="app/hmac", field="key", interval=1)
+        assert ring.ready(30), ring.health()
+        first = ring.current()
+        signature = ring.sign("GET", "/orders")
+        assert ring.verify(signature, "GET", "/orders") == first
+        put_kv(stack, "app/hmac", {"key": issued("kv-hmac-secret-rotated-987654")})
+        wait_until(lambda: ring.current() != first, 20, "the rotated KV secret is read")
+        assert ring.verify(signature, "GET", "/orders") == first  # the previous one, within grace
+        assert ring.verify(ring.sign("GET", "/orders"), "GET", "/orders") == ring.current()
+        no_secret_shown(ring, "kv-hmac-secret-0123456789", "kv-hmac-secret-rotated-987654")
+        ring.close()
+
+
+def test_a_role_that_does_not_exist_is_fatal(stack: DevStack, jwt_file: str) -> None:
+    token = tokenkeep.VaultToken(role="no-such-role", addr=stack.openbao["addr"], jwt_file=jwt_file)
+    try:
+        wait_until(lambda: token.health()["state"] == "fatal", 20, "a fatal state")
+        assert token.ready(0.1) is False
+        with pytest.raises(tokenkeep.CredentialUnavailable) as e:
+            token.current()
+        assert e.value.code == "fatal"
+        assert token.health()["last_error_code"]
+        note(e.value)
+    finally:
+        token.close()
