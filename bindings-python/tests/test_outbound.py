@@ -108,7 +108,8 @@ def put_kv(stack: DevStack, path: str, data: Dict[str, str]) -> int:
 
 
 def test_secret_is_redacted() -> None:
-    s = tokenkeep.Secret("hunter2-very-secret")
+    s = tokenkeep.Secret(issued("hunter2-very-secret"))
+    note(s, [s], {"k": s})
     assert repr(s) == "Secret('**********')"
     assert str(s) == "**********"
     assert f"{s}" == "**********"
