@@ -44,6 +44,7 @@ fn metrics_snapshot(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 #[pyfunction]
 fn _after_fork_in_child() -> PyResult<()> {
     errors::guard(|| {
+        dispatch::after_fork();
         tokenkeep::after_fork_in_child();
         Ok(())
     })
@@ -51,8 +52,8 @@ fn _after_fork_in_child() -> PyResult<()> {
 
 /// Called at interpreter exit: no more Python callbacks from tokenkeep's threads.
 #[pyfunction]
-fn _at_exit() {
-    dispatch::stop();
+fn _at_exit(py: Python<'_>) {
+    dispatch::stop(py);
 }
 
 /// Test-only: panics inside an entry point, to prove a panic surfaces as
