@@ -27,10 +27,16 @@ static QUEUE: ArcSwapOption<Queue> = ArcSwapOption::const_empty();
 /// Held only while a thread is started (once per process).
 static STARTING: Mutex<()> = Mutex::new(());
 static EXITING: AtomicBool = AtomicBool::new(false);
+/// Set by the dispatcher thread before it checks `EXITING` and takes the
+/// GIL, cleared after it gave it back: `stop` waits for it to clear, so no
+/// thread is waiting for the GIL when the interpreter finalizes (CPython
+/// before 3.14 ends such a thread with `pthread_exit`, whose forced unwind
+/// through Rust frames aborts the process: "FATAL: exception not rethrown").
+static BUSY: AtomicBool = AtomicBool::new(false);
 
 /// Runs `job` with the GIL on the dispatcher thread, soon.
 pub(crate) fn run(job: impl FnOnce(Python<'_>) + Send + 'static) {
-    if EXITING.load(Ordering::Acquire) {
+    if EXITING.load(Ordering::SeqCst) {
         return;
     }
     let pid = std::process::id();
@@ -62,7 +68,12 @@ pub(crate) fn run(job: impl FnOnce(Python<'_>) + Send + 'static) {
 
 fn serve(receiver: Receiver<Job>) {
     while let Ok(first) = receiver.recv() {
-        if EXITING.load(Ordering::Acquire) {
+        // BUSY before EXITING is read, EXITING before BUSY is read in `stop`
+        // (both SeqCst): either this thread sees EXITING, or `stop` sees BUSY
+        // and waits, GIL released, for this batch to end.
+        BUSY.store(true, Ordering::SeqCst);
+        if EXITING.load(Ordering::SeqCst) {
+            BUSY.store(false, Ordering::SeqCst);
             return;
         }
         Python::attach(|py| {
@@ -71,6 +82,7 @@ fn serve(receiver: Receiver<Job>) {
                 run_one(py, next);
             }
         });
+        BUSY.store(false, Ordering::SeqCst);
     }
 }
 
@@ -82,6 +94,21 @@ fn run_one(py: Python<'_>, job: Job) {
 /// Called from `atexit`: the interpreter is going away, so the dispatcher
 /// must not take the GIL again (a thread that does so during finalization is
 /// ended by CPython mid-call).
-pub(crate) fn stop() {
-    EXITING.store(true, Ordering::Release);
+pub(crate) fn stop(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    if BUSY.load(Ordering::SeqCst) {
+        // The batch under way (or the GIL it waits for) ends once this thread
+        // lets go of the GIL; bounded, in case a callback never returns.
+        py.detach(|| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while BUSY.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+    }
+}
+
+/// In a forked child: the parent's dispatcher thread is gone, whatever it was doing.
+pub(crate) fn after_fork() {
+    BUSY.store(false, Ordering::SeqCst);
 }

@@ -8,12 +8,15 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 use std::panic::AssertUnwindSafe;
 use tokenkeep::codes::HostErrorCode;
+use tokenkeep::outbound::{CredentialError, HmacError};
 use tokenkeep::spec::SpecError;
 use tokenkeep::{Rejection, RejectionCode};
 
 struct Classes {
     base: Py<PyType>,
     config: Py<PyType>,
+    credential: Py<PyType>,
+    hmac: Py<PyType>,
     rejection_by_code: Py<PyAny>,
 }
 
@@ -25,6 +28,8 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
         Ok(Classes {
             base: module.getattr("TokenkeepError")?.cast_into::<PyType>()?.unbind(),
             config: module.getattr("ConfigError")?.cast_into::<PyType>()?.unbind(),
+            credential: module.getattr("CredentialUnavailable")?.cast_into::<PyType>()?.unbind(),
+            hmac: module.getattr("HmacError")?.cast_into::<PyType>()?.unbind(),
             rejection_by_code: module.getattr("REJECTION_CLASSES")?.unbind(),
         })
     })
@@ -69,6 +74,18 @@ pub(crate) fn argument(py: Python<'_>, name: &str, message: &str) -> PyErr {
 /// An error of the host surface itself (`closed`, `timeout`, `internal_error`).
 pub(crate) fn host(py: Python<'_>, code: HostErrorCode, message: &str) -> PyErr {
     build(|| classes(py)?.base.bind(py).call1((message, code.as_str())))
+}
+
+/// An outbound handle with no value to give: `CredentialUnavailable`, code
+/// one of `credential_error` (`not_yet_obtained`, `expired`, `fatal`, `closed`).
+pub(crate) fn credential(py: Python<'_>, error: &CredentialError) -> PyErr {
+    build(|| classes(py)?.credential.bind(py).call1((error.to_string(), error.code().as_str())))
+}
+
+/// A request signature that could not be made or did not verify: `HmacError`,
+/// code one of `hmac`.
+pub(crate) fn hmac(py: Python<'_>, error: &HmacError) -> PyErr {
+    build(|| classes(py)?.hmac.bind(py).call1((error.to_string(), error.code())))
 }
 
 /// What a caught panic becomes.

@@ -1,7 +1,7 @@
 //! The native part of the `tokenkeep` Python package (`tokenkeep._native`):
 //! newtypes over the runtime's handles and conversions of their values, and
 //! nothing else. Every rule (options, verification, health, retries, HTTP
-//! statuses) is the runtime's.
+//! statuses, when an outbound credential refreshes) is the runtime's.
 
 #![deny(unsafe_code)]
 
@@ -11,6 +11,7 @@ mod dispatch;
 mod errors;
 mod events;
 mod options;
+mod outbound;
 mod rotations;
 mod verifier;
 
@@ -43,6 +44,7 @@ fn metrics_snapshot(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 #[pyfunction]
 fn _after_fork_in_child() -> PyResult<()> {
     errors::guard(|| {
+        dispatch::after_fork();
         tokenkeep::after_fork_in_child();
         Ok(())
     })
@@ -50,8 +52,8 @@ fn _after_fork_in_child() -> PyResult<()> {
 
 /// Called at interpreter exit: no more Python callbacks from tokenkeep's threads.
 #[pyfunction]
-fn _at_exit() {
-    dispatch::stop();
+fn _at_exit(py: Python<'_>) {
+    dispatch::stop(py);
 }
 
 /// Test-only: panics inside an entry point, to prove a panic surfaces as
@@ -65,6 +67,12 @@ fn _debug_panic() -> PyResult<()> {
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<verifier::Verifier>()?;
     m.add_class::<rotations::RotationIterator>()?;
+    m.add_class::<outbound::Secret>()?;
+    m.add_class::<outbound::VaultToken>()?;
+    m.add_class::<outbound::VaultSecret>()?;
+    m.add_class::<outbound::VaultLease>()?;
+    m.add_class::<outbound::FileToken>()?;
+    m.add_class::<outbound::HmacKeyring>()?;
     m.add_function(wrap_pyfunction!(metrics_snapshot, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;

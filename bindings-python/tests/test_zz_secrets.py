@@ -1,7 +1,10 @@
 """No token, key or secret the suite issued appears in anything it wrote:
 logs of every logger (with extra), exception str/repr, captured stdout and
 stderr of every test, failure tracebacks, and the logs of every server it
-started (dev issuer, uvicorn, gunicorn). Runs last."""
+started (dev issuer, dev stack, uvicorn, gunicorn). The outbound tests add
+what OpenBao and PostgreSQL handed out (root token, login JWTs, Vault tokens,
+KV values, database passwords, lease ids) and note() their handles' and
+Secrets' str/repr. Runs last."""
 
 from __future__ import annotations
 
@@ -27,3 +30,4 @@ def test_no_secret_in_any_output() -> None:
     found = find_secrets(OUTPUT_DIR, sorted(set(SECRETS)))
     print(f"searched {len(files)} files ({sum(p.stat().st_size for p in files)} bytes) for {len(set(SECRETS))} secrets")
     assert found == []
+

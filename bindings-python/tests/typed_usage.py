@@ -49,3 +49,27 @@ def fastapi_types(verifier: tokenkeep.Verifier) -> None:
     typed: JWTBearer[Claims] = JWTBearer(verifier, claims=Claims)
     principal: Principal[Claims] = Principal[Claims](subject="s", scopes=frozenset(), claims=Claims(sub="s"))
     print(plain, typed, principal.claims.sub)
+
+
+def outbound_types(jwt_file: str) -> str:
+    with tokenkeep.VaultToken("app", addr="http://127.0.0.1:8200", jwt_file=jwt_file, revoke_on_close=True) as token:
+        secret: tokenkeep.Secret = token.current()
+        kv = tokenkeep.VaultSecret(token, "secret", "app/config", interval=30)
+        data: Dict[str, Any] = kv.current()
+        lease = tokenkeep.VaultLease(token, path="database/creds/app", grace="30s")
+        ring = tokenkeep.HmacKeyring(token, mount="secret", path="app/hmac", field="key")
+        version: int = ring.verify(ring.sign("GET", "/", b""), "GET", "/")
+        health: Dict[str, Any] = lease.health()
+        try:
+            lease.current()
+        except tokenkeep.CredentialUnavailable as e:
+            print(e.code)
+        print(data, health, version, token.kind, kv.name, ring.current())
+        return secret.get_secret_value()
+
+
+async def outbound_async(path: str) -> None:
+    async with tokenkeep.FileToken(path=path, change_poll=1) as handle:
+        if await handle.ready_async(5.0):
+            async for count in handle.rotations():
+                print(count, handle.current().get_secret_value())

@@ -3,6 +3,12 @@
 >>> verifier = tokenkeep.Verifier(issuer="https://idp.example", audience="api")
 >>> claims = verifier.verify(token)               # or: await verifier.verify_async(token)
 
+Outbound credentials kept fresh in the background:
+
+>>> token = tokenkeep.VaultToken(role="app", jwt_file="/var/run/secrets/jwt")
+>>> db = tokenkeep.VaultLease(token, path="database/creds/app")
+>>> creds = db.current()                          # {"username": ..., "password": ..., ...}
+
 Everything is a thin layer over the Rust runtime (``tokenkeep._native``):
 options are the shared options spec, errors carry the runtime's codes.
 Importing starts no thread; the first handle does.
@@ -19,7 +25,11 @@ from ._errors import (
     AlgNotAllowed,
     ConfigError,
     ConfigErrorCode,
+    CredentialErrorCode,
+    CredentialUnavailable,
     Expired,
+    HmacError,
+    HmacErrorCode,
     HostErrorCode,
     InvalidSignature,
     IssuedInFuture,
@@ -40,7 +50,17 @@ from ._errors import (
     WrongIssuer,
     WrongType,
 )
-from ._native import RotationIterator, Verifier, metrics_snapshot
+from ._native import (
+    FileToken,
+    HmacKeyring,
+    RotationIterator,
+    Secret,
+    VaultLease,
+    VaultSecret,
+    VaultToken,
+    Verifier,
+    metrics_snapshot,
+)
 
 __version__: str = _native.__version__
 
@@ -55,7 +75,13 @@ __all__ = [
     "AlgNotAllowed",
     "ConfigError",
     "ConfigErrorCode",
+    "CredentialErrorCode",
+    "CredentialUnavailable",
     "Expired",
+    "FileToken",
+    "HmacError",
+    "HmacErrorCode",
+    "HmacKeyring",
     "HostErrorCode",
     "InvalidSignature",
     "IssuedInFuture",
@@ -67,12 +93,16 @@ __all__ = [
     "Rejected",
     "RejectionCode",
     "RotationIterator",
+    "Secret",
     "SubjectNotAllowed",
     "TokenTooLarge",
     "TokenkeepError",
     "TooOld",
     "UnknownKid",
     "UnsupportedAlg",
+    "VaultLease",
+    "VaultSecret",
+    "VaultToken",
     "Verifier",
     "WrongAudience",
     "WrongIssuer",

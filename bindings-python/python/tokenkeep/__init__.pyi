@@ -3,6 +3,12 @@
 >>> verifier = tokenkeep.Verifier(issuer="https://idp.example", audience="api")
 >>> claims = verifier.verify(token)               # or: await verifier.verify_async(token)
 
+Outbound credentials kept fresh in the background:
+
+>>> token = tokenkeep.VaultToken(role="app", jwt_file="/var/run/secrets/jwt")
+>>> db = tokenkeep.VaultLease(token, path="database/creds/app")
+>>> creds = db.current()                          # {"username": ..., "password": ..., ...}
+
 Everything is a thin layer over the Rust runtime (``tokenkeep._native``):
 options are the shared options spec, errors carry the runtime's codes.
 Importing starts no thread; the first handle does.
@@ -16,7 +22,11 @@ from ._errors import (
     AlgNotAllowed as AlgNotAllowed,
     ConfigError as ConfigError,
     ConfigErrorCode as ConfigErrorCode,
+    CredentialErrorCode as CredentialErrorCode,
+    CredentialUnavailable as CredentialUnavailable,
     Expired as Expired,
+    HmacError as HmacError,
+    HmacErrorCode as HmacErrorCode,
     HostErrorCode as HostErrorCode,
     InvalidSignature as InvalidSignature,
     IssuedInFuture as IssuedInFuture,
@@ -37,7 +47,13 @@ from ._errors import (
     WrongIssuer as WrongIssuer,
     WrongType as WrongType,
 )
+from ._native import FileToken as FileToken
+from ._native import HmacKeyring as HmacKeyring
 from ._native import RotationIterator as RotationIterator
+from ._native import Secret as Secret
+from ._native import VaultLease as VaultLease
+from ._native import VaultSecret as VaultSecret
+from ._native import VaultToken as VaultToken
 from ._native import Verifier as Verifier
 from ._native import metrics_snapshot as metrics_snapshot
 
@@ -48,7 +64,13 @@ __all__ = [
     "AlgNotAllowed",
     "ConfigError",
     "ConfigErrorCode",
+    "CredentialErrorCode",
+    "CredentialUnavailable",
     "Expired",
+    "FileToken",
+    "HmacError",
+    "HmacErrorCode",
+    "HmacKeyring",
     "HostErrorCode",
     "InvalidSignature",
     "IssuedInFuture",
@@ -60,12 +82,16 @@ __all__ = [
     "Rejected",
     "RejectionCode",
     "RotationIterator",
+    "Secret",
     "SubjectNotAllowed",
     "TokenTooLarge",
     "TokenkeepError",
     "TooOld",
     "UnknownKid",
     "UnsupportedAlg",
+    "VaultLease",
+    "VaultSecret",
+    "VaultToken",
     "Verifier",
     "WrongAudience",
     "WrongIssuer",

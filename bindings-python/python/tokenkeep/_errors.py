@@ -53,6 +53,21 @@ ConfigErrorCode = Literal[
 
 HostErrorCode = Literal["closed", "timeout", "internal_error"]
 
+CredentialErrorCode = Literal["not_yet_obtained", "expired", "fatal", "closed"]
+
+HmacErrorCode = Literal[
+    "no_key",
+    "secret_too_short",
+    "stale_version",
+    "unknown_key_version",
+    "key_retired",
+    "timestamp_too_old",
+    "timestamp_in_future",
+    "bad_signature",
+    "malformed_signature",
+    "invalid_input",
+]
+
 
 class TokenkeepError(Exception):
     """Every error tokenkeep raises; ``code`` is a stable snake_case code."""
@@ -75,6 +90,21 @@ class ConfigError(TokenkeepError, ValueError):
     def __init__(self, message: str, code: Optional[str] = None, path: str = "") -> None:
         super().__init__(message, code)
         self.path = path
+
+
+class CredentialUnavailable(TokenkeepError):
+    """An outbound handle (``VaultToken``, ``VaultSecret``, ...) has no value
+    to give: ``code`` is ``not_yet_obtained``, ``expired`` (never a stale
+    value), ``fatal`` (a permanent error such as a bad role) or ``closed``."""
+
+    code: str = "not_yet_obtained"
+
+
+class HmacError(TokenkeepError):
+    """``HmacKeyring.sign`` or ``verify`` failed; ``code`` is one of the
+    ``hmac`` codes (``no_key``, ``bad_signature``, ``timestamp_too_old``, ...)."""
+
+    code: str = "bad_signature"
 
 
 class Rejected(TokenkeepError):
