@@ -10,7 +10,7 @@ PY_PROFILE ?= release
 # Cargo profile of the edge module (the shipped build may use another, e.g. dist).
 EDGE_PROFILE ?= edge
 
-.PHONY: help setup demo vectors-demo test build-all test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench bench-python fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
+.PHONY: help setup demo vectors-demo test build-all test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
