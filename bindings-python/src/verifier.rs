@@ -155,9 +155,12 @@ fn outcome(py: Python<'_>, result: Result<Arc<VerifiedToken>, Rejection>, into: 
 impl Verifier {
     fn start(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Verifier> {
         let spec: VerifierSpec = options::read(py, options.as_any())?;
-        let inner =
-            tokenkeep::Verifier::start_on(&tokenkeep::Runtime::global(), &spec).map_err(|e| errors::spec(py, &e))?;
-        events::forward_to_logging(inner.events());
+        // Forwarding is registered before the first fetch starts, so its
+        // `jwks_refreshed` reaches logging too.
+        let listeners = tokenkeep::Listeners::default();
+        events::forward_to_logging(&listeners);
+        let inner = tokenkeep::Verifier::start_on_with_listeners(&tokenkeep::Runtime::global(), &spec, listeners)
+            .map_err(|e| errors::spec(py, &e))?;
         Ok(Verifier { inner })
     }
 

@@ -283,7 +283,7 @@ impl Verifier {
     /// on the current tokio runtime when called inside one, else on
     /// tokenkeep's own ([`Runtime::global`]).
     pub fn new(issuers: Vec<IssuerConfig>) -> Result<Verifier, ConfigError> {
-        Verifier::build(issuers, crate::DEFAULT_VERIFIED_TOKENS, Place::current())
+        Verifier::build(issuers, crate::DEFAULT_VERIFIED_TOKENS, Place::current(), Listeners::default())
     }
 
     /// Starts a verifier from the options spec (what every binding passes).
@@ -296,7 +296,23 @@ impl Verifier {
         Verifier::start_at(spec, Place::Owned(runtime.clone()))
     }
 
+    /// Like [`Verifier::start_on`], with callbacks registered before its
+    /// first fetch starts: a host that forwards every event (Python's
+    /// `logging` bridge) then sees the first `jwks_refreshed` too, which a
+    /// callback added after `start` returns can miss.
+    pub fn start_on_with_listeners(
+        runtime: &Arc<Runtime>,
+        spec: &VerifierSpec,
+        listeners: Listeners,
+    ) -> Result<Verifier, SpecError> {
+        Verifier::start_with(spec, Place::Owned(runtime.clone()), listeners)
+    }
+
     fn start_at(spec: &VerifierSpec, place: Place) -> Result<Verifier, SpecError> {
+        Verifier::start_with(spec, place, Listeners::default())
+    }
+
+    fn start_with(spec: &VerifierSpec, place: Place, listeners: Listeners) -> Result<Verifier, SpecError> {
         let VerifierPlan { issuers, verified_tokens } = spec.validate()?;
         let mut configs = Vec::with_capacity(issuers.len());
         for (i, plan) in issuers.into_iter().enumerate() {
@@ -319,19 +335,23 @@ impl Verifier {
             };
             configs.push(IssuerConfig { policy: plan.policy, keys, http, cache: plan.cache });
         }
-        Verifier::build(configs, verified_tokens, place).map_err(|e| match e {
+        Verifier::build(configs, verified_tokens, place, listeners).map_err(|e| match e {
             ConfigError::Http(h) => crate::spec::http_error(&h, "http"),
             other => SpecError::new("", SpecErrorCode::InvalidValue, other.to_string()),
         })
     }
 
-    fn build(issuers: Vec<IssuerConfig>, verified_tokens: usize, place: Place) -> Result<Verifier, ConfigError> {
+    fn build(
+        issuers: Vec<IssuerConfig>,
+        verified_tokens: usize,
+        place: Place,
+        listeners: Listeners,
+    ) -> Result<Verifier, ConfigError> {
         if issuers.is_empty() {
             return Err(ConfigError::NoIssuer);
         }
         let cancel = CancellationToken::new();
         let rotations = Rotations::new();
-        let listeners = Listeners::default();
         let mut built = Vec::new();
         let mut fetched = Vec::new();
         for config in issuers {
