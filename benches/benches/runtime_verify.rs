@@ -9,9 +9,11 @@
 //! jsonwebtoken get the same JWKS parsed once.
 //!
 //! - core: `tokenkeep_core::verify(token, &keys, &policy, now)`
-//! - runtime `verify_cached()`: routing by `iss`, lock-free snapshot load,
-//!   clock read, metrics
-//! - runtime `verify().await` with cached keys (the future completes at once)
+//! - runtime `verify_cached()` with the verified-token cache off (a miss:
+//!   routing by `iss`, lock-free snapshot load, clock read, metrics, then the
+//!   core's verify) and on (a hit: the same token verified before)
+//! - runtime `verify().await` with cached keys, cache off (the future
+//!   completes at once)
 //! - jsonwebtoken 11 (aws_lc_rs) with a hand-written key cache: a
 //!   `HashMap<kid, (DecodingKey, Validation)>` built once, lookup by the
 //!   header's kid via `decode_header`, then `decode` with iss/aud/exp validation
@@ -19,9 +21,8 @@
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokenkeep::{IssuerConfig, Keys, Verifier};
+use tokenkeep::Verifier;
 use tokenkeep_benches::{Contender, best_us};
 use tokenkeep_core::{KeySet, Policy, UnixTime};
 use tokenkeep_dev_issuer::{DevIssuer, DevIssuerConfig};
@@ -67,21 +68,36 @@ fn main() {
             ..DevIssuerConfig::default()
         }))
         .expect("dev issuer");
-    let verifier = rt.block_on(async {
-        let config = IssuerConfig::jwks_url(issuer.issuer_url(), issuer.jwks_url()).with_audience(AUDIENCE);
-        let verifier = Verifier::new(vec![config]).expect("verifier");
-        assert!(verifier.ready(Duration::from_secs(10)).await, "keys load");
-        verifier
-    });
+    // Started from the options spec, as every binding starts them.
+    let start = |options: Value| {
+        let spec: tokenkeep::spec::VerifierSpec = tokenkeep::spec::from_value(options).expect("spec");
+        rt.block_on(async {
+            let verifier = Verifier::start(&spec).expect("verifier");
+            assert!(verifier.ready(Duration::from_secs(10)).await, "keys load");
+            verifier
+        })
+    };
+    let fetched = |verified_tokens: u64| {
+        json!({
+            "issuer": issuer.issuer_url(),
+            "audience": AUDIENCE,
+            "jwks_url": issuer.jwks_url(),
+            "cache": {"verified_tokens": verified_tokens},
+        })
+    };
+    let verifier = start(fetched(0));
+    let hits = start(fetched(4096));
     let jwks = issuer.jwks();
     let keys = KeySet::from_jwks_value(&jwks).expect("core parses the JWKS");
     let policy = Policy::new(issuer.issuer_url()).with_audience(AUDIENCE);
     let jwt = JwtCache::new(&jwks, issuer.issuer_url());
     // Static keys: the same path without a background task, for comparison.
-    let static_verifier = rt.block_on(async {
-        let config = IssuerConfig::new(policy.clone(), Keys::Static(Arc::new(keys.clone())));
-        Verifier::new(vec![config]).expect("static verifier")
-    });
+    let static_verifier = start(json!({
+        "issuer": issuer.issuer_url(),
+        "audience": AUDIENCE,
+        "jwks": jwks,
+        "cache": {"verified_tokens": 0},
+    }));
 
     println!(
         "tokenkeep runtime vs tokenkeep-core vs jsonwebtoken 11 aws_lc_rs + hand-written kid cache ({} backend)",
@@ -91,16 +107,17 @@ fn main() {
         "per op (thread CPU time), best of {ROUNDS} interleaved rounds x {ITERS}; overhead = runtime / core - 1\n"
     );
     println!(
-        "{:<6} {:>9} {:>14} {:>9} {:>14} {:>9} {:>14} {:>11} {:>14}",
+        "{:<6} {:>9} {:>14} {:>9} {:>14} {:>9} {:>14} {:>14} {:>11} {:>14}",
         "alg",
         "core",
-        "verify_cached",
+        "cached (miss)",
         "overhead",
         "verify().await",
         "overhead",
         "static keys",
+        "cached (hit)",
         "jwt+cache",
-        "cached / jwt"
+        "miss / jwt"
     );
     for alg in ALGS {
         let token = issuer
@@ -110,8 +127,9 @@ fn main() {
             || UnixTime::from_millis(SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64);
         assert!(tokenkeep_core::verify(&token, &keys, &policy, now()).is_ok());
         assert!(verifier.verify_cached(&token).is_ok());
+        assert!(hits.verify_cached(&token).is_ok());
         assert!(jwt.verify(&token));
-        let mut contenders: [Contender<'_>; 5] = [
+        let mut contenders: [Contender<'_>; 6] = [
             (
                 "core".into(),
                 Box::new(|n| {
@@ -136,13 +154,15 @@ fn main() {
                 "static keys".into(),
                 Box::new(|n| (0..n).all(|_| static_verifier.verify_cached(black_box(&token)).is_ok())),
             ),
+            ("cached (hit)".into(), Box::new(|n| (0..n).all(|_| hits.verify_cached(black_box(&token)).is_ok()))),
             ("jwt+cache".into(), Box::new(|n| (0..n).all(|_| jwt.verify(black_box(&token))))),
         ];
         let times = best_us(&mut contenders, ROUNDS, ITERS);
-        let (core, cached, awaited, fixed, jsonwebtoken) = (times[0], times[1], times[2], times[3], times[4]);
+        let (core, cached, awaited, fixed, hit, jsonwebtoken) =
+            (times[0], times[1], times[2], times[3], times[4], times[5]);
         let pct = |x: f64| (x / core - 1.0) * 100.0;
         println!(
-            "{:<6} {:>7.2}us {:>12.2}us {:>8.1}% {:>12.2}us {:>8.1}% {:>12.2}us {:>9.2}us {:>13.2}x",
+            "{:<6} {:>7.2}us {:>12.2}us {:>8.1}% {:>12.2}us {:>8.1}% {:>12.2}us {:>12.2}us {:>9.2}us {:>13.2}x",
             alg,
             core,
             cached,
@@ -150,12 +170,14 @@ fn main() {
             awaited,
             pct(awaited),
             fixed,
+            hit,
             jsonwebtoken,
             cached / jsonwebtoken
         );
     }
     rt.block_on(async {
         verifier.shutdown().await;
+        hits.shutdown().await;
         static_verifier.shutdown().await;
         issuer.shutdown().await;
     });
