@@ -73,8 +73,8 @@
 //! rotation and again at `valid_until`, with `"previous": null` (so
 //! `on_rotate` runs then too). A secret the core would refuse (a missing or
 //! non-string field, shorter than its minimum) is not written: the file keeps
-//! the last good keyring and `/health` shows `sink_error` (`field_missing`,
-//! `secret_too_short`). An agent restarted within a grace window starts
+//! the last good keyring and `/health` shows `sink_error` (`missing_field`,
+//! `secret_too_short`: the runtime keyring's codes). An agent restarted within a grace window starts
 //! without the previous secret.
 //!
 //! `[[kv]]` and `[[hmac]]` tables naming the same secret share one poller (at

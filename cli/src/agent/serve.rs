@@ -14,7 +14,8 @@
 //!
 //! `degraded`: every value is usable but a refresh is failing, or a sink
 //! could not be written (`sink_error`: `write_failed`, `field_missing`, or
-//! `secret_too_short` for an HMAC secret the core refuses; the sink keeps the
+//! the runtime's refusal of an HMAC secret, `secret_too_short` or
+//! `missing_field`; the sink keeps the
 //! last good keyring, and `usable` stays false until one was accepted).
 //!
 //! `/metrics` is the Prometheus text of everything recorded through the
