@@ -582,13 +582,13 @@ pub fn prepare_parsed_at(
         Ok(keys) => keys,
         Err(check) => return Prepared::Answer(check),
     };
-    let kid = parsed.header().kid.as_deref().map(sanitize);
-    let miss =
-        |kind, rejection| Prepared::Answer(Check::Miss(KeyMiss { kind, kid: kid.clone(), rejection, generation }));
+    // As on the native path: the kid is copied only when a miss is reported.
+    let kid_if_no_keys = if keys.is_empty() { parsed.header().kid.as_deref().map(sanitize) } else { None };
+    let miss = |kind, kid, rejection| Prepared::Answer(Check::Miss(KeyMiss { kind, kid, rejection, generation }));
     match verify::prepare_parsed(parsed, keys, policy, token_now) {
         Ok(pending) => Prepared::Signature(pending),
-        Err(r @ Rejection::UnknownKid { .. }) => miss(MissKind::UnknownKid, r),
-        Err(r @ Rejection::KeysUnavailable) => miss(MissKind::NoKeys, r),
+        Err(Rejection::UnknownKid { kid }) => miss(MissKind::UnknownKid, kid.clone(), Rejection::UnknownKid { kid }),
+        Err(r @ Rejection::KeysUnavailable) => miss(MissKind::NoKeys, kid_if_no_keys, r),
         Err(r) => Prepared::Answer(Check::Rejected(r)),
     }
 }
