@@ -190,7 +190,7 @@ impl HmacKeyring {
     /// Starts from `spec`: a file source, or a KV field read with `token`
     /// (a secret started for this keyring and closed with it).
     pub fn start(spec: &HmacKeyringSpec, token: Option<&VaultToken>) -> Result<HmacKeyring, SpecError> {
-        HmacKeyring::start_at(spec, token, Place::current())
+        HmacKeyring::start_at(spec, token, Place::current(), Listeners::default())
     }
 
     /// [`HmacKeyring::start`] with a file source's task on `runtime`.
@@ -199,7 +199,18 @@ impl HmacKeyring {
         spec: &HmacKeyringSpec,
         token: Option<&VaultToken>,
     ) -> Result<HmacKeyring, SpecError> {
-        HmacKeyring::start_at(spec, token, Place::Owned(runtime.clone()))
+        HmacKeyring::start_at(spec, token, Place::Owned(runtime.clone()), Listeners::default())
+    }
+
+    /// [`HmacKeyring::start_on`] with callbacks registered before the first
+    /// secret can be installed (see [`VaultToken::start_on_with_listeners`]).
+    pub fn start_on_with_listeners(
+        runtime: &Arc<Runtime>,
+        spec: &HmacKeyringSpec,
+        token: Option<&VaultToken>,
+        listeners: Listeners,
+    ) -> Result<HmacKeyring, SpecError> {
+        HmacKeyring::start_at(spec, token, Place::Owned(runtime.clone()), listeners)
     }
 
     /// A keyring on field `spec.field` of `secret` (shared with other users:
@@ -234,10 +245,16 @@ impl HmacKeyring {
             Source::Vault { secret: secret.clone(), field: field.clone(), owned: false, listener: Mutex::new(None) },
             plan.keyring,
             Place::current(),
+            Listeners::default(),
         ))
     }
 
-    fn start_at(spec: &HmacKeyringSpec, token: Option<&VaultToken>, place: Place) -> Result<HmacKeyring, SpecError> {
+    fn start_at(
+        spec: &HmacKeyringSpec,
+        token: Option<&VaultToken>,
+        place: Place,
+        listeners: Listeners,
+    ) -> Result<HmacKeyring, SpecError> {
         let plan = spec.validate()?;
         let name = plan.name();
         let source = match plan.source {
@@ -266,7 +283,7 @@ impl HmacKeyring {
             },
             _ => return Err(SpecError::new("", SpecErrorCode::InvalidValue, "unknown keyring source")),
         };
-        Ok(HmacKeyring::build(name, source, plan.keyring, place))
+        Ok(HmacKeyring::build(name, source, plan.keyring, place, listeners))
     }
 
     fn build(
@@ -274,12 +291,13 @@ impl HmacKeyring {
         source: Source,
         config: tokenkeep_core::hmac_keyring::HmacKeyringConfig,
         place: Place,
+        listeners: Listeners,
     ) -> HmacKeyring {
         let shared = Arc::new(Shared {
             source,
             ring: ArcSwap::from_pointee(CoreKeyring::new(config.clone())),
             state: Mutex::new(KeyringState::new(config)),
-            slot: Slot::new(CredentialKind::HmacKeyring, name),
+            slot: Slot::new(CredentialKind::HmacKeyring, name, listeners),
             next_check_at: Mutex::new(None),
             cancel: CancellationToken::new(),
         });
