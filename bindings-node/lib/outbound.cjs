@@ -200,7 +200,11 @@ class Credential extends EventEmitter {
       this.#endings.delete(finish)
       if (waiting !== null) settle({ value: undefined, done: true })
     }
+    // Rotations reach JS on a later tick: one counted before this call may
+    // still be on its way, and is not "from now on".
+    const start = this.rotationCount
     const onRotated = (count) => {
+      if (count <= start) return
       if (waiting !== null) settle({ value: count, done: false })
       else queue.push(count)
     }
