@@ -5,10 +5,12 @@
 // target then searches all suite output for each.
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync, renameSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { inspect } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { inspect, promisify } from 'node:util'
 import pg from 'pg'
 import { EVENT_NAMES, FileToken, HmacKeyring, Secret, TokenkeepError, VaultLease, VaultSecret, VaultToken } from 'tokenkeep'
 import { codesJson, issued, sleep, startDevStack } from './helpers.mjs'
@@ -358,5 +360,27 @@ describe('on OpenBao and PostgreSQL (tokenkeep dev-stack --postgres)', { concurr
       await ring.close()
       await token.close()
     }
+  })
+
+  test('examples/outbound.mjs: queries go on across a lease rotation (pool rebuilt), a request is signed, all closes', async () => {
+    await putKv('app/hmac', { key: issued('example-hmac-key-0123456789abcdef') })
+    const db = stack.postgres
+    const env = {
+      ...process.env,
+      VAULT_ADDR: stack.openbao.addr,
+      JWT_FILE: writeFile(await stack.loginJwt()),
+      PGHOST: db.host,
+      PGPORT: String(db.port),
+      PGDATABASE: db.database,
+      ROTATIONS: '1',
+    }
+    const example = fileURLToPath(new URL('../examples/outbound.mjs', import.meta.url))
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [example], { env, timeout: 60000 })
+    console.log(stdout + stderr)
+    assert.match(stdout, /^lease rotation \d+: pool rebuilt$/m)
+    assert.match(stdout, /^signed with key version 1$/m)
+    assert.match(stdout, /closed: lease and token revoked\n$/)
+    const users = new Set([...stdout.matchAll(/^queried as (.+)$/gm)].map((m) => m[1]))
+    assert.ok(users.size >= 2, `queried as ${[...users].join(', ')}`)
   })
 })
