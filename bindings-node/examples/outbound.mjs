@@ -39,13 +39,17 @@ if (await ring.ready(30000)) {
   console.log(`signed with key version ${ring.verify(signature, 'POST', '/orders', body)}`)
 }
 
+async function query() {
+  const { rows } = await pool.query('select current_user as who')
+  console.log(`queried as ${rows[0].who}`)
+}
 let finished = false
 rebuilt.then(() => (finished = true))
 while (!finished) {
-  const { rows } = await pool.query('select current_user as who')
-  console.log(`queried as ${rows[0].who}`)
+  await query()
   await new Promise((resolve) => setTimeout(resolve, 500))
 }
+await query() // with the last credential
 await pool.end()
 await Promise.all([ring.close(), db.close()])
 await vault.close()

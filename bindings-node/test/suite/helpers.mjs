@@ -93,7 +93,11 @@ export async function startDevStack(args = []) {
   try {
     info = JSON.parse(first)
   } catch {
-    throw new Error(`dev-stack did not describe itself (see its output above): ${first.slice(0, 200)}`)
+    // A failure is described as pretty-printed JSON: show all of it.
+    const rest = []
+    lines.on('line', (l) => rest.push(l))
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
+    throw new Error(`dev-stack did not start: ${[first, ...rest].join(' ').slice(0, 600)}`)
   }
   if (!info.openbao) throw new Error(`dev-stack did not start: ${first.slice(0, 300)}`)
   const { issuer, openbao, postgres } = info
