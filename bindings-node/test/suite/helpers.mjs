@@ -83,9 +83,11 @@ export async function startDevStack(args = []) {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   const lines = createInterface({ input: child.stdout })
+  const output = []
+  lines.on('line', (line) => output.push(line))
   const first = await new Promise((resolve, reject) => {
     child.once('error', reject)
-    child.once('exit', (code) => reject(new Error(`dev-stack exited with ${code}`)))
+    child.once('exit', (code) => reject(new Error(`dev-stack exited with ${code}: ${output.join(' ').slice(0, 600)}`)))
     lines.once('line', resolve)
   })
   child.removeAllListeners('exit')
@@ -94,10 +96,8 @@ export async function startDevStack(args = []) {
     info = JSON.parse(first)
   } catch {
     // A failure is described as pretty-printed JSON: show all of it.
-    const rest = []
-    lines.on('line', (l) => rest.push(l))
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
-    throw new Error(`dev-stack did not start: ${[first, ...rest].join(' ').slice(0, 600)}`)
+    throw new Error(`dev-stack did not start: ${output.join(' ').slice(0, 600)}`)
   }
   if (!info.openbao) throw new Error(`dev-stack did not start: ${first.slice(0, 300)}`)
   const { issuer, openbao, postgres } = info
