@@ -24,6 +24,9 @@ let pool = connect()
 const rebuilt = (async () => {
   let seen = 0
   for await (const count of db.rotations()) {
+    // A rotation is also the old credential expiring with its token before
+    // the new one is read: ready() waits for the new one then.
+    if (!(await db.ready(30000))) continue
     const old = pool
     pool = connect()
     await old.end()

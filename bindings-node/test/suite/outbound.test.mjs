@@ -333,6 +333,9 @@ describe('on OpenBao and PostgreSQL (tokenkeep dev-stack --postgres)', { concurr
       // lease_max_ttl 12 s: a new credential before it ends; the pool is rebuilt with it.
       let old = null
       for await (const _ of lease.rotations()) {
+        // The count also moves when the old credential expires with its
+        // token before the new one is read: ready() waits for the new one.
+        assert.equal(await lease.ready(30000), true, JSON.stringify(lease.health()))
         old = client
         client = await connect(lease.current())
         break
