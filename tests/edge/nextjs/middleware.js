@@ -9,9 +9,11 @@ import { NextResponse } from "next/server";
 import * as tokenkeep from "tokenkeep";
 import { authenticate, verifierOptions } from "./lib/auth.js";
 
-// Which runtime ran this and which tokenkeep build it loaded (only the wasm
+// Which runtime ran this (NEXT_RUNTIME, and the edge sandbox's own
+// `EdgeRuntime` global) and which tokenkeep build it loaded (only the wasm
 // build has webCryptoFallbacks), sent on every answer so the test can check.
-const identity = `${process.env.NEXT_RUNTIME} ${typeof tokenkeep.webCryptoFallbacks === "function" ? "wasm" : "native"}`;
+const runtime = typeof EdgeRuntime === "string" ? process.env.NEXT_RUNTIME : "no-EdgeRuntime-global";
+const identity = `${runtime} ${typeof tokenkeep.webCryptoFallbacks === "function" ? "wasm" : "native"}`;
 let verifier;
 
 export async function middleware(request, event) {

@@ -172,4 +172,8 @@ test("Next.js 16: edge middleware (wasm) and Node route handler (native addon): 
   assert.equal(nodeBad.body.error, bad.body.error, "both builds name the rejection alike");
   assert.equal(nodeBad.challenge, bad.challenge);
   assert.equal(nodeBad.node, "nodejs native");
+  const nodeMissing = await call("/node/me");
+  assert.equal(nodeMissing.status, 401);
+  assert.deepEqual(nodeMissing.body, { error: "missing_token" });
+  assert.equal(nodeMissing.challenge, 'Bearer error="invalid_request"');
 });
