@@ -6,9 +6,7 @@
 
 use super::file_change::FileSignature;
 use super::slot::{Published, Slot};
-use super::{
-    CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, VaultSecret, VaultToken, telemetry,
-};
+use super::{CredentialHealth, CredentialKind, ExposedValue, VaultSecret, VaultToken, telemetry};
 use crate::clock;
 use crate::events::Listeners;
 use crate::host::{self, Place, Runtime, Task};
@@ -41,8 +39,6 @@ enum Source {
     File {
         path: PathBuf,
         change_poll: Duration,
-        task: Mutex<Option<Arc<Task>>>,
-        read_now: host::TaskWake,
     },
 }
 
@@ -53,6 +49,11 @@ struct Shared {
     slot: Slot<u64>,
     next_check_at: Mutex<Option<UnixTime>>,
     cancel: CancellationToken,
+    /// Reads the file (File source) or retires the previous secret when due
+    /// (both sources); `None` once close took it.
+    task: Mutex<Option<Arc<Task>>>,
+    /// Wakes the task: read the file now, or look at the retirement deadline again.
+    wake: host::TaskWake,
 }
 
 impl Shared {
@@ -96,11 +97,34 @@ impl Shared {
         }
     }
 
+    /// Drops a previous secret whose grace window is over and reports it:
+    /// `credential_previous_retired`, and a rotation (what the keyring offers
+    /// changed, so a sink rendering it is rewritten). The signing ring keeps
+    /// the retired version, which its own clock already refuses, so a late
+    /// signature gets `key_retired` rather than `unknown_key_version`.
+    fn retire_due(&self) {
+        let now = clock::now();
+        let retired = host::lock(&self.state).handle_timeout(now);
+        if retired.is_none() {
+            return;
+        }
+        let event = Event::PreviousRetired { version: retired };
+        telemetry::emit(CredentialKind::HmacKeyring, &self.slot.name, &event, now, &self.slot.listeners);
+        self.slot.rotations.bump();
+    }
+
+    /// How long until a previous secret retires (`None`: none held).
+    fn retire_in(&self) -> Option<Duration> {
+        host::lock(&self.state).poll_timeout().map(clock::until)
+    }
+
     /// Takes the KV secret's current version, if any.
     fn follow_secret(&self) {
         if let Source::Vault { secret, field, .. } = &self.source {
             if let Ok(kv) = secret.current() {
                 self.offer(|st, now| st.handle_kv_data(&kv.data, field, kv.version, now));
+                // A rotation moves the retirement deadline.
+                self.wake.notify();
             }
         }
     }
@@ -275,12 +299,7 @@ impl HmacKeyring {
                 let secret = VaultSecret::start(token, &secret_spec)?;
                 Source::Vault { secret, field, owned: true, listener: Mutex::new(None) }
             }
-            HmacSourcePlan::File { path, change_poll } => Source::File {
-                path: PathBuf::from(path),
-                change_poll,
-                task: Mutex::new(None),
-                read_now: host::TaskWake::new(),
-            },
+            HmacSourcePlan::File { path, change_poll } => Source::File { path: PathBuf::from(path), change_poll },
             _ => return Err(SpecError::new("", SpecErrorCode::InvalidValue, "unknown keyring source")),
         };
         Ok(HmacKeyring::build(name, source, plan.keyring, place, listeners))
@@ -300,39 +319,39 @@ impl HmacKeyring {
             slot: Slot::new(CredentialKind::HmacKeyring, name, listeners),
             next_check_at: Mutex::new(None),
             cancel: CancellationToken::new(),
+            task: Mutex::new(None),
+            wake: host::TaskWake::new(),
         });
-        match &shared.source {
-            Source::Vault { secret, listener, .. } => {
-                let weak: Weak<Shared> = Arc::downgrade(&shared);
-                let id = secret.rotations().on_rotation(move |_| {
-                    if let Some(shared) = weak.upgrade() {
-                        shared.follow_secret();
-                    }
-                });
-                *host::lock(listener) = Some(id);
-                shared.follow_secret();
-            }
-            Source::File { task, .. } => {
-                let for_task = shared.clone();
-                *host::lock(task) = Some(Task::start(place, move || {
-                    // After a fork the parent's task is still registered on the old wake-up.
-                    if let Source::File { read_now, .. } = &for_task.source {
-                        read_now.renew();
-                    }
-                    run_file(for_task.clone())
-                }));
-            }
+        if let Source::Vault { secret, listener, .. } = &shared.source {
+            let weak: Weak<Shared> = Arc::downgrade(&shared);
+            let id = secret.rotations().on_rotation(move |_| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.follow_secret();
+                }
+            });
+            *host::lock(listener) = Some(id);
+            shared.follow_secret();
         }
+        let for_task = shared.clone();
+        *host::lock(&shared.task) = Some(Task::start(place, move || {
+            // After a fork the parent's task is still registered on the old wake-up.
+            for_task.wake.renew();
+            let shared = for_task.clone();
+            async move {
+                match shared.source {
+                    Source::File { .. } => run_file(shared).await,
+                    Source::Vault { .. } => run_retirement(shared).await,
+                }
+            }
+        }));
         let inner = Arc::new(Inner { shared, closing: AtomicBool::new(false) });
         telemetry::register(&inner);
         HmacKeyring { inner }
     }
 
     fn ensure_task(&self) {
-        if let Source::File { task, .. } = &self.inner.shared.source {
-            if let Some(task) = host::lock(task).as_ref() {
-                host::Respawn::respawn_if_forked(task.as_ref());
-            }
+        if let Some(task) = host::lock(&self.inner.shared.task).as_ref() {
+            host::Respawn::respawn_if_forked(task.as_ref());
         }
     }
 
@@ -407,9 +426,9 @@ impl HmacKeyring {
         }
         match &self.inner.shared.source {
             Source::Vault { secret, .. } => secret.refresh(),
-            Source::File { read_now, .. } => {
+            Source::File { .. } => {
                 self.ensure_task();
-                read_now.notify();
+                self.inner.shared.wake.notify();
                 true
             }
         }
@@ -432,15 +451,12 @@ impl HmacKeyring {
         }
         self.inner.shared.cancel.cancel();
         self.inner.shared.slot.mark_closed();
-        match &self.inner.shared.source {
-            Source::Vault { secret, listener, .. } => {
-                if let Some(id) = host::lock(listener).take() {
-                    secret.rotations().remove_listener(id);
-                }
-                None
+        if let Source::Vault { secret, listener, .. } = &self.inner.shared.source {
+            if let Some(id) = host::lock(listener).take() {
+                secret.rotations().remove_listener(id);
             }
-            Source::File { task, .. } => host::lock(task).as_ref().and_then(|t| t.take_join()),
         }
+        host::lock(&self.inner.shared.task).as_ref().and_then(|t| t.take_join())
     }
 
     /// Stops following the source (a KV secret started for the keyring is
@@ -483,50 +499,36 @@ impl HmacKeyring {
     }
 }
 
-impl Credential for HmacKeyring {
-    fn kind(&self) -> CredentialKind {
-        CredentialKind::HmacKeyring
-    }
-    fn name(&self) -> String {
-        HmacKeyring::name(self).to_owned()
-    }
-    fn health(&self) -> CredentialHealth {
-        HmacKeyring::health(self)
-    }
+super::impl_credential!(HmacKeyring, {
     fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
         self.exposed()
     }
     fn refusal(&self) -> Option<String> {
         self.last_error().map(|e| e.as_str().to_owned())
     }
-    fn rotations(&self) -> Rotations {
-        HmacKeyring::rotations(self)
+});
+
+/// Sleeps until the previous secret's grace window ends (forever if none is held).
+async fn retirement(shared: &Shared) {
+    match shared.retire_in() {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
-    fn events(&self) -> &Listeners {
-        HmacKeyring::events(self)
-    }
-    fn refresh(&self) -> bool {
-        HmacKeyring::refresh(self)
-    }
-    fn report_unauthorized(&self) {
-        HmacKeyring::report_unauthorized(self)
-    }
-    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
-        self.ready_blocking(timeout).is_ok()
-    }
-    fn close_credential(&self) -> CloseFuture<'_> {
-        Box::pin(self.close())
-    }
-    fn close_blocking(&self) {
-        HmacKeyring::close_blocking(self)
-    }
-    fn is_closed(&self) -> bool {
-        HmacKeyring::is_closed(self)
+}
+
+/// The Vault source's task: its reads are the secret's; this only retires.
+async fn run_retirement(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            () = retirement(&shared) => shared.retire_due(),
+            () = shared.wake.notified() => {}
+            () = shared.cancel.cancelled() => return,
+        }
     }
 }
 
 async fn run_file(shared: Arc<Shared>) {
-    let Source::File { path, change_poll, read_now, .. } = &shared.source else { return };
+    let Source::File { path, change_poll } = &shared.source else { return };
     let change_poll = *change_poll;
     let signature = |p: &Path| {
         let p = p.to_path_buf();
@@ -551,10 +553,15 @@ async fn run_file(shared: Arc<Shared>) {
             }
         }
         *host::lock(&shared.next_check_at) = Some(clock::now() + change_poll);
-        let forced = tokio::select! {
-            () = tokio::time::sleep(change_poll) => false,
-            () = read_now.notified() => true,
-            () = shared.cancel.cancelled() => return,
+        let poll = tokio::time::sleep(change_poll);
+        tokio::pin!(poll);
+        let forced = loop {
+            tokio::select! {
+                () = &mut poll => break false,
+                () = shared.wake.notified() => break true,
+                () = retirement(&shared) => shared.retire_due(),
+                () = shared.cancel.cancelled() => return,
+            }
         };
         let now_sig = signature(path).await;
         read = forced || now_sig != seen || last_read.elapsed() >= FILE_BACKSTOP;
