@@ -26,6 +26,8 @@ use tokenkeep::{Rejection, UnixTime};
 
 uniffi::setup_scaffolding!("tokenkeep");
 
+mod outbound;
+
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------
@@ -58,6 +60,21 @@ pub enum NativeError {
         /// What happened.
         detail: String,
     },
+    /// An outbound handle has no value to give (concern `credential_error`:
+    /// `not_yet_obtained`, `expired`, `fatal`, `closed`).
+    Credential {
+        /// The credential error code.
+        code: String,
+        /// What happened (never the secret).
+        detail: String,
+    },
+    /// A request signature could not be made or did not verify (concern `hmac`).
+    Hmac {
+        /// The HMAC error code.
+        code: String,
+        /// What happened (never the key).
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for NativeError {
@@ -65,7 +82,9 @@ impl std::fmt::Display for NativeError {
         match self {
             NativeError::Rejected { code, detail, .. }
             | NativeError::Config { code, detail, .. }
-            | NativeError::Host { code, detail } => write!(f, "{code}: {detail}"),
+            | NativeError::Host { code, detail }
+            | NativeError::Credential { code, detail }
+            | NativeError::Hmac { code, detail } => write!(f, "{code}: {detail}"),
         }
     }
 }
