@@ -1,11 +1,13 @@
 //! tokenkeep for the JVM: the runtime's host surface exported through uniffi.
 //!
 //! Newtypes and conversions only. Options arrive as the spec's JSON text and
-//! go to `tokenkeep::spec`; rejections, spec errors and host errors leave as
-//! one error enum carrying the runtime's stable codes; health, events and
-//! metrics leave as records mirroring the runtime's owned types. The Kotlin
-//! layer in `bindings-kotlin/jvm` wraps the generated code in the public API
-//! (`Verifier`, `TokenkeepException`, `Flow`s).
+//! go to `tokenkeep::spec`; rejections, spec errors, host errors and the
+//! outbound handles' credential and HMAC errors leave as one error enum
+//! carrying the runtime's stable codes; health, events and metrics leave as
+//! records mirroring the runtime's owned types. The outbound handles are one
+//! object (`outbound.rs`). The Kotlin layer in `bindings-kotlin/jvm` wraps the
+//! generated code in the public API (`Verifier`, `VaultToken`, …,
+//! `TokenkeepException`, `Flow`s).
 //!
 //! Every entry point catches a panic and returns it as the host error
 //! `internal_error`, so nothing unwinds into the JVM.

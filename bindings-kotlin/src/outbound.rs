@@ -5,12 +5,10 @@
 //! `tokenkeep::spec`; every rule (refresh, retry, health, revocation) is the
 //! runtime's. The methods every kind shares go through its `Credential` trait.
 
-use crate::{
-    Event, NativeError, NativeEventListener, count, guard, guard_value, guarded, host_error, millis,
-};
+use crate::{Event, NativeError, NativeEventListener, count, guard, guard_value, guarded, host_error, millis};
 use std::sync::Arc;
-use tokenkeep::codes::HostErrorCode;
 use tokenkeep::Listeners;
+use tokenkeep::codes::HostErrorCode;
 use tokenkeep::outbound::{Credential, CredentialError, HmacError, Signature};
 use tokenkeep::spec::{FileTokenSpec, HmacKeyringSpec, VaultLeaseSpec, VaultSecretSpec, VaultTokenSpec, from_json};
 
@@ -176,8 +174,11 @@ impl NativeCredential {
     ) -> Result<Arc<NativeCredential>, NativeError> {
         guard(|| {
             let spec: VaultLeaseSpec = from_json(&options_json)?;
-            let handle =
-                tokenkeep::outbound::VaultLease::start_with_listeners(vault_token_of(&token)?, &spec, listeners(listener))?;
+            let handle = tokenkeep::outbound::VaultLease::start_with_listeners(
+                vault_token_of(&token)?,
+                &spec,
+                listeners(listener),
+            )?;
             started(Handle::VaultLease(handle))
         })
     }
@@ -210,12 +211,8 @@ impl NativeCredential {
                 None => None,
             };
             let runtime = tokenkeep::Runtime::global();
-            let handle = tokenkeep::outbound::HmacKeyring::start_on_with_listeners(
-                &runtime,
-                &spec,
-                token,
-                listeners(listener),
-            )?;
+            let handle =
+                tokenkeep::outbound::HmacKeyring::start_on_with_listeners(&runtime, &spec, token, listeners(listener))?;
             started(Handle::HmacKeyring(handle))
         })
     }
