@@ -146,14 +146,22 @@ class DevStack(vararg args: String) : AutoCloseable {
     private val log: Path = Files.createTempFile("tokenkeep-dev-stack", ".log")
     private val process: Process = ProcessBuilder(
         listOf(Workspace.tokenkeepBin.toString(), "--json", "dev-stack", "--stop-on-stdin-eof") + args,
-    ).redirectError(log.toFile()).start()
+    ).redirectError(log.toFile()).apply {
+        // The launcher looks for `bao` in the virtualenv of the checkout it was
+        // built in (scripts/openbao.sh); name this workspace's when it has one.
+        val bao = Workspace.root.resolve(".venv/bin/bao")
+        if (System.getenv("TOKENKEEP_BAO") == null && Files.isExecutable(bao)) environment()["TOKENKEEP_BAO"] = bao.toString()
+    }.start()
     private val http: HttpClient = HttpClient.newHttpClient()
     private val announced: JsonObject
 
     init {
-        val line = BufferedReader(InputStreamReader(process.inputStream)).readLine()
+        val stdout = BufferedReader(InputStreamReader(process.inputStream))
+        val line = stdout.readLine()
             ?: error("dev-stack did not start (exit ${process.waitFor()}): ${Files.readString(log)}")
-        announced = Json.parseToJsonElement(line).jsonObject
+        announced = runCatching { Json.parseToJsonElement(line).jsonObject }.getOrElse {
+            error("dev-stack did not start: ${line + stdout.readText()}\n${Files.readString(log)}")
+        }
         IssuedSecrets.remember(openbao("root_token"))
         postgres?.let { IssuedSecrets.remember(it["admin_password"]!!.jsonPrimitive.content) }
     }
