@@ -1,11 +1,13 @@
 //! tokenkeep for the JVM: the runtime's host surface exported through uniffi.
 //!
 //! Newtypes and conversions only. Options arrive as the spec's JSON text and
-//! go to `tokenkeep::spec`; rejections, spec errors and host errors leave as
-//! one error enum carrying the runtime's stable codes; health, events and
-//! metrics leave as records mirroring the runtime's owned types. The Kotlin
-//! layer in `bindings-kotlin/jvm` wraps the generated code in the public API
-//! (`Verifier`, `TokenkeepException`, `Flow`s).
+//! go to `tokenkeep::spec`; rejections, spec errors, host errors and the
+//! outbound handles' credential and HMAC errors leave as one error enum
+//! carrying the runtime's stable codes; health, events and metrics leave as
+//! records mirroring the runtime's owned types. The outbound handles are one
+//! object (`outbound.rs`). The Kotlin layer in `bindings-kotlin/jvm` wraps the
+//! generated code in the public API (`Verifier`, `VaultToken`, …,
+//! `TokenkeepException`, `Flow`s).
 //!
 //! Every entry point catches a panic and returns it as the host error
 //! `internal_error`, so nothing unwinds into the JVM.
@@ -25,6 +27,8 @@ use tokenkeep::spec::{SpecError, VerifierSpec};
 use tokenkeep::{Rejection, UnixTime};
 
 uniffi::setup_scaffolding!("tokenkeep");
+
+mod outbound;
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -58,6 +62,21 @@ pub enum NativeError {
         /// What happened.
         detail: String,
     },
+    /// An outbound handle has no value to give (concern `credential_error`:
+    /// `not_yet_obtained`, `expired`, `fatal`, `closed`).
+    Credential {
+        /// The credential error code.
+        code: String,
+        /// What happened (never the secret).
+        detail: String,
+    },
+    /// A request signature could not be made or did not verify (concern `hmac`).
+    Hmac {
+        /// The HMAC error code.
+        code: String,
+        /// What happened (never the key).
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for NativeError {
@@ -65,7 +84,9 @@ impl std::fmt::Display for NativeError {
         match self {
             NativeError::Rejected { code, detail, .. }
             | NativeError::Config { code, detail, .. }
-            | NativeError::Host { code, detail } => write!(f, "{code}: {detail}"),
+            | NativeError::Host { code, detail }
+            | NativeError::Credential { code, detail }
+            | NativeError::Hmac { code, detail } => write!(f, "{code}: {detail}"),
         }
     }
 }

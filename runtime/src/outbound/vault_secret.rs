@@ -39,9 +39,19 @@ impl<T: Clone> Dependent<T> {
             return Err(SpecError::new("", SpecErrorCode::InvalidValue, "the Vault token it reads with was closed"));
         }
         let host = token.host();
-        let id =
-            host.with_session(add).map_err(|e| SpecError::new("", SpecErrorCode::InvalidVaultPath, e.to_string()))?;
-        host.register(id, dep_slot(slot.clone()));
+        // Registered under the session lock, with the member: the task collects
+        // effects under that lock, so the first value (read at once when the
+        // token is already held) is published and counted as a rotation, not
+        // lost in the gap before a later registration.
+        let id = host
+            .with_session(|s, now| {
+                let id = add(s, now)?;
+                host.register(id, dep_slot(slot.clone()));
+                Ok(id)
+            })
+            .map_err(|e: tokenkeep_core::vault::VaultError| {
+                SpecError::new("", SpecErrorCode::InvalidVaultPath, e.to_string())
+            })?;
         Ok(Arc::new(Dependent { token: token.clone(), id, slot, closing: AtomicBool::new(false) }))
     }
 

@@ -3,6 +3,11 @@ package dev.tokenkeep.bench;
 import com.auth0.jwt.JWT;
 import com.auth0.jwt.algorithms.Algorithm;
 import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.crypto.Ed25519Verifier;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKMatcher;
+import com.nimbusds.jose.jwk.JWKSelector;
+import com.nimbusds.jose.proc.BadJOSEException;
 import com.nimbusds.jose.jwk.source.JWKSource;
 import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
 import com.nimbusds.jose.proc.JWSVerificationKeySelector;
@@ -10,6 +15,7 @@ import com.nimbusds.jose.proc.SecurityContext;
 import com.nimbusds.jose.util.Resource;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
+import com.nimbusds.jwt.SignedJWT;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
 import dev.tokenkeep.Verifier;
 import io.jsonwebtoken.JwtParser;
@@ -17,6 +23,7 @@ import io.jsonwebtoken.Jwts;
 import java.net.URL;
 import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -47,6 +54,8 @@ public class VerifyBench {
     private Verifier tokenkeep;
     private Verifier tokenkeepCached;
     private DefaultJWTProcessor<SecurityContext> nimbus;
+    private JWKSource<SecurityContext> nimbusSource;
+    private DefaultJWTClaimsVerifier<SecurityContext> nimbusClaims;
     private JwtParser jjwt;
     private com.auth0.jwt.interfaces.JWTVerifier auth0;
 
@@ -64,10 +73,12 @@ public class VerifyBench {
                 .<SecurityContext>create(new URL("https://issuer.bench.example/jwks"),
                         (url) -> new Resource(fixture.jwksJson, "application/json"))
                 .build();
+        nimbusSource = source;
+        nimbusClaims = new DefaultJWTClaimsVerifier<>(
+                Fixture.AUDIENCE, new JWTClaimsSet.Builder().issuer(Fixture.ISSUER).build(), Set.of("exp"));
         nimbus = new DefaultJWTProcessor<>();
         nimbus.setJWSKeySelector(new JWSVerificationKeySelector<>(JWSAlgorithm.parse(alg), source));
-        nimbus.setJWTClaimsSetVerifier(new DefaultJWTClaimsVerifier<>(
-                Fixture.AUDIENCE, new JWTClaimsSet.Builder().issuer(Fixture.ISSUER).build(), Set.of("exp")));
+        nimbus.setJWTClaimsSetVerifier(nimbusClaims);
 
         jjwt = Jwts.parser().verifyWith(fixture.publicKey).requireIssuer(Fixture.ISSUER).requireAudience(Fixture.AUDIENCE).build();
 
@@ -81,7 +92,7 @@ public class VerifyBench {
         // Every library must accept the token before it is timed (and nimbus's cache is primed).
         check(tokenkeep.verifyBlocking(fixture.token).getSubject());
         check(tokenkeepCached.verifyBlocking(fixture.token).getSubject());
-        check(nimbus.process(fixture.token, null).getSubject());
+        check(((JWTClaimsSet) nimbus()).getSubject());
         check(jjwt.parseSignedClaims(fixture.token).getPayload().getSubject());
         if (auth0 != null) check(auth0.verify(fixture.token).getSubject());
     }
@@ -108,7 +119,20 @@ public class VerifyBench {
 
     @Benchmark
     public Object nimbus() throws Exception {
-        return nimbus.process(fixture.token, null);
+        if (!alg.equals("EdDSA")) return nimbus.process(fixture.token, null);
+        // nimbus's key selector hands the verifier java.security keys, which an OKP
+        // JWK cannot become: for EdDSA its processor's steps by hand (parse, keys
+        // for the header from the same cached source, Ed25519Verifier, claims).
+        SignedJWT jwt = SignedJWT.parse(fixture.token);
+        List<JWK> keys = nimbusSource.get(new JWKSelector(JWKMatcher.forJWSHeader(jwt.getHeader())), null);
+        for (JWK key : keys) {
+            if (jwt.verify(new Ed25519Verifier(key.toOctetKeyPair()))) {
+                JWTClaimsSet claims = jwt.getJWTClaimsSet();
+                nimbusClaims.verify(claims, null);
+                return claims;
+            }
+        }
+        throw new BadJOSEException("no key verified the token");
     }
 
     @Benchmark

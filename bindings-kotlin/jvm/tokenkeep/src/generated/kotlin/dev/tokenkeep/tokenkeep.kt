@@ -756,7 +756,59 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_wait_rotation_blocking(
     ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_add_event_listener(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_close_blocking(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_current_data_json(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_current_key_version(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_current_kv_version(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_current_token(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_health(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_is_closed(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_kind(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_name(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_ready(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_ready_blocking(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_refresh(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_remove_event_listener(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_report_unauthorized(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_rotation_count(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_shutdown(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_sign(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_verify(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_wait_rotation(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativecredential_wait_rotation_blocking(
+    ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_constructor_nativeverifier_new(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_file_token(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_hmac_keyring(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_vault_lease(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_vault_secret(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_vault_token(
     ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_method_nativeeventlistener_on_event(
     ): Int
@@ -834,6 +886,62 @@ internal object UniffiLib {
     external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_wait_rotation(`ptr`: Long,`after`: Long,`timeoutMs`: Long,
     ): Long
     external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_wait_rotation_blocking(`ptr`: Long,`after`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tokenkeep_kotlin_fn_clone_nativecredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_free_nativecredential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_file_token(`optionsJson`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_hmac_keyring(`token`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_vault_lease(`token`: Long,`optionsJson`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_vault_secret(`token`: Long,`optionsJson`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_vault_token(`optionsJson`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_add_event_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_close_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_current_data_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_current_key_version(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_current_kv_version(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_current_token(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_health(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_is_closed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_kind(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_ready(`ptr`: Long,`timeoutMs`: Long,
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_ready_blocking(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_refresh(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_remove_event_listener(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_report_unauthorized(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_rotation_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_shutdown(`ptr`: Long,
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_sign(`ptr`: Long,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_verify(`ptr`: Long,`signature`: RustBuffer.ByValue,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_wait_rotation(`ptr`: Long,`after`: Long,`timeoutMs`: Long,
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativecredential_wait_rotation_blocking(`ptr`: Long,`after`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_tokenkeep_kotlin_fn_init_callback_vtable_nativeeventlistener(`vtable`: UniffiVTableCallbackInterfaceNativeEventListener,
     ): Unit
@@ -1042,7 +1150,85 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_wait_rotation_blocking() and 0xFFFF) != 65049) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_add_event_listener() and 0xFFFF) != 34973) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_close_blocking() and 0xFFFF) != 11876) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_current_data_json() and 0xFFFF) != 32881) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_current_key_version() and 0xFFFF) != 44468) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_current_kv_version() and 0xFFFF) != 46286) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_current_token() and 0xFFFF) != 21468) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_health() and 0xFFFF) != 60809) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_is_closed() and 0xFFFF) != 63083) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_kind() and 0xFFFF) != 46118) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_name() and 0xFFFF) != 1929) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_ready() and 0xFFFF) != 31687) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_ready_blocking() and 0xFFFF) != 48118) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_refresh() and 0xFFFF) != 51018) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_remove_event_listener() and 0xFFFF) != 30684) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_report_unauthorized() and 0xFFFF) != 4572) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_rotation_count() and 0xFFFF) != 7826) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_shutdown() and 0xFFFF) != 57786) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_sign() and 0xFFFF) != 33627) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_verify() and 0xFFFF) != 24109) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_wait_rotation() and 0xFFFF) != 49583) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativecredential_wait_rotation_blocking() and 0xFFFF) != 55586) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tokenkeep_kotlin_checksum_constructor_nativeverifier_new() and 0xFFFF) != 39366) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_file_token() and 0xFFFF) != 26523) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_hmac_keyring() and 0xFFFF) != 31627) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_vault_lease() and 0xFFFF) != 5468) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_vault_secret() and 0xFFFF) != 29924) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_constructor_nativecredential_vault_token() and 0xFFFF) != 26258) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeeventlistener_on_event() and 0xFFFF) != 28725) {
@@ -1422,6 +1608,854 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
         val byteBuf = toUtf8(value)
         buf.putInt(byteBuf.limit())
         buf.put(byteBuf)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * An outbound handle of any kind, started from its options spec (JSON text).
+ */
+public interface NativeCredentialInterface {
+    
+    /**
+     * Calls `listener` with every later event of this handle (on the producing thread).
+     */
+    fun `addEventListener`(`listener`: NativeEventListener): kotlin.Long
+    
+    /**
+     * The blocking twin of `shutdown` (waits for the revocations too).
+     */
+    fun `closeBlocking`()
+    
+    /**
+     * The data to use now as JSON text (vault_secret: the KV data; vault_lease:
+     * the data with `lease_id`, `lease_duration`, `renewable`).
+     */
+    fun `currentDataJson`(): kotlin.String
+    
+    /**
+     * The keyring's current key version (hmac_keyring).
+     */
+    fun `currentKeyVersion`(): kotlin.Long
+    
+    /**
+     * The KV version now (vault_secret).
+     */
+    fun `currentKvVersion`(): kotlin.Long
+    
+    /**
+     * The token to use now (vault_token, file_token); never a stale one.
+     */
+    fun `currentToken`(): kotlin.String
+    
+    /**
+     * A health snapshot.
+     */
+    fun `health`(): CredentialHealth
+    
+    /**
+     * Whether it was closed.
+     */
+    fun `isClosed`(): kotlin.Boolean
+    
+    /**
+     * Its kind (`vault_token`, …).
+     */
+    fun `kind`(): kotlin.String
+    
+    /**
+     * Its name in logs, metrics and health.
+     */
+    fun `name`(): kotlin.String
+    
+    /**
+     * Waits until a value is available; false after `timeout_ms` or close.
+     */
+    suspend fun `ready`(`timeoutMs`: kotlin.Long): kotlin.Boolean
+    
+    /**
+     * The blocking twin of `ready`.
+     */
+    fun `readyBlocking`(`timeoutMs`: kotlin.Long): kotlin.Boolean
+    
+    /**
+     * Asks for a refresh now (rate-limited by the runtime); false once closed.
+     */
+    fun `refresh`(): kotlin.Boolean
+    
+    /**
+     * Stops calling a listener.
+     */
+    fun `removeEventListener`(`id`: kotlin.Long)
+    
+    /**
+     * The upstream refused the current value (401/403): the runtime refreshes it (rate-limited).
+     */
+    fun `reportUnauthorized`()
+    
+    /**
+     * The rotation counter (new values so far).
+     */
+    fun `rotationCount`(): kotlin.Long
+    
+    /**
+     * Stops it, revoking what its options say to revoke, and waits for that
+     * (idempotent). Not named `close`: see `NativeVerifier::shutdown`.
+     */
+    suspend fun `shutdown`()
+    
+    /**
+     * Signs a request with the current secret, timestamped now: the header value (hmac_keyring).
+     */
+    fun `sign`(`method`: kotlin.String, `path`: kotlin.String, `body`: kotlin.ByteArray): kotlin.String
+    
+    /**
+     * Verifies a signature header for this request now; the key version that matched (hmac_keyring).
+     */
+    fun `verify`(`signature`: kotlin.String, `method`: kotlin.String, `path`: kotlin.String, `body`: kotlin.ByteArray): kotlin.Long
+    
+    /**
+     * Waits until the rotation counter exceeds `after`; the count then, or
+     * nothing after `timeout_ms` or close.
+     */
+    suspend fun `waitRotation`(`after`: kotlin.Long, `timeoutMs`: kotlin.Long): kotlin.Long?
+    
+    /**
+     * The blocking twin of `wait_rotation`.
+     */
+    fun `waitRotationBlocking`(`after`: kotlin.Long, `timeoutMs`: kotlin.Long): kotlin.Long?
+    
+    companion object
+}
+
+/**
+ * An outbound handle of any kind, started from its options spec (JSON text).
+ */
+open class NativeCredential: Disposable, AutoCloseable, NativeCredentialInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_tokenkeep_kotlin_fn_free_nativecredential(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_tokenkeep_kotlin_fn_clone_nativecredential(handle, status)
+        }
+    }
+
+    
+    /**
+     * Calls `listener` with every later event of this handle (on the producing thread).
+     */
+    @Throws(NativeException::class)override fun `addEventListener`(`listener`: NativeEventListener): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_add_event_listener(
+        it,
+        
+        FfiConverterTypeNativeEventListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The blocking twin of `shutdown` (waits for the revocations too).
+     */
+    @Throws(NativeException::class)override fun `closeBlocking`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_close_blocking(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The data to use now as JSON text (vault_secret: the KV data; vault_lease:
+     * the data with `lease_id`, `lease_duration`, `renewable`).
+     */
+    @Throws(NativeException::class)override fun `currentDataJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_current_data_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The keyring's current key version (hmac_keyring).
+     */
+    @Throws(NativeException::class)override fun `currentKeyVersion`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_current_key_version(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The KV version now (vault_secret).
+     */
+    @Throws(NativeException::class)override fun `currentKvVersion`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_current_kv_version(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The token to use now (vault_token, file_token); never a stale one.
+     */
+    @Throws(NativeException::class)override fun `currentToken`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_current_token(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A health snapshot.
+     */
+    @Throws(NativeException::class)override fun `health`(): CredentialHealth {
+            return FfiConverterTypeCredentialHealth.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_health(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether it was closed.
+     */override fun `isClosed`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_is_closed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Its kind (`vault_token`, …).
+     */override fun `kind`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_kind(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Its name in logs, metrics and health.
+     */override fun `name`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_name(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Waits until a value is available; false after `timeout_ms` or close.
+     */
+    @Throws(NativeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `ready`(`timeoutMs`: kotlin.Long) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_ready(
+                uniffiHandle,
+                
+        FfiConverterLong.lower(`timeoutMs`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        NativeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The blocking twin of `ready`.
+     */
+    @Throws(NativeException::class)override fun `readyBlocking`(`timeoutMs`: kotlin.Long): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_ready_blocking(
+        it,
+        
+        FfiConverterLong.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Asks for a refresh now (rate-limited by the runtime); false once closed.
+     */
+    @Throws(NativeException::class)override fun `refresh`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_refresh(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stops calling a listener.
+     */override fun `removeEventListener`(`id`: kotlin.Long)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_remove_event_listener(
+        it,
+        
+        FfiConverterLong.lower(`id`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The upstream refused the current value (401/403): the runtime refreshes it (rate-limited).
+     */
+    @Throws(NativeException::class)override fun `reportUnauthorized`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_report_unauthorized(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The rotation counter (new values so far).
+     */override fun `rotationCount`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_rotation_count(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stops it, revoking what its options say to revoke, and waits for that
+     * (idempotent). Not named `close`: see `NativeVerifier::shutdown`.
+     */
+    @Throws(NativeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `shutdown`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_shutdown(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        NativeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Signs a request with the current secret, timestamped now: the header value (hmac_keyring).
+     */
+    @Throws(NativeException::class)override fun `sign`(`method`: kotlin.String, `path`: kotlin.String, `body`: kotlin.ByteArray): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_sign(
+        it,
+        
+        FfiConverterString.lower(`method`),
+        FfiConverterString.lower(`path`),
+        FfiConverterByteArray.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Verifies a signature header for this request now; the key version that matched (hmac_keyring).
+     */
+    @Throws(NativeException::class)override fun `verify`(`signature`: kotlin.String, `method`: kotlin.String, `path`: kotlin.String, `body`: kotlin.ByteArray): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_verify(
+        it,
+        
+        FfiConverterString.lower(`signature`),
+        FfiConverterString.lower(`method`),
+        FfiConverterString.lower(`path`),
+        FfiConverterByteArray.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Waits until the rotation counter exceeds `after`; the count then, or
+     * nothing after `timeout_ms` or close.
+     */
+    @Throws(NativeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `waitRotation`(`after`: kotlin.Long, `timeoutMs`: kotlin.Long) : kotlin.Long? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_wait_rotation(
+                uniffiHandle,
+                
+        FfiConverterLong.lower(`after`),
+        FfiConverterLong.lower(`timeoutMs`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalLong.lift(it) },
+        // Error FFI converter
+        NativeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The blocking twin of `wait_rotation`.
+     */
+    @Throws(NativeException::class)override fun `waitRotationBlocking`(`after`: kotlin.Long, `timeoutMs`: kotlin.Long): kotlin.Long? {
+            return FfiConverterOptionalLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativecredential_wait_rotation_blocking(
+        it,
+        
+        FfiConverterLong.lower(`after`),
+        FfiConverterLong.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * A rotating token file (`FileTokenSpec` JSON).
+     */
+    @Throws(NativeException::class) fun `fileToken`(`optionsJson`: kotlin.String, `listener`: NativeEventListener?): NativeCredential {
+            return FfiConverterTypeNativeCredential.lift(
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_file_token(
+    
+        
+        FfiConverterString.lower(`optionsJson`),
+        FfiConverterOptionalTypeNativeEventListener.lower(`listener`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * HMAC request signing (`HmacKeyringSpec` JSON): a file source, or a KV field read with `token`.
+     */
+    @Throws(NativeException::class) fun `hmacKeyring`(`token`: NativeCredential?, `optionsJson`: kotlin.String, `listener`: NativeEventListener?): NativeCredential {
+            return FfiConverterTypeNativeCredential.lift(
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_hmac_keyring(
+    
+        
+        FfiConverterOptionalTypeNativeCredential.lower(`token`),
+        FfiConverterString.lower(`optionsJson`),
+        FfiConverterOptionalTypeNativeEventListener.lower(`listener`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * A dynamic credential read with `token` (`VaultLeaseSpec` JSON), renewed and replaced.
+     */
+    @Throws(NativeException::class) fun `vaultLease`(`token`: NativeCredential, `optionsJson`: kotlin.String, `listener`: NativeEventListener?): NativeCredential {
+            return FfiConverterTypeNativeCredential.lift(
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_vault_lease(
+    
+        
+        FfiConverterTypeNativeCredential.lower(`token`),
+        FfiConverterString.lower(`optionsJson`),
+        FfiConverterOptionalTypeNativeEventListener.lower(`listener`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * A KV v2 secret read with `token` (`VaultSecretSpec` JSON), polled.
+     */
+    @Throws(NativeException::class) fun `vaultSecret`(`token`: NativeCredential, `optionsJson`: kotlin.String, `listener`: NativeEventListener?): NativeCredential {
+            return FfiConverterTypeNativeCredential.lift(
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_vault_secret(
+    
+        
+        FfiConverterTypeNativeCredential.lower(`token`),
+        FfiConverterString.lower(`optionsJson`),
+        FfiConverterOptionalTypeNativeEventListener.lower(`listener`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * A Vault/OpenBao token by JWT login (`VaultTokenSpec` JSON), renewed in the background.
+     */
+    @Throws(NativeException::class) fun `vaultToken`(`optionsJson`: kotlin.String, `listener`: NativeEventListener?): NativeCredential {
+            return FfiConverterTypeNativeCredential.lift(
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_constructor_nativecredential_vault_token(
+    
+        
+        FfiConverterString.lower(`optionsJson`),
+        FfiConverterOptionalTypeNativeEventListener.lower(`listener`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNativeCredential: FfiConverter<NativeCredential, Long> {
+    override fun lower(value: NativeCredential): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NativeCredential {
+        return NativeCredential(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NativeCredential {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NativeCredential) = 8UL
+
+    override fun write(value: NativeCredential, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -2455,6 +3489,125 @@ public object FfiConverterTypeNativeVerifier: FfiConverter<NativeVerifier, Long>
 
 
 /**
+ * Health of one outbound handle (`tokenkeep::outbound::CredentialHealth`).
+ */
+data class CredentialHealth (
+    /**
+     * `vault_token`, `vault_secret`, `vault_lease`, `file_token` or `hmac_keyring`.
+     */
+    val `kind`: kotlin.String
+    , 
+    /**
+     * Its name in logs and metrics (`role@mount`, `<mount>/<path>`, the file).
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * `empty`, `fresh`, `refreshing`, `degraded`, `expired` or `fatal`.
+     */
+    val `state`: kotlin.String
+    , 
+    /**
+     * Seconds since the value held was obtained.
+     */
+    val `tokenAgeSeconds`: kotlin.Long?
+    , 
+    /**
+     * Seconds until the value held expires.
+     */
+    val `expiresInSeconds`: kotlin.Long?
+    , 
+    /**
+     * Seconds until the next scheduled refresh.
+     */
+    val `nextRefreshInSeconds`: kotlin.Long?
+    , 
+    /**
+     * Whether the last finished refresh succeeded.
+     */
+    val `lastRefreshOk`: kotlin.Boolean?
+    , 
+    /**
+     * Failed refreshes since the last success.
+     */
+    val `consecutiveFailures`: kotlin.Int
+    , 
+    /**
+     * Code of the most recent failure (kept after recovery).
+     */
+    val `lastErrorCode`: kotlin.String?
+    , 
+    /**
+     * Version of the value held (KV secrets, keyrings).
+     */
+    val `version`: kotlin.Long?
+    , 
+    /**
+     * Whether a refresh is in flight.
+     */
+    val `inFlight`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCredentialHealth: FfiConverterRustBuffer<CredentialHealth> {
+    override fun read(buf: ByteBuffer): CredentialHealth {
+        return CredentialHealth(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CredentialHealth) = (
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`state`) +
+            FfiConverterOptionalLong.allocationSize(value.`tokenAgeSeconds`) +
+            FfiConverterOptionalLong.allocationSize(value.`expiresInSeconds`) +
+            FfiConverterOptionalLong.allocationSize(value.`nextRefreshInSeconds`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`lastRefreshOk`) +
+            FfiConverterInt.allocationSize(value.`consecutiveFailures`) +
+            FfiConverterOptionalString.allocationSize(value.`lastErrorCode`) +
+            FfiConverterOptionalLong.allocationSize(value.`version`) +
+            FfiConverterBoolean.allocationSize(value.`inFlight`)
+    )
+
+    override fun write(value: CredentialHealth, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`state`, buf)
+            FfiConverterOptionalLong.write(value.`tokenAgeSeconds`, buf)
+            FfiConverterOptionalLong.write(value.`expiresInSeconds`, buf)
+            FfiConverterOptionalLong.write(value.`nextRefreshInSeconds`, buf)
+            FfiConverterOptionalBoolean.write(value.`lastRefreshOk`, buf)
+            FfiConverterInt.write(value.`consecutiveFailures`, buf)
+            FfiConverterOptionalString.write(value.`lastErrorCode`, buf)
+            FfiConverterOptionalLong.write(value.`version`, buf)
+            FfiConverterBoolean.write(value.`inFlight`, buf)
+    }
+}
+
+
+
+/**
  * One event (`tokenkeep::Event`): never a token, a key or a secret.
  */
 data class Event (
@@ -3126,6 +4279,45 @@ sealed class NativeException: kotlin.Exception() {
             get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
+    /**
+     * An outbound handle has no value to give (concern `credential_error`:
+     * `not_yet_obtained`, `expired`, `fatal`, `closed`).
+     */
+    class Credential(
+        
+        /**
+         * The credential error code.
+         */
+        val `code`: kotlin.String, 
+        
+        /**
+         * What happened (never the secret).
+         */
+        val `detail`: kotlin.String
+        ) : NativeException() {
+        override val message
+            get() = "code=${ `code` }, detail=${ `detail` }"
+    }
+    
+    /**
+     * A request signature could not be made or did not verify (concern `hmac`).
+     */
+    class Hmac(
+        
+        /**
+         * The HMAC error code.
+         */
+        val `code`: kotlin.String, 
+        
+        /**
+         * What happened (never the key).
+         */
+        val `detail`: kotlin.String
+        ) : NativeException() {
+        override val message
+            get() = "code=${ `code` }, detail=${ `detail` }"
+    }
+    
 
     
 
@@ -3159,6 +4351,14 @@ public object FfiConverterTypeNativeError : FfiConverterRustBuffer<NativeExcepti
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
+            4 -> NativeException.Credential(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            5 -> NativeException.Hmac(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -3185,6 +4385,18 @@ public object FfiConverterTypeNativeError : FfiConverterRustBuffer<NativeExcepti
                 + FfiConverterString.allocationSize(value.`code`)
                 + FfiConverterString.allocationSize(value.`detail`)
             )
+            is NativeException.Credential -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is NativeException.Hmac -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
         }
     }
 
@@ -3206,6 +4418,18 @@ public object FfiConverterTypeNativeError : FfiConverterRustBuffer<NativeExcepti
             }
             is NativeException.Host -> {
                 buf.putInt(3)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is NativeException.Credential -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is NativeException.Hmac -> {
+                buf.putInt(5)
                 FfiConverterString.write(value.`code`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
@@ -3351,6 +4575,38 @@ public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -3373,6 +4629,70 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeNativeCredential: FfiConverterRustBuffer<NativeCredential?> {
+    override fun read(buf: ByteBuffer): NativeCredential? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNativeCredential.read(buf)
+    }
+
+    override fun allocationSize(value: NativeCredential?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNativeCredential.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NativeCredential?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNativeCredential.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeNativeEventListener: FfiConverterRustBuffer<NativeEventListener?> {
+    override fun read(buf: ByteBuffer): NativeEventListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNativeEventListener.read(buf)
+    }
+
+    override fun allocationSize(value: NativeEventListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNativeEventListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NativeEventListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNativeEventListener.write(value, buf)
         }
     }
 }

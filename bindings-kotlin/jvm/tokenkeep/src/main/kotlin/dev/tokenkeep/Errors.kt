@@ -33,6 +33,21 @@ class HostException(code: String, message: String) : TokenkeepException(code, me
     val hostError: HostErrorCode? get() = HostErrorCode.of(code)
 }
 
+/**
+ * An outbound handle has no value to give (never a stale one): `not_yet_obtained`,
+ * `expired`, `fatal` or `closed`. Its health says why (`lastErrorCode`).
+ */
+class CredentialUnavailableException(code: String, message: String) : TokenkeepException(code, message) {
+    /** The code as a typed value. */
+    val credentialError: CredentialErrorCode? get() = CredentialErrorCode.of(code)
+}
+
+/** A request signature could not be made or did not verify (`bad_signature`, `key_retired`, …). */
+class HmacException(code: String, message: String) : TokenkeepException(code, message) {
+    /** The code as a typed value. */
+    val hmacError: HmacErrorCode? get() = HmacErrorCode.of(code)
+}
+
 /** Why a token was rejected (concern `rejection`). */
 enum class RejectionCode {
     MISSING_TOKEN, MALFORMED, UNSUPPORTED_ALG, ALG_NOT_ALLOWED, UNKNOWN_KID, INVALID_SIGNATURE, EXPIRED,
@@ -76,10 +91,39 @@ enum class HostErrorCode {
     }
 }
 
+/** Why an outbound handle has no value (concern `credential_error`). */
+enum class CredentialErrorCode {
+    NOT_YET_OBTAINED, EXPIRED, FATAL, CLOSED;
+
+    /** The snake_case code. */
+    val code: String get() = name.lowercase()
+
+    companion object {
+        /** The constant for [code], or null. */
+        @JvmStatic fun of(code: String): CredentialErrorCode? = entries.firstOrNull { it.code == code }
+    }
+}
+
+/** Why a request signature was not made or not accepted (concern `hmac`). */
+enum class HmacErrorCode {
+    NO_KEY, SECRET_TOO_SHORT, STALE_VERSION, UNKNOWN_KEY_VERSION, KEY_RETIRED, TIMESTAMP_TOO_OLD, TIMESTAMP_IN_FUTURE,
+    BAD_SIGNATURE, MALFORMED_SIGNATURE, INVALID_INPUT;
+
+    /** The snake_case code. */
+    val code: String get() = name.lowercase()
+
+    companion object {
+        /** The constant for [code], or null. */
+        @JvmStatic fun of(code: String): HmacErrorCode? = entries.firstOrNull { it.code == code }
+    }
+}
+
 internal fun NativeException.toPublic(): TokenkeepException = when (this) {
     is NativeException.Rejected -> TokenRejectedException(code, detail, httpStatus)
     is NativeException.Config -> ConfigException(code, path, detail)
     is NativeException.Host -> HostException(code, detail)
+    is NativeException.Credential -> CredentialUnavailableException(code, detail)
+    is NativeException.Hmac -> HmacException(code, detail)
 }
 
 /** Runs a native call, turning its errors into the public exceptions. */

@@ -172,10 +172,10 @@ data class HttpOptions @JvmOverloads constructor(
             "dangerousAcceptInvalidCerts=$dangerousAcceptInvalidCerts)"
 }
 
-private fun kotlinx.serialization.json.JsonObjectBuilder.strings(name: String, values: List<String>?) {
+internal fun kotlinx.serialization.json.JsonObjectBuilder.strings(name: String, values: List<String>?) {
     values?.let { list -> put(name, buildJsonArray { list.forEach { add(JsonPrimitive(it)) } } as JsonElement) }
 }
 
-private fun kotlinx.serialization.json.JsonObjectBuilder.seconds(name: String, value: Duration?) {
+internal fun kotlinx.serialization.json.JsonObjectBuilder.seconds(name: String, value: Duration?) {
     value?.let { put(name, it.toNanos() / 1e9) }
 }

@@ -42,6 +42,30 @@ class JavaCallerTest {
     }
 
     @Test
+    void outboundHandlesFromJava(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path key = dir.resolve("hmac");
+        java.nio.file.Files.writeString(key, IssuedSecrets.INSTANCE.remember("java-hmac-secret-0123456789abcdef"));
+        String options = "{\"file\": \"" + key + "\", \"change_poll\": 0.2}";
+        try (HmacKeyring ring = new HmacKeyring(options)) {
+            assertTrue(ring.readyBlocking(Duration.ofSeconds(10)));
+            long version = ring.current();
+            byte[] body = "{}".getBytes();
+            String signature = ring.sign("POST", "/hook", body);
+            assertEquals(version, ring.verify(signature, "POST", "/hook", body));
+            HmacException bad = assertThrows(HmacException.class, () -> ring.verify(signature, "POST", "/other", body));
+            assertEquals("bad_signature", bad.getCode());
+            assertEquals("hmac_keyring", ring.health().getKind());
+            long seen = ring.getRotationCount();
+            java.nio.file.Files.writeString(key, IssuedSecrets.INSTANCE.remember("java-hmac-secret-rotated-fedcba9876"));
+            assertTrue(ring.waitRotationBlocking(seen, Duration.ofSeconds(15)) != null);
+            assertEquals(version, ring.verify(signature, "POST", "/hook", body));
+            IssuedSecrets.INSTANCE.show(ring, ring.health());
+        }
+        TokenkeepException missing = assertThrows(TokenkeepException.class, () -> new FileToken(new FileTokenOptions()));
+        assertEquals("missing_field", missing.getCode());
+    }
+
+    @Test
     void configErrorsFromJava() {
         ConfigException e = assertThrows(ConfigException.class,
                 () -> new Verifier("{\"issuer\": \"https://a.example\", \"leeway\": \"soon\"}"));

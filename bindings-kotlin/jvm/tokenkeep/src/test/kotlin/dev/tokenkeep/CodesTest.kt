@@ -19,6 +19,35 @@ class CodesTest {
     fun hostCodesMatchCodesJson() = assertEquals(Workspace.codes("host"), HostErrorCode.entries.map { it.code })
 
     @Test
+    fun credentialErrorCodesMatchCodesJson() =
+        assertEquals(Workspace.codes("credential_error"), CredentialErrorCode.entries.map { it.code })
+
+    @Test
+    fun hmacCodesMatchCodesJson() = assertEquals(Workspace.codes("hmac"), HmacErrorCode.entries.map { it.code })
+
+    @Test
+    fun outboundKindsAndStatesAreTheRuntimes(@org.junit.jupiter.api.io.TempDir dir: java.nio.file.Path) {
+        // Nothing is served at port 9 and no file exists: each handle stays without a value.
+        VaultToken(VaultTokenOptions(role = "app", addr = "http://127.0.0.1:9", jwtFile = "/nonexistent")).use { token ->
+            val handles = listOf(
+                token,
+                VaultSecret(token, VaultSecretOptions(mount = "secret", path = "app")),
+                VaultLease(token, VaultLeaseOptions(path = "database/creds/app")),
+                FileToken(FileTokenOptions(path = dir.resolve("none").toString())),
+                HmacKeyring(HmacKeyringOptions(file = dir.resolve("none").toString())),
+            )
+            assertEquals(Workspace.codes("credential_kind"), handles.map { it.kind })
+            val states = Workspace.codes("credential_state")
+            handles.forEach { h -> assertTrue(h.health().state in states, h.health().state) }
+            val e = assertThrows<CredentialUnavailableException> { (handles[4] as HmacKeyring).current() }
+            assertTrue(e.code in Workspace.codes("credential_error"), e.code)
+            val sign = assertThrows<HmacException> { (handles[4] as HmacKeyring).sign("GET", "/") }
+            assertEquals("no_key", sign.code)
+            handles.drop(1).forEach { it.close() }
+        }
+    }
+
+    @Test
     fun healthStatesAndEventNamesAreTheRuntimes() {
         // The records carry the runtime's strings; every one must be a listed code.
         Verifier("""{"issuer": "https://issuer.example", "jwks": {"keys": []}}""").use { v ->

@@ -47,6 +47,22 @@ object Workspace {
 object IssuedSecrets {
     val all = ConcurrentLinkedQueue<String>()
     fun <T : String> remember(secret: T): T = secret.also { all.add(it) }
+
+    /** What tokenkeep showed in tests other than SecretsTest (toString, health, events, error messages). */
+    val shown = ConcurrentLinkedQueue<String>()
+    fun show(vararg things: Any?) {
+        things.forEach { shown.add(it.toString()); if (it is Throwable) shown.add(it.message.toString()) }
+    }
+
+    /** Fails when any remembered secret (or a token's signature part) appears in [text]. */
+    fun assertNoneIn(text: String) {
+        for (secret in all) {
+            val line = text.lines().firstOrNull { it.contains(secret) }?.replace(secret, "<SECRET>")
+            check(line == null) { "a secret appeared in what tokenkeep showed: $line" }
+            // Tokens: not even their signature part.
+            secret.split('.').getOrNull(2)?.takeIf { it.length > 16 }?.let { check(!text.contains(it)) { "a signature appeared" } }
+        }
+    }
 }
 
 /**
@@ -118,6 +134,83 @@ class DevIssuer(vararg args: String) : AutoCloseable {
     override fun close() {
         process.destroy()
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
+    }
+}
+
+/**
+ * `tokenkeep dev-stack --postgres`: a dev issuer, a real OpenBao whose JWT auth
+ * trusts it (role, KV v2) and a real PostgreSQL behind OpenBao's database
+ * engine, in a child process that stops when its stdin closes ([close]).
+ */
+class DevStack(vararg args: String) : AutoCloseable {
+    private val log: Path = Files.createTempFile("tokenkeep-dev-stack", ".log")
+    private val process: Process = ProcessBuilder(
+        listOf(Workspace.tokenkeepBin.toString(), "--json", "dev-stack", "--stop-on-stdin-eof") + args,
+    ).redirectError(log.toFile()).apply {
+        // The launcher looks for `bao` in the virtualenv of the checkout it was
+        // built in (scripts/openbao.sh); name this workspace's when it has one.
+        val bao = Workspace.root.resolve(".venv/bin/bao")
+        if (System.getenv("TOKENKEEP_BAO") == null && Files.isExecutable(bao)) environment()["TOKENKEEP_BAO"] = bao.toString()
+    }.start()
+    private val http: HttpClient = HttpClient.newHttpClient()
+    private val announced: JsonObject
+
+    init {
+        val stdout = BufferedReader(InputStreamReader(process.inputStream))
+        val line = stdout.readLine()
+            ?: error("dev-stack did not start (exit ${process.waitFor()}): ${Files.readString(log)}")
+        announced = runCatching { Json.parseToJsonElement(line).jsonObject }.getOrElse {
+            error("dev-stack did not start: ${line + stdout.readText()}\n${Files.readString(log)}")
+        }
+        IssuedSecrets.remember(openbao("root_token"))
+        postgres?.let { IssuedSecrets.remember(it["admin_password"]!!.jsonPrimitive.content) }
+    }
+
+    fun openbao(key: String): String = announced["openbao"]!!.jsonObject[key]!!.jsonPrimitive.content
+    private fun issuer(key: String): String = announced["issuer"]!!.jsonObject[key]!!.jsonPrimitive.content
+    val postgres: JsonObject? get() = announced["postgres"]?.jsonObject
+    fun postgres(key: String): String = postgres!![key]!!.jsonPrimitive.content
+
+    /** A JWT the OpenBao role accepts (its subject and audience), valid [ttl] seconds. */
+    fun loginJwt(ttl: Long = 600): String {
+        val body = buildJsonObject {
+            put("claims", buildJsonObject {
+                put("iss", issuer("url"))
+                put("sub", openbao("jwt_subject"))
+                put("aud", openbao("jwt_audience"))
+            })
+            put("ttl", ttl)
+        }
+        val response = bao("POST", issuer("token_url"), body.toString(), token = null, absolute = true)
+        check(response.statusCode() == 200) { "the dev issuer answered ${response.statusCode()}" }
+        return IssuedSecrets.remember(Json.parseToJsonElement(response.body()).jsonObject["token"]!!.jsonPrimitive.content)
+    }
+
+    /** A request to OpenBao's HTTP API at `/v1/[path]` (the root token unless [token] is given). */
+    fun bao(method: String, path: String, body: String? = null, token: String? = openbao("root_token"), absolute: Boolean = false): HttpResponse<String> {
+        val url = if (absolute) path else "${openbao("addr")}/v1/$path"
+        val request = HttpRequest.newBuilder(URI.create(url))
+            .apply { token?.let { header("X-Vault-Token", it) } }
+            .header("content-type", "application/json")
+            .method(method, body?.let { HttpRequest.BodyPublishers.ofString(it) } ?: HttpRequest.BodyPublishers.noBody())
+            .build()
+        return http.send(request, HttpResponse.BodyHandlers.ofString())
+    }
+
+    /** Writes a KV v2 secret (root token); its new version. */
+    fun putKv(path: String, data: Map<String, String>): Long {
+        val body = buildJsonObject { put("data", JsonObject(data.mapValues { kotlinx.serialization.json.JsonPrimitive(it.value) })) }
+        val response = bao("POST", "${openbao("kv_mount")}/data/$path", body.toString())
+        check(response.statusCode() == 200) { "KV write answered ${response.statusCode()}" }
+        return Json.parseToJsonElement(response.body()).jsonObject["data"]!!.jsonObject["version"]!!.jsonPrimitive.content.toLong()
+    }
+
+    override fun close() {
+        runCatching { process.outputStream.close() }
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            process.destroyForcibly()
+            process.waitFor()
+        }
     }
 }
 
