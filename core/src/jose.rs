@@ -47,6 +47,21 @@ pub(crate) fn b64_decode_into(s: &str, out: &mut [u8]) -> Option<usize> {
     base64_simd::URL_SAFE_NO_PAD.decode(s.as_bytes(), out.as_out()).ok().map(|decoded| decoded.len())
 }
 
+/// Decodes canonical unpadded base64url into `out`, which need not be
+/// initialized; the decoded bytes, or `None` when `s` is not canonical or `out`
+/// is too short.
+pub(crate) fn b64_decode_uninit<'o>(s: &str, out: &'o mut [std::mem::MaybeUninit<u8>]) -> Option<&'o [u8]> {
+    let len = b64_decoded_len(s.len())?;
+    let out = out.get_mut(..len)?;
+    base64_simd::URL_SAFE_NO_PAD.decode(s.as_bytes(), base64_simd::Out::from_uninit_slice(out)).ok().map(|d| &*d)
+}
+
+/// Whether `s` is canonical unpadded base64url (what [`b64_decode_into`]
+/// accepts), without decoding it.
+pub(crate) fn b64_is_canonical(s: &str) -> bool {
+    b64_decoded_len(s.len()).is_some() && base64_simd::URL_SAFE_NO_PAD.check(s.as_bytes()).is_ok()
+}
+
 pub(crate) fn b64_encode(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }
@@ -325,20 +340,30 @@ impl Names {
 }
 
 /// What one pass over the claims JSON found.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct ClaimsScan {
     pub registered: Registered,
     pub names: Names,
 }
 
-/// Scans the claims JSON: strictness, registered claims and member names,
-/// without building a tree. `Ok(None)` when the JSON is valid but not an object.
-/// (From `&str`: UTF-8 was checked once for the whole text, not per string.)
-pub(crate) fn scan_claims(json: &str) -> Result<Option<ClaimsScan>, serde_json::Error> {
-    if let Some(scan) = simple::scan(json) {
-        return Ok(Some(scan));
+/// Scans the claims JSON into `out` (which starts as the default): strictness,
+/// registered claims and member names, without building a tree. `Ok(false)`
+/// when the JSON is valid but not an object. Written in place, so the result
+/// is not moved through each layer. (From `&str`: UTF-8 was checked once for
+/// the whole text, not per string.)
+pub(crate) fn scan_claims_into(json: &str, out: &mut ClaimsScan) -> Result<bool, serde_json::Error> {
+    if simple::scan_into(json, out) {
+        return Ok(true);
     }
-    scan_claims_with_serde(json)
+    // The fast path may have written part of `out` before it gave up.
+    *out = ClaimsScan::default();
+    Ok(match scan_claims_with_serde(json)? {
+        Some(scan) => {
+            *out = scan;
+            true
+        }
+        None => false,
+    })
 }
 
 /// The authority: serde_json with visitors that keep nothing but the facts.
@@ -719,7 +744,7 @@ impl<'de> Visitor<'de> for AudSeed {
 /// accepts a subset of what serde_json accepts and finds the same facts
 /// (proven by the property tests below).
 mod simple {
-    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, Names, Registered, Text};
+    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, Text};
 
     /// Deeper nesting is left to serde_json (which refuses past 128).
     const MAX_DEPTH: usize = 32;
@@ -770,12 +795,22 @@ mod simple {
         Other,
     }
 
+    #[cfg(test)]
     pub(super) fn scan(json: &str) -> Option<ClaimsScan> {
+        let mut out = ClaimsScan::default();
+        scan_into(json, &mut out).then_some(out)
+    }
+
+    /// Whether the fast path could read `json`; when not, `out` may be partly
+    /// written and the caller asks serde_json.
+    pub(super) fn scan_into(json: &str, out: &mut ClaimsScan) -> bool {
         let mut c = Cursor { bytes: json.as_bytes(), at: 0 };
         c.skip_ws();
-        let scan = c.claims_object()?;
+        if c.claims_object(out).is_none() {
+            return false;
+        }
         c.skip_ws();
-        (c.at == c.bytes.len()).then_some(scan)
+        c.at == c.bytes.len()
     }
 
     impl Cursor<'_> {
@@ -909,9 +944,8 @@ mod simple {
             }
         }
 
-        fn claims_object(&mut self) -> Option<ClaimsScan> {
-            let mut registered = Registered::default();
-            let mut names = Names::default();
+        fn claims_object(&mut self, out: &mut ClaimsScan) -> Option<()> {
+            let ClaimsScan { registered, names } = out;
             let text = |kind: Kind| match kind {
                 Kind::Str(a, b) => Member::Is(Text::At(a, b)),
                 _ => Member::WrongType,
@@ -934,8 +968,7 @@ mod simple {
                     }
                 }
                 Some(())
-            })?;
-            Some(ClaimsScan { registered, names })
+            })
         }
 
         fn audiences(&mut self) -> Option<Member<Audiences>> {
@@ -1104,6 +1137,32 @@ mod tests {
         fn fast_base64url_agrees_with_the_strict_engine(s in "[A-Za-z0-9_=+/ .\\-]{0,70}") {
             let reference = B64.decode(s.as_bytes()).ok();
             proptest::prop_assert_eq!(b64_decode(&s), reference);
+        }
+
+        /// The check without output refuses exactly what the decoder refuses
+        /// (long enough for several SIMD blocks).
+        #[test]
+        fn base64url_check_agrees_with_the_decoder(s in "[A-Za-z0-9_=+/ .\\-]{0,200}") {
+            proptest::prop_assert_eq!(b64_is_canonical(&s), b64_decode(&s).is_some());
+        }
+
+        /// One character of a valid encoding replaced, anywhere (the tail's
+        /// trailing bits included).
+        #[test]
+        fn base64url_check_agrees_on_near_misses(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 1..300),
+            at in proptest::num::usize::ANY,
+            c in "[A-Za-z0-9_=+/ .\\-]",
+        ) {
+            let mut s = b64_encode(&bytes);
+            let at = at % s.len();
+            s.replace_range(at..at + 1, &c);
+            proptest::prop_assert_eq!(b64_is_canonical(&s), b64_decode(&s).is_some());
+        }
+
+        #[test]
+        fn base64url_check_accepts_what_was_encoded(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            proptest::prop_assert!(b64_is_canonical(&b64_encode(&bytes)));
         }
 
         #[test]
