@@ -19,11 +19,14 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(false),
 );
 
+/// Decodes canonical unpadded base64url. base64-simd's strict decoder: the
+/// URL-safe alphabet only, no padding, zero trailing bits (the same rules as
+/// `B64`, proven in the tests below); so are [`b64_decode_uninit`] and
+/// [`b64_is_canonical`].
 pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = vec![0; b64_decoded_len(s.len())?];
-    let n = b64_decode_into(s, &mut out)?;
-    out.truncate(n);
-    Some(out)
+    b64_decoded_len(s.len())?;
+    // Into a buffer of the exact length, not zeroed first.
+    base64_simd::URL_SAFE_NO_PAD.decode_to_vec(s.as_bytes()).ok()
 }
 
 /// Bytes that `len` characters of unpadded base64url decode to; `None` for a
@@ -35,18 +38,6 @@ pub(crate) fn b64_decoded_len(len: usize) -> Option<usize> {
     }
 }
 
-/// Decodes canonical unpadded base64url into `out` (at least
-/// [`b64_decoded_len`] long); the decoded length, or `None` when `s` is not
-/// canonical base64url.
-pub(crate) fn b64_decode_into(s: &str, out: &mut [u8]) -> Option<usize> {
-    use base64_simd::AsOut as _;
-    let len = b64_decoded_len(s.len())?;
-    let out = out.get_mut(..len)?;
-    // base64-simd's strict decoder: the URL-safe alphabet only, no padding,
-    // zero trailing bits (the same rules as `B64`, proven in the tests below).
-    base64_simd::URL_SAFE_NO_PAD.decode(s.as_bytes(), out.as_out()).ok().map(|decoded| decoded.len())
-}
-
 /// Decodes canonical unpadded base64url into `out`, which need not be
 /// initialized; the decoded bytes, or `None` when `s` is not canonical or `out`
 /// is too short.
@@ -56,7 +47,7 @@ pub(crate) fn b64_decode_uninit<'o>(s: &str, out: &'o mut [std::mem::MaybeUninit
     base64_simd::URL_SAFE_NO_PAD.decode(s.as_bytes(), base64_simd::Out::from_uninit_slice(out)).ok().map(|d| &*d)
 }
 
-/// Whether `s` is canonical unpadded base64url (what [`b64_decode_into`]
+/// Whether `s` is canonical unpadded base64url (what [`b64_decode_uninit`]
 /// accepts), without decoding it.
 pub(crate) fn b64_is_canonical(s: &str) -> bool {
     b64_decoded_len(s.len()).is_some() && base64_simd::URL_SAFE_NO_PAD.check(s.as_bytes()).is_ok()
@@ -772,14 +763,40 @@ mod simple {
         at + bytes[at..].iter().take_while(|&&b| b != b'"' && b != b'\\' && b >= 0x20).count()
     }
 
-    /// A name's length and first bytes: equal fingerprints of names shorter
-    /// than 8 bytes mean equal names.
-    fn fingerprint(name: &[u8]) -> u64 {
-        let mut word = [0u8; 8];
-        let n = name.len().min(7);
-        word[..n].copy_from_slice(&name[..n]);
-        word[7] = name.len() as u8;
-        u64::from_le_bytes(word)
+    /// The length and first bytes of the name at `bytes[start..end]`: equal
+    /// fingerprints of names shorter than 8 bytes mean equal names. One load
+    /// of the 8 bytes at `start` when the text has them (it nearly always
+    /// does: the name's value follows), masked to the name.
+    fn fingerprint(bytes: &[u8], start: usize, end: usize) -> u64 {
+        let len = end - start;
+        let keep = len.min(7);
+        let head = match bytes.get(start..start + 8) {
+            Some(eight) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(eight);
+                u64::from_le_bytes(word) & ((1u64 << (8 * keep)) - 1)
+            }
+            None => {
+                let mut word = [0u8; 8];
+                word[..keep].copy_from_slice(&bytes[start..start + keep]);
+                u64::from_le_bytes(word)
+            }
+        };
+        head | (u64::from(len as u8) << 56)
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn fingerprint_by_load_equals_fingerprint_by_copy() {
+        for name in ["", "a", "iss", "abcdefg", "abcdefgh", "a name longer than a word"] {
+            let alone = fingerprint(name.as_bytes(), 0, name.len());
+            let followed = format!("{name}\":\"a value\"}}");
+            assert_eq!(fingerprint(followed.as_bytes(), 0, name.len()), alone, "{name}");
+            let other = format!("{}x\":1}}", name.get(..name.len().saturating_sub(1)).unwrap_or_default());
+            if name.len() < 8 && !name.ends_with('x') && !name.is_empty() {
+                assert_ne!(fingerprint(other.as_bytes(), 0, name.len()), alone, "{name} vs {other}");
+            }
+        }
     }
 
     struct Cursor<'a> {
@@ -919,7 +936,7 @@ mod simple {
                 self.skip_ws();
                 let name = self.string()?;
                 let text = &self.bytes[name.0 as usize..name.1 as usize];
-                let print = fingerprint(text);
+                let print = fingerprint(self.bytes, name.0 as usize, name.1 as usize);
                 let same = |&(p, a, b): &(u64, u32, u32)| {
                     p == print && (text.len() < 8 || &self.bytes[a as usize..b as usize] == text)
                 };
@@ -1007,6 +1024,8 @@ pub(crate) struct CompactParts<'t> {
     pub header_b64: &'t str,
     pub payload_b64: &'t str,
     pub signature_b64: &'t str,
+    /// Whether `signature_b64` is canonical base64url (checked without decoding).
+    pub signature_canonical: bool,
     /// `header_b64 + "." + payload_b64`: the bytes that were signed.
     pub signing_input: &'t str,
 }
@@ -1022,9 +1041,12 @@ pub(crate) fn split_compact(token: &str) -> Result<CompactParts<'_>, SplitError>
     let Some(second) = memchr::memchr(b'.', &bytes[first + 1..]).map(|i| first + 1 + i) else {
         return Err(SplitError::PartCount);
     };
-    // Two dots found; a JWE's five parts leave two more.
+    // Two dots found; a JWE's five parts leave two more. A canonical
+    // signature has no dot (it is not in the alphabet): one pass over the
+    // last part checks both, and dots are looked for only when it fails.
     let rest = &bytes[second + 1..];
-    if memchr::memchr(b'.', rest).is_some() {
+    let signature_canonical = b64_is_canonical(&token[second + 1..]);
+    if !signature_canonical && memchr::memchr(b'.', rest).is_some() {
         return Err(match memchr::memchr_iter(b'.', rest).count() {
             2 => SplitError::Jwe,
             _ => SplitError::PartCount,
@@ -1034,6 +1056,7 @@ pub(crate) fn split_compact(token: &str) -> Result<CompactParts<'_>, SplitError>
         header_b64: &token[..first],
         payload_b64: &token[first + 1..second],
         signature_b64: &token[second + 1..],
+        signature_canonical,
         signing_input: &token[..second],
     })
 }

@@ -16,7 +16,7 @@ use crate::alg::Algorithm;
 use crate::header_cache::HeaderCache;
 use crate::jose::{
     self, Audiences, ClaimsScan, Member, Names, Registered, b64_decode, b64_decode_uninit, b64_decoded_len,
-    b64_is_canonical, is_duplicate_error, parse_strict_json, split_compact,
+    is_duplicate_error, parse_strict_json, split_compact,
 };
 use crate::jwk::{KeySet, VerificationKey};
 use crate::policy::{Policy, SubjectRule};
@@ -485,7 +485,7 @@ pub(crate) fn parse_token<'t>(
     };
     let mut scan = ClaimsScan::default();
     let json = parse_claims(parts.payload_b64, &mut scan)?;
-    if !b64_is_canonical(parts.signature_b64) {
+    if !parts.signature_canonical {
         return Err(malformed(Malformed::Base64));
     }
     Ok(ParsedToken {
