@@ -859,15 +859,20 @@ mod simple {
 
         fn integer(&mut self) -> Option<u64> {
             let start = self.at;
-            while let Some(b'0'..=b'9') = self.peek() {
-                self.at += 1;
+            let (mut at, mut n) = (start, 0u64);
+            // One pass: digits are read and summed together (at most 18 are
+            // summed, so no overflow; a longer run is refused below).
+            while let Some(&d @ b'0'..=b'9') = self.bytes.get(at) {
+                n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                at += 1;
             }
-            let digits = &self.bytes[start..self.at];
-            let plain = !digits.is_empty() && digits.len() <= 18 && (digits[0] != b'0' || digits.len() == 1);
+            self.at = at;
+            let len = at - start;
+            let plain = len != 0 && len <= 18 && (self.bytes[start] != b'0' || len == 1);
             if !plain || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
                 return None;
             }
-            Some(digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+            Some(n)
         }
 
         fn literal(&mut self, word: &[u8]) -> Option<Kind> {
@@ -886,12 +891,18 @@ mod simple {
                 b'f' => self.literal(b"false"),
                 b'n' => self.literal(b"null"),
                 b'[' => self.array(depth + 1),
-                b'{' => {
-                    self.object(depth + 1, |c, _| c.value(depth + 1).map(drop))?;
-                    Some(Kind::Other)
-                }
+                b'{' => self.nested_object(depth + 1),
                 _ => None,
             }
+        }
+
+        /// Out of line: claims rarely nest objects, and inlined here it made
+        /// every value pay for its stack frame.
+        #[cold]
+        #[inline(never)]
+        fn nested_object(&mut self, depth: usize) -> Option<Kind> {
+            self.object(depth, |c, _| c.value(depth).map(drop))?;
+            Some(Kind::Other)
         }
 
         fn array(&mut self, depth: usize) -> Option<Kind> {
