@@ -4,7 +4,7 @@
 //! raw check of the same bytes; asserts nothing about speed.
 //!
 //! - raw: the signature check alone, key pre-parsed: aws-lc-rs for every
-//!   algorithm, and ed25519-dalek for Ed25519;
+//!   algorithm, and ed25519-dalek (`verify` and `verify_strict`) for Ed25519;
 //! - tokenkeep `verify`, header cache hit: the key set has verified a token
 //!   with this header before (every token after an IdP's first);
 //! - tokenkeep `verify`, first sight of a header: the key set's header cache

@@ -197,6 +197,12 @@ fn eddsa(now: u64) -> Case {
                         .is_ok_and(|sig| ed25519_dalek::Verifier::verify(&dalek, m, &sig).is_ok())
                 }),
             },
+            Raw {
+                name: "ed25519-dalek-strict",
+                check: Box::new(move |m, s| {
+                    ed25519_dalek::Signature::from_slice(s).is_ok_and(|sig| dalek.verify_strict(m, &sig).is_ok())
+                }),
+            },
         ],
         raw_ring: Box::new(move |m, s| ring_key.verify(m, s).is_ok()),
         jsonwebtoken_key: jsonwebtoken::DecodingKey::from_ed_components(&x64).expect("jwt key"),

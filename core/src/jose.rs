@@ -19,11 +19,14 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(false),
 );
 
+/// Decodes canonical unpadded base64url. base64-simd's strict decoder: the
+/// URL-safe alphabet only, no padding, zero trailing bits (the same rules as
+/// `B64`, proven in the tests below); so are [`b64_decode_uninit`] and
+/// [`b64_is_canonical`].
 pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = vec![0; b64_decoded_len(s.len())?];
-    let n = b64_decode_into(s, &mut out)?;
-    out.truncate(n);
-    Some(out)
+    b64_decoded_len(s.len())?;
+    // Into a buffer of the exact length, not zeroed first.
+    base64_simd::URL_SAFE_NO_PAD.decode_to_vec(s.as_bytes()).ok()
 }
 
 /// Bytes that `len` characters of unpadded base64url decode to; `None` for a
@@ -35,16 +38,19 @@ pub(crate) fn b64_decoded_len(len: usize) -> Option<usize> {
     }
 }
 
-/// Decodes canonical unpadded base64url into `out` (at least
-/// [`b64_decoded_len`] long); the decoded length, or `None` when `s` is not
-/// canonical base64url.
-pub(crate) fn b64_decode_into(s: &str, out: &mut [u8]) -> Option<usize> {
-    use base64_simd::AsOut as _;
+/// Decodes canonical unpadded base64url into `out`, which need not be
+/// initialized; the decoded bytes, or `None` when `s` is not canonical or `out`
+/// is too short.
+pub(crate) fn b64_decode_uninit<'o>(s: &str, out: &'o mut [std::mem::MaybeUninit<u8>]) -> Option<&'o [u8]> {
     let len = b64_decoded_len(s.len())?;
     let out = out.get_mut(..len)?;
-    // base64-simd's strict decoder: the URL-safe alphabet only, no padding,
-    // zero trailing bits (the same rules as `B64`, proven in the tests below).
-    base64_simd::URL_SAFE_NO_PAD.decode(s.as_bytes(), out.as_out()).ok().map(|decoded| decoded.len())
+    base64_simd::URL_SAFE_NO_PAD.decode(s.as_bytes(), base64_simd::Out::from_uninit_slice(out)).ok().map(|d| &*d)
+}
+
+/// Whether `s` is canonical unpadded base64url (what [`b64_decode_uninit`]
+/// accepts), without decoding it.
+pub(crate) fn b64_is_canonical(s: &str) -> bool {
+    b64_decoded_len(s.len()).is_some() && base64_simd::URL_SAFE_NO_PAD.check(s.as_bytes()).is_ok()
 }
 
 pub(crate) fn b64_encode(bytes: &[u8]) -> String {
@@ -325,20 +331,30 @@ impl Names {
 }
 
 /// What one pass over the claims JSON found.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct ClaimsScan {
     pub registered: Registered,
     pub names: Names,
 }
 
-/// Scans the claims JSON: strictness, registered claims and member names,
-/// without building a tree. `Ok(None)` when the JSON is valid but not an object.
-/// (From `&str`: UTF-8 was checked once for the whole text, not per string.)
-pub(crate) fn scan_claims(json: &str) -> Result<Option<ClaimsScan>, serde_json::Error> {
-    if let Some(scan) = simple::scan(json) {
-        return Ok(Some(scan));
+/// Scans the claims JSON into `out` (which starts as the default): strictness,
+/// registered claims and member names, without building a tree. `Ok(false)`
+/// when the JSON is valid but not an object. Written in place, so the result
+/// is not moved through each layer. (From `&str`: UTF-8 was checked once for
+/// the whole text, not per string.)
+pub(crate) fn scan_claims_into(json: &str, out: &mut ClaimsScan) -> Result<bool, serde_json::Error> {
+    if simple::scan_into(json, out) {
+        return Ok(true);
     }
-    scan_claims_with_serde(json)
+    // The fast path may have written part of `out` before it gave up.
+    *out = ClaimsScan::default();
+    Ok(match scan_claims_with_serde(json)? {
+        Some(scan) => {
+            *out = scan;
+            true
+        }
+        None => false,
+    })
 }
 
 /// The authority: serde_json with visitors that keep nothing but the facts.
@@ -719,7 +735,7 @@ impl<'de> Visitor<'de> for AudSeed {
 /// accepts a subset of what serde_json accepts and finds the same facts
 /// (proven by the property tests below).
 mod simple {
-    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, Names, Registered, Text};
+    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, Text};
 
     /// Deeper nesting is left to serde_json (which refuses past 128).
     const MAX_DEPTH: usize = 32;
@@ -747,14 +763,40 @@ mod simple {
         at + bytes[at..].iter().take_while(|&&b| b != b'"' && b != b'\\' && b >= 0x20).count()
     }
 
-    /// A name's length and first bytes: equal fingerprints of names shorter
-    /// than 8 bytes mean equal names.
-    fn fingerprint(name: &[u8]) -> u64 {
-        let mut word = [0u8; 8];
-        let n = name.len().min(7);
-        word[..n].copy_from_slice(&name[..n]);
-        word[7] = name.len() as u8;
-        u64::from_le_bytes(word)
+    /// The length and first bytes of the name at `bytes[start..end]`: equal
+    /// fingerprints of names shorter than 8 bytes mean equal names. One load
+    /// of the 8 bytes at `start` when the text has them (it nearly always
+    /// does: the name's value follows), masked to the name.
+    fn fingerprint(bytes: &[u8], start: usize, end: usize) -> u64 {
+        let len = end - start;
+        let keep = len.min(7);
+        let head = match bytes.get(start..start + 8) {
+            Some(eight) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(eight);
+                u64::from_le_bytes(word) & ((1u64 << (8 * keep)) - 1)
+            }
+            None => {
+                let mut word = [0u8; 8];
+                word[..keep].copy_from_slice(&bytes[start..start + keep]);
+                u64::from_le_bytes(word)
+            }
+        };
+        head | (u64::from(len as u8) << 56)
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn fingerprint_by_load_equals_fingerprint_by_copy() {
+        for name in ["", "a", "iss", "abcdefg", "abcdefgh", "a name longer than a word"] {
+            let alone = fingerprint(name.as_bytes(), 0, name.len());
+            let followed = format!("{name}\":\"a value\"}}");
+            assert_eq!(fingerprint(followed.as_bytes(), 0, name.len()), alone, "{name}");
+            let other = format!("{}x\":1}}", name.get(..name.len().saturating_sub(1)).unwrap_or_default());
+            if name.len() < 8 && !name.ends_with('x') && !name.is_empty() {
+                assert_ne!(fingerprint(other.as_bytes(), 0, name.len()), alone, "{name} vs {other}");
+            }
+        }
     }
 
     struct Cursor<'a> {
@@ -770,12 +812,22 @@ mod simple {
         Other,
     }
 
+    #[cfg(test)]
     pub(super) fn scan(json: &str) -> Option<ClaimsScan> {
+        let mut out = ClaimsScan::default();
+        scan_into(json, &mut out).then_some(out)
+    }
+
+    /// Whether the fast path could read `json`; when not, `out` may be partly
+    /// written and the caller asks serde_json.
+    pub(super) fn scan_into(json: &str, out: &mut ClaimsScan) -> bool {
         let mut c = Cursor { bytes: json.as_bytes(), at: 0 };
         c.skip_ws();
-        let scan = c.claims_object()?;
+        if c.claims_object(out).is_none() {
+            return false;
+        }
         c.skip_ws();
-        (c.at == c.bytes.len()).then_some(scan)
+        c.at == c.bytes.len()
     }
 
     impl Cursor<'_> {
@@ -807,15 +859,20 @@ mod simple {
 
         fn integer(&mut self) -> Option<u64> {
             let start = self.at;
-            while let Some(b'0'..=b'9') = self.peek() {
-                self.at += 1;
+            let (mut at, mut n) = (start, 0u64);
+            // One pass: digits are read and summed together (at most 18 are
+            // summed, so no overflow; a longer run is refused below).
+            while let Some(&d @ b'0'..=b'9') = self.bytes.get(at) {
+                n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                at += 1;
             }
-            let digits = &self.bytes[start..self.at];
-            let plain = !digits.is_empty() && digits.len() <= 18 && (digits[0] != b'0' || digits.len() == 1);
+            self.at = at;
+            let len = at - start;
+            let plain = len != 0 && len <= 18 && (self.bytes[start] != b'0' || len == 1);
             if !plain || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
                 return None;
             }
-            Some(digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+            Some(n)
         }
 
         fn literal(&mut self, word: &[u8]) -> Option<Kind> {
@@ -834,12 +891,18 @@ mod simple {
                 b'f' => self.literal(b"false"),
                 b'n' => self.literal(b"null"),
                 b'[' => self.array(depth + 1),
-                b'{' => {
-                    self.object(depth + 1, |c, _| c.value(depth + 1).map(drop))?;
-                    Some(Kind::Other)
-                }
+                b'{' => self.nested_object(depth + 1),
                 _ => None,
             }
+        }
+
+        /// Out of line: claims rarely nest objects, and inlined here it made
+        /// every value pay for its stack frame.
+        #[cold]
+        #[inline(never)]
+        fn nested_object(&mut self, depth: usize) -> Option<Kind> {
+            self.object(depth, |c, _| c.value(depth).map(drop))?;
+            Some(Kind::Other)
         }
 
         fn array(&mut self, depth: usize) -> Option<Kind> {
@@ -884,7 +947,7 @@ mod simple {
                 self.skip_ws();
                 let name = self.string()?;
                 let text = &self.bytes[name.0 as usize..name.1 as usize];
-                let print = fingerprint(text);
+                let print = fingerprint(self.bytes, name.0 as usize, name.1 as usize);
                 let same = |&(p, a, b): &(u64, u32, u32)| {
                     p == print && (text.len() < 8 || &self.bytes[a as usize..b as usize] == text)
                 };
@@ -909,9 +972,8 @@ mod simple {
             }
         }
 
-        fn claims_object(&mut self) -> Option<ClaimsScan> {
-            let mut registered = Registered::default();
-            let mut names = Names::default();
+        fn claims_object(&mut self, out: &mut ClaimsScan) -> Option<()> {
+            let ClaimsScan { registered, names } = out;
             let text = |kind: Kind| match kind {
                 Kind::Str(a, b) => Member::Is(Text::At(a, b)),
                 _ => Member::WrongType,
@@ -934,8 +996,7 @@ mod simple {
                     }
                 }
                 Some(())
-            })?;
-            Some(ClaimsScan { registered, names })
+            })
         }
 
         fn audiences(&mut self) -> Option<Member<Audiences>> {
@@ -974,6 +1035,8 @@ pub(crate) struct CompactParts<'t> {
     pub header_b64: &'t str,
     pub payload_b64: &'t str,
     pub signature_b64: &'t str,
+    /// Whether `signature_b64` is canonical base64url (checked without decoding).
+    pub signature_canonical: bool,
     /// `header_b64 + "." + payload_b64`: the bytes that were signed.
     pub signing_input: &'t str,
 }
@@ -989,9 +1052,12 @@ pub(crate) fn split_compact(token: &str) -> Result<CompactParts<'_>, SplitError>
     let Some(second) = memchr::memchr(b'.', &bytes[first + 1..]).map(|i| first + 1 + i) else {
         return Err(SplitError::PartCount);
     };
-    // Two dots found; a JWE's five parts leave two more.
+    // Two dots found; a JWE's five parts leave two more. A canonical
+    // signature has no dot (it is not in the alphabet): one pass over the
+    // last part checks both, and dots are looked for only when it fails.
     let rest = &bytes[second + 1..];
-    if memchr::memchr(b'.', rest).is_some() {
+    let signature_canonical = b64_is_canonical(&token[second + 1..]);
+    if !signature_canonical && memchr::memchr(b'.', rest).is_some() {
         return Err(match memchr::memchr_iter(b'.', rest).count() {
             2 => SplitError::Jwe,
             _ => SplitError::PartCount,
@@ -1001,6 +1067,7 @@ pub(crate) fn split_compact(token: &str) -> Result<CompactParts<'_>, SplitError>
         header_b64: &token[..first],
         payload_b64: &token[first + 1..second],
         signature_b64: &token[second + 1..],
+        signature_canonical,
         signing_input: &token[..second],
     })
 }
@@ -1104,6 +1171,32 @@ mod tests {
         fn fast_base64url_agrees_with_the_strict_engine(s in "[A-Za-z0-9_=+/ .\\-]{0,70}") {
             let reference = B64.decode(s.as_bytes()).ok();
             proptest::prop_assert_eq!(b64_decode(&s), reference);
+        }
+
+        /// The check without output refuses exactly what the decoder refuses
+        /// (long enough for several SIMD blocks).
+        #[test]
+        fn base64url_check_agrees_with_the_decoder(s in "[A-Za-z0-9_=+/ .\\-]{0,200}") {
+            proptest::prop_assert_eq!(b64_is_canonical(&s), b64_decode(&s).is_some());
+        }
+
+        /// One character of a valid encoding replaced, anywhere (the tail's
+        /// trailing bits included).
+        #[test]
+        fn base64url_check_agrees_on_near_misses(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 1..300),
+            at in proptest::num::usize::ANY,
+            c in "[A-Za-z0-9_=+/ .\\-]",
+        ) {
+            let mut s = b64_encode(&bytes);
+            let at = at % s.len();
+            s.replace_range(at..at + 1, &c);
+            proptest::prop_assert_eq!(b64_is_canonical(&s), b64_decode(&s).is_some());
+        }
+
+        #[test]
+        fn base64url_check_accepts_what_was_encoded(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            proptest::prop_assert!(b64_is_canonical(&b64_encode(&bytes)));
         }
 
         #[test]

@@ -15,8 +15,8 @@
 use crate::alg::Algorithm;
 use crate::header_cache::HeaderCache;
 use crate::jose::{
-    self, Audiences, Member, Names, Registered, b64_decode, b64_decode_into, b64_decoded_len, is_duplicate_error,
-    parse_strict_json, split_compact,
+    self, Audiences, ClaimsScan, Member, Names, Registered, b64_decode, b64_decode_uninit, b64_decoded_len,
+    is_duplicate_error, parse_strict_json, split_compact,
 };
 use crate::jwk::{KeySet, VerificationKey};
 use crate::policy::{Policy, SubjectRule};
@@ -301,8 +301,12 @@ pub(crate) fn check_parsed_natively(
 ) -> Result<Verified, Failure> {
     let times = check_policy_rules(&parsed, policy, now).map_err(Failure::Rule)?;
     let candidates = select_keys(keys, &parsed.header).map_err(Failure::Rule)?;
-    let (alg, input, signature) = (parsed.header.alg, parsed.signing_input.as_bytes(), parsed.signature());
-    let Some(key) = candidates.iter().find(|k| k.verify_signature(alg, input, signature)) else {
+    let (alg, input) = (parsed.header.alg, parsed.signing_input.as_bytes());
+    let matched = with_signature(parsed.signature_b64, |signature| {
+        candidates.iter().find(|k| k.verify_signature(alg, input, signature))
+    });
+    // `None` only if the signature was not base64url, which parsing refused.
+    let Some(key) = matched.ok_or(Failure::Rule(malformed(Malformed::Base64)))? else {
         return Err(Failure::BadSignature { kid: parsed.header.kid.as_deref().map(sanitize) });
     };
     times.check(now).map_err(Failure::Rule)?;
@@ -342,7 +346,7 @@ pub(crate) fn prepare_parsed(
     let candidates = select_keys(keys, &parsed.header)?.iter().cloned().collect();
     Ok(PendingCheck {
         signing_input: parsed.signing_input.as_bytes().to_vec(),
-        signature: parsed.signature().to_vec(),
+        signature: b64_decode(parsed.signature_b64).ok_or(malformed(Malformed::Base64))?,
         candidates,
         header: parsed.header,
         claims: parsed.claims,
@@ -396,11 +400,16 @@ pub(crate) fn check_policy_rules(
 /// other algorithm; larger ones (RSA up to 8192 bits) go to the heap.
 const INLINE_SIGNATURE: usize = 512;
 
-// Inline so that a signature is never allocated; it lives on the stack for one check.
-#[allow(clippy::large_enum_variant)]
-enum Signature {
-    Inline { bytes: [u8; INLINE_SIGNATURE], len: usize },
-    Heap(Vec<u8>),
+/// Decodes a signature segment onto this frame's stack (never zeroed, never
+/// moved, never allocated up to [`INLINE_SIGNATURE`] bytes) and hands it to
+/// `check`; `None` when the segment is not canonical base64url.
+fn with_signature<R>(b64: &str, check: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    if b64_decoded_len(b64.len())? <= INLINE_SIGNATURE {
+        let mut inline = [std::mem::MaybeUninit::<u8>::uninit(); INLINE_SIGNATURE];
+        b64_decode_uninit(b64, &mut inline).map(check)
+    } else {
+        b64_decode(b64).map(|heap| check(&heap))
+    }
 }
 
 /// A token whose structure and header passed; nothing else checked yet.
@@ -411,7 +420,9 @@ pub struct ParsedToken<'t> {
     pub(crate) claims: Claims,
     pub(crate) names: Names,
     pub(crate) signing_input: &'t str,
-    signature: Signature,
+    /// Checked to be canonical base64url; decoded only where it is checked,
+    /// so the parsed token stays small (it is moved a few times per token).
+    signature_b64: &'t str,
     header_segment: &'t str,
     /// The cache that missed this header: it learns it if the token verifies.
     remember_header_in: Option<&'t HeaderCache>,
@@ -444,13 +455,6 @@ impl ParsedToken<'_> {
     pub fn header(&self) -> &TokenHeader {
         &self.header
     }
-
-    fn signature(&self) -> &[u8] {
-        match &self.signature {
-            Signature::Inline { bytes, len } => &bytes[..*len],
-            Signature::Heap(v) => v,
-        }
-    }
 }
 
 fn malformed(m: Malformed) -> Rejection {
@@ -479,15 +483,18 @@ pub(crate) fn parse_token<'t>(
         Some((c, None)) => (parse_header(parts.header_b64)?, Some(c)),
         None => (parse_header(parts.header_b64)?, None),
     };
-    let (claims, names) = parse_claims(parts.payload_b64)?;
-    let signature = decode_signature(parts.signature_b64).ok_or(malformed(Malformed::Base64))?;
+    let mut scan = ClaimsScan::default();
+    let json = parse_claims(parts.payload_b64, &mut scan)?;
+    if !parts.signature_canonical {
+        return Err(malformed(Malformed::Base64));
+    }
     Ok(ParsedToken {
         token_len: token.len(),
         header,
-        claims,
-        names,
+        claims: Claims { json, registered: scan.registered, map: OnceLock::new() },
+        names: scan.names,
         signing_input: parts.signing_input,
-        signature,
+        signature_b64: parts.signature_b64,
         header_segment: parts.header_b64,
         remember_header_in,
     })
@@ -540,31 +547,19 @@ fn parse_header(b64: &str) -> Result<TokenHeader, Rejection> {
 }
 
 /// The claims rules that need no policy: canonical base64url, one strict JSON
-/// object. The decoded JSON is kept (it becomes [`Claims::json`]).
-fn parse_claims(b64: &str) -> Result<(Claims, Names), Rejection> {
+/// object, scanned into `scan`. The decoded JSON is returned (it becomes
+/// [`Claims::json`]).
+fn parse_claims(b64: &str, scan: &mut ClaimsScan) -> Result<Box<str>, Rejection> {
     let bytes = b64_decode(b64).ok_or(malformed(Malformed::Base64))?;
     // JSON text is UTF-8: checked once for the whole text (a token with
     // invalid UTF-8 and a repeated member is `bad_claims_json`, whichever
     // comes first).
     let json = String::from_utf8(bytes).map_err(|_| malformed(Malformed::ClaimsJson))?;
-    let scan = match jose::scan_claims(&json) {
-        Ok(Some(scan)) => scan,
-        Ok(None) => return Err(malformed(Malformed::ClaimsJson)),
-        Err(e) if is_duplicate_error(&e) => return Err(malformed(Malformed::DuplicateMember)),
-        Err(_) => return Err(malformed(Malformed::ClaimsJson)),
-    };
-    let claims = Claims { json: json.into_boxed_str(), registered: scan.registered, map: OnceLock::new() };
-    Ok((claims, scan.names))
-}
-
-fn decode_signature(b64: &str) -> Option<Signature> {
-    let len = b64_decoded_len(b64.len())?;
-    if len <= INLINE_SIGNATURE {
-        let mut bytes = [0u8; INLINE_SIGNATURE];
-        let len = b64_decode_into(b64, &mut bytes)?;
-        Some(Signature::Inline { bytes, len })
-    } else {
-        b64_decode(b64).map(Signature::Heap)
+    match jose::scan_claims_into(&json, scan) {
+        Ok(true) => Ok(json.into_boxed_str()),
+        Ok(false) => Err(malformed(Malformed::ClaimsJson)),
+        Err(e) if is_duplicate_error(&e) => Err(malformed(Malformed::DuplicateMember)),
+        Err(_) => Err(malformed(Malformed::ClaimsJson)),
     }
 }
 

@@ -17,6 +17,10 @@ pub(crate) struct EcKey {
     parsed: signature::ParsedPublicKey,
 }
 
+/// Ed25519 public key, parsed once (aws-lc's `ED25519_verify`: `s` below the
+/// group order, `R` compared as encoded, like ed25519-dalek's `verify`).
+pub(crate) struct Ed25519Key(signature::ParsedPublicKey);
+
 pub(crate) struct HmacKey {
     alg: Algorithm,
     key: hmac::Key,
@@ -64,6 +68,15 @@ pub(super) fn ec_verify(key: &EcKey, alg: Algorithm, message: &[u8], sig: &[u8])
         Curve::P384 => Algorithm::ES384,
     };
     alg == expected && key.parsed.verify_sig(message, sig).is_ok()
+}
+
+/// `key` was vetted (canonical encoding, not of small order) by the caller.
+pub(super) fn ed25519_key(key: ed25519_dalek::VerifyingKey) -> Result<Ed25519Key, InvalidKeyMaterial> {
+    signature::ParsedPublicKey::new(&signature::ED25519, key.as_bytes()).map(Ed25519Key).map_err(|_| InvalidKeyMaterial)
+}
+
+pub(super) fn ed25519_verify(key: &Ed25519Key, message: &[u8], sig: &[u8]) -> bool {
+    key.0.verify_sig(message, sig).is_ok()
 }
 
 fn hmac_alg(alg: Algorithm) -> Option<hmac::Algorithm> {
