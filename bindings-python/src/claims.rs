@@ -1,6 +1,7 @@
 //! Claims as Python objects, built in one pass by a serde visitor that
 //! creates the dict, lists, strings and numbers directly (no intermediate
-//! tree): JSON objects become dicts, arrays lists, integers ints (any size),
+//! tree): JSON objects become dicts, arrays lists, integers ints (floats past
+//! 64 bits, as serde_json reads them, the same as the core's own tree),
 //! other numbers floats, `null` None.
 
 use pyo3::prelude::*;
@@ -9,15 +10,14 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use std::fmt;
 use tokenkeep::Claims;
 
-/// The claims of a verified token as a new dict.
+/// The claims of a verified token as a new dict, built in one pass over the
+/// claims JSON the token carried (the core's strict parser already accepted
+/// it: one object, no member repeated), without the core's `Value` tree.
 pub(crate) fn to_dict<'py>(py: Python<'py>, claims: &Claims) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    for (name, value) in claims.as_map() {
-        let value =
-            PyValue(py).deserialize(value).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        dict.set_item(PyString::new(py, name), value)?;
-    }
-    Ok(dict)
+    let mut json = serde_json::Deserializer::from_str(claims.json());
+    let value =
+        PyValue(py).deserialize(&mut json).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    value.cast_into::<PyDict>().map_err(|_| pyo3::exceptions::PyValueError::new_err("the claims are not a JSON object"))
 }
 
 fn py_err<E: de::Error>(e: PyErr) -> E {
