@@ -17,15 +17,15 @@ TTL, default 60: the tests lower it to watch an outage served from cache),
 ``READY_TIMEOUT`` (seconds to wait for keys at startup, default 10).
 
 The outbound side (the JWT-SVID incident's: a backend that logged in to
-Vault once with its JWT and lost Vault an hour later), on when ``VAULT_ROLE``
-is set: a Vault token from JWT login with the workload's JWT file, renewed
-and replaced by tokenkeep, and a database lease (``database/creds/<role>``)
-read with it, whose credentials feed a psycopg connection that is replaced
-on every lease rotation. ``GET /orders/db`` queries the database;
-``/health`` shows the token's and the lease's age and expiry. Settings:
-``VAULT_ADDR`` (or ``BAO_ADDR``), ``VAULT_ROLE``, ``VAULT_JWT_FILE``,
-``VAULT_AUTH_MOUNT`` (default ``jwt``), ``DB_LEASE_PATH`` (default
-``database/creds/app``) and libpq's ``PGHOST``, ``PGPORT``, ``PGDATABASE``.
+Vault once with its JWT and lost Vault an hour later): with ``VAULT_ROLE``
+set, a Vault token from JWT login with the workload's JWT file, renewed and
+replaced by tokenkeep; with ``DB_LEASE_PATH`` set too, a database lease
+(e.g. ``database/creds/app``) read with that token, whose credentials feed
+a psycopg connection replaced on every lease rotation. ``GET /orders/db``
+queries the database; ``/health`` shows the token's and the lease's age and
+expiry. Settings: ``VAULT_ADDR`` (or ``BAO_ADDR``), ``VAULT_ROLE``,
+``VAULT_JWT_FILE``, ``VAULT_AUTH_MOUNT`` (default ``jwt``), ``DB_LEASE_PATH``
+and libpq's ``PGHOST``, ``PGPORT``, ``PGDATABASE``.
 
 The verifier and the Vault handles are built at import, so ``gunicorn
 --preload`` shares them with its workers; tokenkeep restarts their background
@@ -137,8 +137,9 @@ if os.environ.get("VAULT_ROLE"):
         jwt_file=os.environ["VAULT_JWT_FILE"],
         auth_mount=os.environ.get("VAULT_AUTH_MOUNT", "jwt"),
     )
-    db_lease = tokenkeep.VaultLease(vault_token, path=os.environ.get("DB_LEASE_PATH", "database/creds/app"))
-    database = Database(db_lease)
+    if os.environ.get("DB_LEASE_PATH"):
+        db_lease = tokenkeep.VaultLease(vault_token, path=os.environ["DB_LEASE_PATH"])
+        database = Database(db_lease)
 
 handles = [h for h in (verifier, vault_token, db_lease) if h is not None]
 tokenkeep_lifespan = lifespan(*handles, timeout=float(os.environ.get("READY_TIMEOUT", "10")))
@@ -182,9 +183,10 @@ async def orders_db(user: Principal[UserClaims] = Security(auth, scopes=["orders
 def health() -> Dict[str, Any]:
     issuers: List[Dict[str, Any]] = verifier.health()
     body: Dict[str, Any] = {"pid": os.getpid(), "ready": verifier.ready(0), "issuers": issuers}
-    if vault_token is not None and db_lease is not None and database is not None:
-        # Each: state, token_age_seconds, expires_in_seconds, next refresh, failures.
+    # Each: state, token_age_seconds, expires_in_seconds, next refresh, failures.
+    if vault_token is not None:
         body["vault_token"] = vault_token.health()
+    if db_lease is not None and database is not None:
         body["database_lease"] = db_lease.health()
         body["database_connections"] = database.connections
     return body
