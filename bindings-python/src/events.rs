@@ -12,8 +12,10 @@ use tokenkeep::{Event, FieldValue, Listeners};
 
 static EMIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Forwards every event of `listeners` to Python logging.
-pub(crate) fn forward_to_logging(listeners: &Listeners) {
+/// Callbacks that forward every event to Python logging, for a handle to
+/// start with (so its first event is not missed).
+pub(crate) fn logging_listeners() -> Listeners {
+    let listeners = Listeners::default();
     listeners.add(|event: &Event| {
         let event = event.clone();
         dispatch::run(move |py| {
@@ -22,6 +24,7 @@ pub(crate) fn forward_to_logging(listeners: &Listeners) {
             }
         });
     });
+    listeners
 }
 
 fn emit(py: Python<'_>, event: &Event) -> PyResult<()> {

@@ -291,9 +291,13 @@ credential_class!(VaultToken, "VaultToken", {
     fn new(py: Python<'_>, role: Option<Bound<'_, PyAny>>, options: Option<Bound<'_, PyDict>>) -> PyResult<VaultToken> {
         errors::guard(|| {
             let spec: VaultTokenSpec = spec(py, &[("role", role.as_ref())], options.as_ref())?;
-            let inner = tokenkeep::outbound::VaultToken::start_on(&tokenkeep::Runtime::global(), &spec, None)
-                .map_err(|e| errors::spec(py, &e))?;
-            events::forward_to_logging(inner.events());
+            let inner = tokenkeep::outbound::VaultToken::start_on_with_listeners(
+                &tokenkeep::Runtime::global(),
+                &spec,
+                None,
+                events::logging_listeners(),
+            )
+            .map_err(|e| errors::spec(py, &e))?;
             Ok(VaultToken { inner })
         })
     }
@@ -318,9 +322,12 @@ credential_class!(VaultSecret, "VaultSecret", {
         errors::guard(|| {
             let spec: VaultSecretSpec =
                 spec(py, &[("mount", mount.as_ref()), ("path", path.as_ref())], options.as_ref())?;
-            let inner =
-                tokenkeep::outbound::VaultSecret::start(&token.inner, &spec).map_err(|e| errors::spec(py, &e))?;
-            events::forward_to_logging(inner.events());
+            let inner = tokenkeep::outbound::VaultSecret::start_with_listeners(
+                &token.inner,
+                &spec,
+                events::logging_listeners(),
+            )
+            .map_err(|e| errors::spec(py, &e))?;
             Ok(VaultSecret { inner })
         })
     }
@@ -345,8 +352,8 @@ credential_class!(VaultLease, "VaultLease", {
         errors::guard(|| {
             let spec: VaultLeaseSpec = spec(py, &[("path", path.as_ref())], options.as_ref())?;
             let inner =
-                tokenkeep::outbound::VaultLease::start(&token.inner, &spec).map_err(|e| errors::spec(py, &e))?;
-            events::forward_to_logging(inner.events());
+                tokenkeep::outbound::VaultLease::start_with_listeners(&token.inner, &spec, events::logging_listeners())
+                    .map_err(|e| errors::spec(py, &e))?;
             Ok(VaultLease { inner })
         })
     }
@@ -364,9 +371,12 @@ credential_class!(FileToken, "FileToken", {
     fn new(py: Python<'_>, path: Option<Bound<'_, PyAny>>, options: Option<Bound<'_, PyDict>>) -> PyResult<FileToken> {
         errors::guard(|| {
             let spec: FileTokenSpec = spec(py, &[("path", path.as_ref())], options.as_ref())?;
-            let inner = tokenkeep::outbound::FileToken::start_on(&tokenkeep::Runtime::global(), &spec)
-                .map_err(|e| errors::spec(py, &e))?;
-            events::forward_to_logging(inner.events());
+            let inner = tokenkeep::outbound::FileToken::start_on_with_listeners(
+                &tokenkeep::Runtime::global(),
+                &spec,
+                events::logging_listeners(),
+            )
+            .map_err(|e| errors::spec(py, &e))?;
             Ok(FileToken { inner })
         })
     }
@@ -390,9 +400,13 @@ credential_class!(HmacKeyring, "HmacKeyring", {
         errors::guard(|| {
             let spec: HmacKeyringSpec = spec(py, &[], options.as_ref())?;
             let token = token.as_ref().map(|t| &t.inner);
-            let inner = tokenkeep::outbound::HmacKeyring::start_on(&tokenkeep::Runtime::global(), &spec, token)
-                .map_err(|e| errors::spec(py, &e))?;
-            events::forward_to_logging(inner.events());
+            let inner = tokenkeep::outbound::HmacKeyring::start_on_with_listeners(
+                &tokenkeep::Runtime::global(),
+                &spec,
+                token,
+                events::logging_listeners(),
+            )
+            .map_err(|e| errors::spec(py, &e))?;
             Ok(HmacKeyring { inner })
         })
     }

@@ -157,10 +157,12 @@ impl Verifier {
         let spec: VerifierSpec = options::read(py, options.as_any())?;
         // Forwarding is registered before the first fetch starts, so its
         // `jwks_refreshed` reaches logging too.
-        let listeners = tokenkeep::Listeners::default();
-        events::forward_to_logging(&listeners);
-        let inner = tokenkeep::Verifier::start_on_with_listeners(&tokenkeep::Runtime::global(), &spec, listeners)
-            .map_err(|e| errors::spec(py, &e))?;
+        let inner = tokenkeep::Verifier::start_on_with_listeners(
+            &tokenkeep::Runtime::global(),
+            &spec,
+            events::logging_listeners(),
+        )
+        .map_err(|e| errors::spec(py, &e))?;
         Ok(Verifier { inner })
     }
 

@@ -445,7 +445,8 @@ impl KeyringState {
     /// one held, if any, becomes the previous one); `Ok(false)`: the version
     /// held already. A refusal leaves the keys held in place.
     pub fn handle_secret(&mut self, secret: &[u8], version: u64, now: UnixTime) -> Result<bool, HmacSourceError> {
-        self.handle_timeout(now);
+        // A retirement due now is overtaken by the rotation it precedes.
+        let _ = self.handle_timeout(now);
         if self.current.as_ref().is_some_and(|c| c.version == version) {
             self.succeeded();
             return Ok(false);
@@ -520,11 +521,14 @@ impl KeyringState {
         self.refused = None;
     }
 
-    /// Time passed: a previous secret past its window is dropped.
-    pub fn handle_timeout(&mut self, now: UnixTime) {
+    /// Time passed: a previous secret past its window is dropped; its
+    /// version is returned, so the host can report the retirement and
+    /// republish what the keyring offers.
+    pub fn handle_timeout(&mut self, now: UnixTime) -> Option<u64> {
         if self.previous.as_ref().is_some_and(|(_, until)| now >= *until) {
-            self.previous = None;
+            return self.previous.take().map(|(old, _)| old.version);
         }
+        None
     }
 
     /// When the previous secret stops verifying (what the keyring offers changes then).
@@ -694,7 +698,9 @@ mod tests {
         assert_eq!(until, UnixTime::from_secs(1_767_225_606), "rotation + grace, rounded up");
         assert_eq!(st.keyring(until.saturating_sub(Duration::from_millis(1))).verify(&sig, "GET", "/", b"", t), Ok(1));
         assert_eq!(st.keyring(until).verify(&sig, "GET", "/", b"", t), Err(HmacError::UnknownKeyVersion));
-        st.handle_timeout(until);
+        assert_eq!(st.handle_timeout(until.saturating_sub(Duration::from_millis(1))), None, "not yet");
+        assert_eq!(st.handle_timeout(until), Some(1), "the retired version is reported once");
+        assert_eq!(st.handle_timeout(until), None);
         assert!(st.secrets(until).unwrap().previous.is_none() && st.poll_timeout().is_none());
         let mut data = serde_json::Map::new();
         data.insert("other".into(), serde_json::Value::from("x"));

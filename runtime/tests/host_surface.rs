@@ -224,3 +224,49 @@ fn bad_specs_name_the_field() {
         assert_eq!((err.path(), err.code()), (path, code), "{doc}: {err}");
     }
 }
+
+/// A host that forwards every event (Python's logging bridge) registers its
+/// callbacks at start: the first `credential_obtained` of an outbound handle
+/// reaches them even when the first read completes before `start` returns.
+#[test]
+fn outbound_listeners_given_at_start_see_the_first_event() {
+    use tokenkeep::Listeners;
+    use tokenkeep::outbound::{FileToken, HmacKeyring};
+    let idp = idp(300);
+    let dir = tempfile::tempdir().unwrap();
+    let jwt_path = dir.path().join("jwt");
+    std::fs::write(&jwt_path, mint(&idp, "file-token")).unwrap();
+    let key_path = dir.path().join("hmac");
+    std::fs::write(&key_path, "k".repeat(48)).unwrap();
+    let runtime = tokenkeep::Runtime::global();
+
+    let recording = || {
+        let seen = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+        let listeners = Listeners::default();
+        let to = seen.clone();
+        listeners.add(move |e: &Event| to.lock().unwrap().push((e.name.clone(), e.source_kind.clone())));
+        (listeners, seen)
+    };
+
+    let (listeners, file_seen) = recording();
+    let spec = tokenkeep::spec::from_value(json!({"path": jwt_path.display().to_string()})).unwrap();
+    let file = FileToken::start_on_with_listeners(&runtime, &spec, listeners).unwrap();
+    file.ready_blocking(Duration::from_secs(10)).expect("the token file is read");
+
+    let (listeners, ring_seen) = recording();
+    let spec = tokenkeep::spec::from_value(json!({"file": key_path.display().to_string()})).unwrap();
+    let ring = HmacKeyring::start_on_with_listeners(&runtime, &spec, None, listeners).unwrap();
+    ring.ready_blocking(Duration::from_secs(10)).expect("the key file is read");
+
+    // The events are emitted before `ready` is released, so they are recorded
+    // by now, from the very first one (the file read's attempt).
+    for (seen, kind, first) in
+        [(&file_seen, "file_token", "credential_attempt_started"), (&ring_seen, "hmac_keyring", "credential_obtained")]
+    {
+        let seen = seen.lock().unwrap().clone();
+        assert!(seen.first().is_some_and(|(name, k)| name == first && k == kind), "{kind}: events seen {seen:?}");
+        assert!(seen.iter().any(|(name, _)| name == "credential_obtained"), "{kind}: events seen {seen:?}");
+    }
+    file.close_blocking();
+    ring.close_blocking();
+}

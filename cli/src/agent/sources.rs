@@ -15,7 +15,7 @@ use crate::output::Failure;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokenkeep::outbound::{
     Credential, CredentialHealth, CredentialKind, FileToken, HmacKeyring, VaultLease, VaultSecret, VaultToken,
 };
@@ -62,25 +62,23 @@ impl Handle {
         self.0.is_usable()
     }
 
-    /// The bytes the sink should hold now, and when they change without a
-    /// rotation (an HMAC keyring's previous secret leaving at its `valid_until`).
-    fn render(&self, field: Option<&str>) -> (Rendered, Option<Duration>) {
-        let Ok(value) = self.0.exposed_value() else { return (Rendered::Absent, None) };
+    /// The bytes the sink should hold now. Every change of them is a
+    /// rotation of the source (an HMAC keyring's previous secret retiring
+    /// included), so the sink is rewritten when the rotation count moves.
+    fn render(&self, field: Option<&str>) -> Rendered {
+        let Ok(value) = self.0.exposed_value() else { return Rendered::Absent };
         let value = value.into_exposed();
         if self.0.kind() == CredentialKind::HmacKeyring {
-            let until = value["previous"]["valid_until"].as_u64().map(|s| UNIX_EPOCH + Duration::from_secs(s));
-            let again_in = until.map(|u| u.duration_since(SystemTime::now()).unwrap_or_default());
             let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
             bytes.push(b'\n');
-            return (Rendered::Value(bytes), again_in);
+            return Rendered::Value(bytes);
         }
-        let rendered = match &value {
+        match &value {
             // A token file holds the token, not a JSON string.
             Value::String(token) => Rendered::Value(token.as_bytes().to_vec()),
             Value::Object(object) => render_object(object, field),
             _ => Rendered::Absent,
-        };
-        (rendered, None)
+        }
     }
 }
 
@@ -356,7 +354,7 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
     loop {
         let seen = rotations.count();
         let mut retry = false;
-        let (rendered, again_in) = source.handle.render(source.field.as_deref());
+        let rendered = source.handle.render(source.field.as_deref());
         match (&source.sink, rendered) {
             (_, Rendered::Absent) => {}
             (None, Rendered::Value(_)) => {
@@ -388,12 +386,7 @@ pub async fn follow(source: Arc<Source>, ready: Arc<watch::Sender<usize>>, stop:
             }
             (Some(_), Rendered::Value(_)) => {}
         }
-        let wait = match (retry, again_in) {
-            (true, Some(a)) => a.min(SINK_RETRY),
-            (true, None) => SINK_RETRY,
-            (false, Some(a)) => a,
-            (false, None) => IDLE_WAIT,
-        };
+        let wait = if retry { SINK_RETRY } else { IDLE_WAIT };
         tokio::select! {
             _ = rotations.wait(seen, wait) => {}
             () = stop.cancelled() => return,

@@ -82,21 +82,31 @@ impl FileToken {
     /// Starts following the file of `spec`; the first read is immediate.
     /// Inside a tokio runtime the task runs there, else on [`Runtime::global`].
     pub fn start(spec: &FileTokenSpec) -> Result<FileToken, SpecError> {
-        FileToken::start_at(spec, Place::current())
+        FileToken::start_at(spec, Place::current(), Listeners::default())
     }
 
     /// [`FileToken::start`] with its task on `runtime`.
     pub fn start_on(runtime: &Arc<Runtime>, spec: &FileTokenSpec) -> Result<FileToken, SpecError> {
-        FileToken::start_at(spec, Place::Owned(runtime.clone()))
+        FileToken::start_at(spec, Place::Owned(runtime.clone()), Listeners::default())
     }
 
-    fn start_at(spec: &FileTokenSpec, place: Place) -> Result<FileToken, SpecError> {
+    /// [`FileToken::start_on`] with callbacks registered before the first
+    /// read (see [`VaultToken::start_on_with_listeners`]).
+    pub fn start_on_with_listeners(
+        runtime: &Arc<Runtime>,
+        spec: &FileTokenSpec,
+        listeners: Listeners,
+    ) -> Result<FileToken, SpecError> {
+        FileToken::start_at(spec, Place::Owned(runtime.clone()), listeners)
+    }
+
+    fn start_at(spec: &FileTokenSpec, place: Place, listeners: Listeners) -> Result<FileToken, SpecError> {
         let plan = spec.validate()?;
         let shared = Arc::new(Shared {
             path: PathBuf::from(&plan.path),
             change_poll: plan.change_poll,
             machine: Mutex::new(TokenFileMachine::new(plan.machine, clock::seed(), clock::now())),
-            slot: Slot::new(CredentialKind::FileToken, plan.path.clone()),
+            slot: Slot::new(CredentialKind::FileToken, plan.path.clone(), listeners),
             cancel: CancellationToken::new(),
         });
         let for_task = shared.clone();

@@ -41,8 +41,6 @@ enum Source {
     File {
         path: PathBuf,
         change_poll: Duration,
-        task: Mutex<Option<Arc<Task>>>,
-        read_now: host::TaskWake,
     },
 }
 
@@ -53,6 +51,11 @@ struct Shared {
     slot: Slot<u64>,
     next_check_at: Mutex<Option<UnixTime>>,
     cancel: CancellationToken,
+    /// Reads the file (File source) or retires the previous secret when due
+    /// (both sources); `None` once close took it.
+    task: Mutex<Option<Arc<Task>>>,
+    /// Wakes the task: read the file now, or look at the retirement deadline again.
+    wake: host::TaskWake,
 }
 
 impl Shared {
@@ -96,11 +99,34 @@ impl Shared {
         }
     }
 
+    /// Drops a previous secret whose grace window is over and reports it:
+    /// `credential_previous_retired`, and a rotation (what the keyring offers
+    /// changed, so a sink rendering it is rewritten). The signing ring keeps
+    /// the retired version, which its own clock already refuses, so a late
+    /// signature gets `key_retired` rather than `unknown_key_version`.
+    fn retire_due(&self) {
+        let now = clock::now();
+        let retired = host::lock(&self.state).handle_timeout(now);
+        if retired.is_none() {
+            return;
+        }
+        let event = Event::PreviousRetired { version: retired };
+        telemetry::emit(CredentialKind::HmacKeyring, &self.slot.name, &event, now, &self.slot.listeners);
+        self.slot.rotations.bump();
+    }
+
+    /// How long until a previous secret retires (`None`: none held).
+    fn retire_in(&self) -> Option<Duration> {
+        host::lock(&self.state).poll_timeout().map(clock::until)
+    }
+
     /// Takes the KV secret's current version, if any.
     fn follow_secret(&self) {
         if let Source::Vault { secret, field, .. } = &self.source {
             if let Ok(kv) = secret.current() {
                 self.offer(|st, now| st.handle_kv_data(&kv.data, field, kv.version, now));
+                // A rotation moves the retirement deadline.
+                self.wake.notify();
             }
         }
     }
@@ -190,7 +216,7 @@ impl HmacKeyring {
     /// Starts from `spec`: a file source, or a KV field read with `token`
     /// (a secret started for this keyring and closed with it).
     pub fn start(spec: &HmacKeyringSpec, token: Option<&VaultToken>) -> Result<HmacKeyring, SpecError> {
-        HmacKeyring::start_at(spec, token, Place::current())
+        HmacKeyring::start_at(spec, token, Place::current(), Listeners::default())
     }
 
     /// [`HmacKeyring::start`] with a file source's task on `runtime`.
@@ -199,7 +225,18 @@ impl HmacKeyring {
         spec: &HmacKeyringSpec,
         token: Option<&VaultToken>,
     ) -> Result<HmacKeyring, SpecError> {
-        HmacKeyring::start_at(spec, token, Place::Owned(runtime.clone()))
+        HmacKeyring::start_at(spec, token, Place::Owned(runtime.clone()), Listeners::default())
+    }
+
+    /// [`HmacKeyring::start_on`] with callbacks registered before the first
+    /// secret can be installed (see [`VaultToken::start_on_with_listeners`]).
+    pub fn start_on_with_listeners(
+        runtime: &Arc<Runtime>,
+        spec: &HmacKeyringSpec,
+        token: Option<&VaultToken>,
+        listeners: Listeners,
+    ) -> Result<HmacKeyring, SpecError> {
+        HmacKeyring::start_at(spec, token, Place::Owned(runtime.clone()), listeners)
     }
 
     /// A keyring on field `spec.field` of `secret` (shared with other users:
@@ -234,10 +271,16 @@ impl HmacKeyring {
             Source::Vault { secret: secret.clone(), field: field.clone(), owned: false, listener: Mutex::new(None) },
             plan.keyring,
             Place::current(),
+            Listeners::default(),
         ))
     }
 
-    fn start_at(spec: &HmacKeyringSpec, token: Option<&VaultToken>, place: Place) -> Result<HmacKeyring, SpecError> {
+    fn start_at(
+        spec: &HmacKeyringSpec,
+        token: Option<&VaultToken>,
+        place: Place,
+        listeners: Listeners,
+    ) -> Result<HmacKeyring, SpecError> {
         let plan = spec.validate()?;
         let name = plan.name();
         let source = match plan.source {
@@ -258,15 +301,10 @@ impl HmacKeyring {
                 let secret = VaultSecret::start(token, &secret_spec)?;
                 Source::Vault { secret, field, owned: true, listener: Mutex::new(None) }
             }
-            HmacSourcePlan::File { path, change_poll } => Source::File {
-                path: PathBuf::from(path),
-                change_poll,
-                task: Mutex::new(None),
-                read_now: host::TaskWake::new(),
-            },
+            HmacSourcePlan::File { path, change_poll } => Source::File { path: PathBuf::from(path), change_poll },
             _ => return Err(SpecError::new("", SpecErrorCode::InvalidValue, "unknown keyring source")),
         };
-        Ok(HmacKeyring::build(name, source, plan.keyring, place))
+        Ok(HmacKeyring::build(name, source, plan.keyring, place, listeners))
     }
 
     fn build(
@@ -274,47 +312,48 @@ impl HmacKeyring {
         source: Source,
         config: tokenkeep_core::hmac_keyring::HmacKeyringConfig,
         place: Place,
+        listeners: Listeners,
     ) -> HmacKeyring {
         let shared = Arc::new(Shared {
             source,
             ring: ArcSwap::from_pointee(CoreKeyring::new(config.clone())),
             state: Mutex::new(KeyringState::new(config)),
-            slot: Slot::new(CredentialKind::HmacKeyring, name),
+            slot: Slot::new(CredentialKind::HmacKeyring, name, listeners),
             next_check_at: Mutex::new(None),
             cancel: CancellationToken::new(),
+            task: Mutex::new(None),
+            wake: host::TaskWake::new(),
         });
-        match &shared.source {
-            Source::Vault { secret, listener, .. } => {
-                let weak: Weak<Shared> = Arc::downgrade(&shared);
-                let id = secret.rotations().on_rotation(move |_| {
-                    if let Some(shared) = weak.upgrade() {
-                        shared.follow_secret();
-                    }
-                });
-                *host::lock(listener) = Some(id);
-                shared.follow_secret();
-            }
-            Source::File { task, .. } => {
-                let for_task = shared.clone();
-                *host::lock(task) = Some(Task::start(place, move || {
-                    // After a fork the parent's task is still registered on the old wake-up.
-                    if let Source::File { read_now, .. } = &for_task.source {
-                        read_now.renew();
-                    }
-                    run_file(for_task.clone())
-                }));
-            }
+        if let Source::Vault { secret, listener, .. } = &shared.source {
+            let weak: Weak<Shared> = Arc::downgrade(&shared);
+            let id = secret.rotations().on_rotation(move |_| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.follow_secret();
+                }
+            });
+            *host::lock(listener) = Some(id);
+            shared.follow_secret();
         }
+        let for_task = shared.clone();
+        *host::lock(&shared.task) = Some(Task::start(place, move || {
+            // After a fork the parent's task is still registered on the old wake-up.
+            for_task.wake.renew();
+            let shared = for_task.clone();
+            async move {
+                match shared.source {
+                    Source::File { .. } => run_file(shared).await,
+                    Source::Vault { .. } => run_retirement(shared).await,
+                }
+            }
+        }));
         let inner = Arc::new(Inner { shared, closing: AtomicBool::new(false) });
         telemetry::register(&inner);
         HmacKeyring { inner }
     }
 
     fn ensure_task(&self) {
-        if let Source::File { task, .. } = &self.inner.shared.source {
-            if let Some(task) = host::lock(task).as_ref() {
-                host::Respawn::respawn_if_forked(task.as_ref());
-            }
+        if let Some(task) = host::lock(&self.inner.shared.task).as_ref() {
+            host::Respawn::respawn_if_forked(task.as_ref());
         }
     }
 
@@ -389,9 +428,9 @@ impl HmacKeyring {
         }
         match &self.inner.shared.source {
             Source::Vault { secret, .. } => secret.refresh(),
-            Source::File { read_now, .. } => {
+            Source::File { .. } => {
                 self.ensure_task();
-                read_now.notify();
+                self.inner.shared.wake.notify();
                 true
             }
         }
@@ -414,15 +453,12 @@ impl HmacKeyring {
         }
         self.inner.shared.cancel.cancel();
         self.inner.shared.slot.mark_closed();
-        match &self.inner.shared.source {
-            Source::Vault { secret, listener, .. } => {
-                if let Some(id) = host::lock(listener).take() {
-                    secret.rotations().remove_listener(id);
-                }
-                None
+        if let Source::Vault { secret, listener, .. } = &self.inner.shared.source {
+            if let Some(id) = host::lock(listener).take() {
+                secret.rotations().remove_listener(id);
             }
-            Source::File { task, .. } => host::lock(task).as_ref().and_then(|t| t.take_join()),
         }
+        host::lock(&self.inner.shared.task).as_ref().and_then(|t| t.take_join())
     }
 
     /// Stops following the source (a KV secret started for the keyring is
@@ -507,8 +543,27 @@ impl Credential for HmacKeyring {
     }
 }
 
+/// Sleeps until the previous secret's grace window ends (forever if none is held).
+async fn retirement(shared: &Shared) {
+    match shared.retire_in() {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The Vault source's task: its reads are the secret's; this only retires.
+async fn run_retirement(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            () = retirement(&shared) => shared.retire_due(),
+            () = shared.wake.notified() => {}
+            () = shared.cancel.cancelled() => return,
+        }
+    }
+}
+
 async fn run_file(shared: Arc<Shared>) {
-    let Source::File { path, change_poll, read_now, .. } = &shared.source else { return };
+    let Source::File { path, change_poll } = &shared.source else { return };
     let change_poll = *change_poll;
     let signature = |p: &Path| {
         let p = p.to_path_buf();
@@ -533,10 +588,15 @@ async fn run_file(shared: Arc<Shared>) {
             }
         }
         *host::lock(&shared.next_check_at) = Some(clock::now() + change_poll);
-        let forced = tokio::select! {
-            () = tokio::time::sleep(change_poll) => false,
-            () = read_now.notified() => true,
-            () = shared.cancel.cancelled() => return,
+        let poll = tokio::time::sleep(change_poll);
+        tokio::pin!(poll);
+        let forced = loop {
+            tokio::select! {
+                () = &mut poll => break false,
+                () = shared.wake.notified() => break true,
+                () = retirement(&shared) => shared.retire_due(),
+                () = shared.cancel.cancelled() => return,
+            }
         };
         let now_sig = signature(path).await;
         read = forced || now_sig != seen || last_read.elapsed() >= FILE_BACKSTOP;

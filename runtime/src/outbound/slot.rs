@@ -68,13 +68,14 @@ impl<T> Slot<T> {
 }
 
 impl<T: Clone> Slot<T> {
-    pub(crate) fn new(kind: CredentialKind, name: String) -> Slot<T> {
+    /// A slot whose callbacks are in place before its task can publish.
+    pub(crate) fn new(kind: CredentialKind, name: String, listeners: Listeners) -> Slot<T> {
         Slot {
             kind,
             name,
             published: ArcSwap::from_pointee(Published::empty(CredentialError::NotYetObtained)),
             rotations: Rotations::new(),
-            listeners: Listeners::default(),
+            listeners,
             closed: AtomicBool::new(false),
             finished: Rotations::new(),
         }

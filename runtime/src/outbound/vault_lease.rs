@@ -58,8 +58,18 @@ impl VaultLease {
     /// Holds the lease of `spec`, read with `token` (on its task); the first
     /// read happens as soon as the token has a value.
     pub fn start(token: &VaultToken, spec: &VaultLeaseSpec) -> Result<VaultLease, SpecError> {
+        VaultLease::start_with_listeners(token, spec, Listeners::default())
+    }
+
+    /// [`VaultLease::start`] with callbacks registered before the first read can
+    /// publish (see [`VaultToken::start_on_with_listeners`]).
+    pub fn start_with_listeners(
+        token: &VaultToken,
+        spec: &VaultLeaseSpec,
+        listeners: Listeners,
+    ) -> Result<VaultLease, SpecError> {
         let plan = spec.validate()?;
-        let slot = Arc::new(Slot::new(CredentialKind::VaultLease, plan.path.as_str().to_owned()));
+        let slot = Arc::new(Slot::new(CredentialKind::VaultLease, plan.path.as_str().to_owned(), listeners));
         let inner = Dependent::start(token, slot, DepSlot::Lease, |s, now| {
             s.add_lease(plan.path.as_str(), plan.credential, plan.revoke_on_close, clock::seed(), now)
         })?;

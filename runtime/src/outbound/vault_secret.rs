@@ -182,8 +182,18 @@ impl VaultSecret {
     /// Follows the secret of `spec`, read with `token` (on its task); the
     /// first read happens as soon as the token has a value.
     pub fn start(token: &VaultToken, spec: &VaultSecretSpec) -> Result<VaultSecret, SpecError> {
+        VaultSecret::start_with_listeners(token, spec, Listeners::default())
+    }
+
+    /// [`VaultSecret::start`] with callbacks registered before the first read can
+    /// publish (see [`VaultToken::start_on_with_listeners`]).
+    pub fn start_with_listeners(
+        token: &VaultToken,
+        spec: &VaultSecretSpec,
+        listeners: Listeners,
+    ) -> Result<VaultSecret, SpecError> {
         let plan = spec.validate()?;
-        let slot = Arc::new(Slot::new(CredentialKind::VaultSecret, plan.name()));
+        let slot = Arc::new(Slot::new(CredentialKind::VaultSecret, plan.name(), listeners));
         let credential = plan.credential.clone();
         let inner = Dependent::start(token, slot, DepSlot::Kv, |s, now| {
             s.add_kv(plan.mount.as_str(), plan.path.as_str(), credential, clock::seed(), now)

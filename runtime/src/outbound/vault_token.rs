@@ -177,13 +177,13 @@ impl VaultToken {
     /// first login begins at once. Inside a tokio runtime the task runs
     /// there, else on [`Runtime::global`].
     pub fn start(spec: &VaultTokenSpec) -> Result<VaultToken, SpecError> {
-        VaultToken::start_at(spec, None, Place::current())
+        VaultToken::start_at(spec, None, Place::current(), Listeners::default())
     }
 
     /// [`VaultToken::start`] with the JWT from `jwt` (a [`FileToken`], a
     /// provider); the spec then has no `jwt_file`.
     pub fn start_with_jwt(spec: &VaultTokenSpec, jwt: JwtSource) -> Result<VaultToken, SpecError> {
-        VaultToken::start_at(spec, Some(jwt), Place::current())
+        VaultToken::start_at(spec, Some(jwt), Place::current(), Listeners::default())
     }
 
     /// [`VaultToken::start`] (or with `jwt`) with its task on `runtime`.
@@ -192,10 +192,28 @@ impl VaultToken {
         spec: &VaultTokenSpec,
         jwt: Option<JwtSource>,
     ) -> Result<VaultToken, SpecError> {
-        VaultToken::start_at(spec, jwt, Place::Owned(runtime.clone()))
+        VaultToken::start_at(spec, jwt, Place::Owned(runtime.clone()), Listeners::default())
     }
 
-    fn start_at(spec: &VaultTokenSpec, jwt: Option<JwtSource>, place: Place) -> Result<VaultToken, SpecError> {
+    /// [`VaultToken::start_on`] with callbacks registered before the first
+    /// login starts: a host that forwards every event (Python's `logging`
+    /// bridge) then sees the first `credential_obtained` too, which a
+    /// callback added after `start` returns can miss.
+    pub fn start_on_with_listeners(
+        runtime: &Arc<Runtime>,
+        spec: &VaultTokenSpec,
+        jwt: Option<JwtSource>,
+        listeners: Listeners,
+    ) -> Result<VaultToken, SpecError> {
+        VaultToken::start_at(spec, jwt, Place::Owned(runtime.clone()), listeners)
+    }
+
+    fn start_at(
+        spec: &VaultTokenSpec,
+        jwt: Option<JwtSource>,
+        place: Place,
+        listeners: Listeners,
+    ) -> Result<VaultToken, SpecError> {
         let spec = spec.clone().with_env(|k| std::env::var(k).ok());
         let plan = match &jwt {
             Some(_) => spec.validate_with_jwt_source()?,
@@ -223,7 +241,7 @@ impl VaultToken {
             clock::now(),
         )
         .map_err(|e| SpecError::new("", SpecErrorCode::InvalidValue, e.to_string()))?;
-        let slot = Arc::new(Slot::new(CredentialKind::VaultToken, name));
+        let slot = Arc::new(Slot::new(CredentialKind::VaultToken, name, listeners));
         let host = SessionHost::start(session, slot, jwt, http, origin, client, place);
         let inner = Arc::new(Inner { host, revoke_on_close: plan.revoke_on_close, closing: AtomicBool::new(false) });
         telemetry::register(&inner);
