@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::cell::RefCell;
 use std::fmt;
 use tokenkeep::Claims;
 
@@ -108,6 +109,40 @@ impl<'de, 'py> Visitor<'de> for PyKey<'py> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(PyString::new(self.0, v))
+        Ok(member_name(self.0, v))
     }
+}
+
+/// Slots of the member-name cache (per thread).
+const NAME_SLOTS: usize = 256;
+/// Longer names are not cached.
+const NAME_MAX: usize = 64;
+
+thread_local! {
+    /// Member names met before (`iss`, `aud`, `exp`, ... come with every
+    /// token): the same `str` object again, its hash already computed, so
+    /// building the dict neither allocates nor hashes the name.
+    static NAMES: RefCell<Vec<Option<(Box<str>, Py<PyString>)>>> =
+        RefCell::new((0..NAME_SLOTS).map(|_| None).collect());
+}
+
+/// A member name as a Python `str`, from the cache when it was met before.
+fn member_name<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    if name.len() > NAME_MAX {
+        return PyString::new(py, name);
+    }
+    // FNV-1a: the slot only, a collision just replaces the entry.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let slot = (hash % NAME_SLOTS as u64) as usize;
+    NAMES.with(|names| {
+        let Ok(mut names) = names.try_borrow_mut() else { return PyString::new(py, name) };
+        if let Some((cached, object)) = &names[slot] {
+            if **cached == *name {
+                return object.bind(py).clone();
+            }
+        }
+        let object = PyString::new(py, name);
+        names[slot] = Some((name.into(), object.clone().unbind()));
+        object
+    })
 }
