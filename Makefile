@@ -68,9 +68,11 @@ edge-build: ## The edge module: tokenkeep-wasm for wasm32, wasm-bindgen and npm'
 	scripts/edge-tools.sh
 	scripts/build-edge.sh $(EDGE_PROFILE)
 
-test-edge: setup edge-build ## Edge: every vector under Node (WebCrypto and wasm paths), workerd (miniflare, wrangler's bundle), edge-runtime
+test-edge: setup edge-build ## Edge: every vector under Node (WebCrypto and wasm paths), workerd (miniflare, wrangler's bundle), edge-runtime, a Next.js app
 	$(CARGO) build -q -p tokenkeep-cli
-	cd tests/edge && WRANGLER_SEND_METRICS=false npm test
+	# The Next.js app's Node route uses the native addon (make test builds it beforehand: NODE_PREBUILT=1).
+	[ "$(NODE_PREBUILT)" = 1 ] || { cd bindings-node && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && node scripts/build-native.mjs --profile $(NODE_PROFILE) --check; }
+	cd tests/edge && WRANGLER_SEND_METRICS=false NEXT_TELEMETRY_DISABLED=1 npm test
 
 bench-edge: setup edge-build ## Edge benchmark: tokenkeep vs jose and @cfworker/jwt inside workerd and edge-runtime, cold isolates
 	$(CARGO) build -q -p tokenkeep-cli

@@ -1195,16 +1195,11 @@ fn vault_settings_are_checked_at_start_and_name_their_flag_or_line() {
     check(
         flags(&["--vault-addr", "http://127.0.0.1:1", "--auth-mount", "../../sys"]),
         &[],
-        "invalid_path",
+        "invalid_vault_path",
         &["--auth-mount", "../../sys"],
     );
-    check(
-        flags(&["--vault-addr", "vault:8200"]),
-        &[],
-        "invalid_address",
-        &["--vault-addr", "https://vault.example:8200"],
-    );
-    check(flags(&[]), &[("VAULT_ADDR", "vault:8200")], "invalid_address", &["VAULT_ADDR"]);
+    check(flags(&["--vault-addr", "vault:8200"]), &[], "invalid_url", &["--vault-addr", "https://vault.example:8200"]);
+    check(flags(&[]), &[("VAULT_ADDR", "vault:8200")], "invalid_url", &["VAULT_ADDR"]);
     check(
         flags(&["--vault-addr", "http://vault.example:8200"]),
         &[],
@@ -1214,13 +1209,13 @@ fn vault_settings_are_checked_at_start_and_name_their_flag_or_line() {
     check(
         flags(&["--vault-addr", "http://127.0.0.1:1", "--namespace", "team/../root"]),
         &[],
-        "invalid_path",
+        "invalid_vault_path",
         &["--namespace"],
     );
     check(
         flags(&["--vault-addr", "http://127.0.0.1:1", "--kv", &format!("secret/app/../../sys={sink}.kv")]),
         &[],
-        "invalid_path",
+        "invalid_vault_path",
         &["--kv"],
     );
 
@@ -1233,7 +1228,7 @@ fn vault_settings_are_checked_at_start_and_name_their_flag_or_line() {
     check(
         vec!["agent".into(), "--config".into(), config.display().to_string()],
         &[],
-        "invalid_path",
+        "invalid_vault_path",
         &["line 5 (namespace)"],
     );
     std::fs::write(
@@ -1244,7 +1239,7 @@ fn vault_settings_are_checked_at_start_and_name_their_flag_or_line() {
     check(
         vec!["agent".into(), "--config".into(), config.display().to_string()],
         &[],
-        "invalid_path",
+        "invalid_vault_path",
         &["line 8 (path)"],
     );
 }

@@ -48,6 +48,12 @@ fn at(prefix: &str, field: &str) -> String {
     if prefix.is_empty() { field.to_owned() } else { format!("{prefix}.{field}") }
 }
 
+/// A KV poll interval checked as every spec checks its `interval`, for a
+/// host option that sets one for several sources (the agent's `--kv-interval`).
+pub fn check_poll_interval(d: Duration) -> Result<Duration, SpecError> {
+    interval(Some(Seconds(d)), "interval").map(|_| d)
+}
+
 fn interval(v: Option<Seconds>, field: &str) -> Result<Option<Duration>, SpecError> {
     match v {
         Some(Seconds(d)) if !(MIN_POLL_INTERVAL..=MAX_POLL_INTERVAL).contains(&d) => {

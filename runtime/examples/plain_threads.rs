@@ -77,7 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokens.wait_blocking(tokens_seen, Duration::from_secs(60)).ok_or("no new Vault token within 60 s")?;
     println!("vault token rotated (rotation {rotation})");
     credentials.wait_blocking(credentials_seen, patience).ok_or("no new database credential")?;
-    let user = database.current()?.get_str("username").unwrap_or("?").to_owned();
+    // The count also moves when the old credential expires with its token
+    // before the new one is read: `ready` waits for the new one then.
+    let user = database.ready_blocking(patience)?.get_str("username").unwrap_or("?").to_owned();
     println!("database credential replaced under the new token: {user}");
 
     // Close: the keyring and the secret stop, the lease is revoked, then the token.

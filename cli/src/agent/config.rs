@@ -91,18 +91,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
-use tokenkeep::outbound::HmacKeyringConfig;
-use tokenkeep_core::jwks::check_url;
-use tokenkeep_core::text::sanitize;
-use tokenkeep_core::vault::{VaultConfig, VaultPath};
+use tokenkeep::spec::{
+    FileTokenSpec as FileTokenOptions, HmacKeyringSpec, Seconds, SpecError, SpecErrorCode, VaultLeaseSpec,
+    VaultSecretSpec, VaultTokenSpec, check_poll_interval,
+};
 use toml::Spanned;
 
 /// Poll period of a KV secret when neither the table nor `--kv-interval` says.
 pub const DEFAULT_KV_INTERVAL: Duration = Duration::from_secs(60);
-/// Below this a poll loop hammers the server; above it a rotation waits a day.
-const INTERVAL_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(24 * 3600));
-/// A grace window longer than a day keeps a replaced database user alive for no reason.
-const GRACE_MAX: Duration = Duration::from_secs(24 * 3600);
 
 /// What the command line said; every field may also come from the file.
 #[derive(Clone, Debug, Default)]
@@ -157,6 +153,26 @@ impl VaultSpec {
     pub fn name(&self) -> String {
         format!("{}@{}", self.role, self.auth_mount)
     }
+
+    /// The runtime's options for this login (the environment still fills
+    /// what is unset when it starts).
+    pub fn token_spec(&self) -> VaultTokenSpec {
+        VaultTokenSpec {
+            addr: self.addr.clone(),
+            namespace: self.namespace.clone(),
+            ca_file: self.ca_file.as_deref().map(path_text),
+            auth_mount: Some(self.auth_mount.clone()),
+            role: self.role.clone(),
+            jwt_file: Some(path_text(&self.jwt_file)),
+            revoke_on_close: self.revoke_on_exit,
+            dangerous_allow_http: self.dangerous_allow_http,
+            ..VaultTokenSpec::default()
+        }
+    }
+}
+
+fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
 }
 
 /// One KV v2 secret and where it goes.
@@ -191,9 +207,24 @@ pub struct HmacSpec {
     pub field: String,
     pub sink: PathBuf,
     pub interval: Duration,
-    /// How long the previous secret stays in the sink after a rotation.
-    pub grace: Duration,
+    /// How long the previous secret stays in the sink after a rotation
+    /// (`None`: the keyring's default).
+    pub grace: Option<Duration>,
     pub on_rotate: Vec<String>,
+}
+
+impl HmacSpec {
+    /// The runtime's options for the keyring on its (shared) KV poller, which
+    /// has the interval.
+    pub fn keyring_spec(&self) -> HmacKeyringSpec {
+        HmacKeyringSpec {
+            mount: Some(self.mount.clone()),
+            path: Some(self.path.clone()),
+            field: Some(self.field.clone()),
+            grace: self.grace.map(Seconds),
+            ..HmacKeyringSpec::default()
+        }
+    }
 }
 
 /// One token file, and optionally where its copy goes.
@@ -254,7 +285,7 @@ struct FileKv {
     path: Spanned<String>,
     sink: Spanned<PathBuf>,
     field: Option<Spanned<String>>,
-    interval: Option<Spanned<HumanDuration>>,
+    interval: Option<Spanned<Seconds>>,
     on_rotate: Option<Spanned<Vec<String>>>,
 }
 
@@ -265,7 +296,7 @@ struct FileLease {
     path: Spanned<String>,
     sink: Spanned<PathBuf>,
     field: Option<Spanned<String>>,
-    grace: Option<Spanned<HumanDuration>>,
+    grace: Option<Spanned<Seconds>>,
     on_rotate: Option<Spanned<Vec<String>>>,
 }
 
@@ -277,8 +308,8 @@ struct FileHmac {
     path: Spanned<String>,
     field: Spanned<String>,
     sink: Spanned<PathBuf>,
-    interval: Option<Spanned<HumanDuration>>,
-    grace: Option<Spanned<HumanDuration>>,
+    interval: Option<Spanned<Seconds>>,
+    grace: Option<Spanned<Seconds>>,
     on_rotate: Option<Spanned<Vec<String>>>,
 }
 
@@ -289,21 +320,6 @@ struct FileTokenTable {
     path: Spanned<PathBuf>,
     sink: Option<Spanned<PathBuf>>,
     on_rotate: Option<Spanned<Vec<String>>>,
-}
-
-/// A duration written as in the CLI (`"60s"`, `"2m"`, `"1h 30m"`).
-#[derive(Clone, Copy, Debug)]
-struct HumanDuration(Duration);
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map(HumanDuration).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration `{text}` ({e}); write it like \"60s\", \"2m\" or \"1h 30m\""
-            ))
-        })
-    }
 }
 
 // ----- where a value came from, for the error messages -------------------------------
@@ -377,6 +393,32 @@ fn err_code(code: &'static str, at: &At, message: impl fmt::Display) -> ConfigEr
     ConfigError { code, message: format!("{at}: {message}") }
 }
 
+/// A refusal by the runtime's options spec (which owns every rule on the
+/// values), placed at the flag, variable or line the refused key came from
+/// (`place` maps the spec's field to it; the entry's own place otherwise).
+/// The value refused is shown (sanitized) as `spec` holds it.
+fn refused(e: &SpecError, spec: &impl serde::Serialize, place: &dyn Fn(&str) -> Option<At>, entry: &At) -> ConfigError {
+    let key = e.path().split(['.', '[']).next().unwrap_or_default();
+    let at = place(key).unwrap_or_else(|| entry.clone());
+    let value = serde_json::to_value(spec).ok().and_then(|v| v.get(key).and_then(|v| v.as_str().map(str::to_owned)));
+    let at = match value {
+        Some(v) if !v.is_empty() => format!("{at}: `{}`", tokenkeep_core::text::sanitize(&v)),
+        _ => at.to_string(),
+    };
+    let hint = match e.code() {
+        SpecErrorCode::InsecureUrl => {
+            "; the JWT and the Vault token would cross the network in clear: use https, or \
+             --dangerous-allow-http (`dangerous_allow_http = true` in [vault]) for a throwaway server"
+        }
+        SpecErrorCode::InvalidUrl => " (write it like https://vault.example:8200)",
+        _ => "",
+    };
+    ConfigError {
+        code: e.code().as_str(),
+        message: format!("{at}: `{key}` {}{hint} ({})", e.message(), e.code().as_str()),
+    }
+}
+
 // ----- load -------------------------------------------------------------------------
 
 /// Reads `--config` (if any), applies the flags on top, checks everything.
@@ -386,8 +428,7 @@ pub fn load(flags: &Flags) -> Result<AgentConfig, ConfigError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("--config {}: cannot read the file: {e}", path.display()))?;
-            let file: FileConfig = toml::from_str(&text)
-                .map_err(|e| format!("--config {}: {}", path.display(), e.to_string().trim_end()))?;
+            let file: FileConfig = toml::from_str(&text).map_err(|e| toml_error(&path.display().to_string(), &e))?;
             (file, Some(Doc { path: path.clone(), text }))
         }
         None => (FileConfig::default(), None),
@@ -398,9 +439,21 @@ pub fn load(flags: &Flags) -> Result<AgentConfig, ConfigError> {
 /// Parses a TOML text as if it came from `--config <path>` (for tests).
 #[cfg(test)]
 fn load_text(flags: &Flags, path: &str, text: &str) -> Result<AgentConfig, ConfigError> {
-    let file: FileConfig =
-        toml::from_str(text).map_err(|e| format!("--config {path}: {}", e.to_string().trim_end()))?;
+    let file: FileConfig = toml::from_str(text).map_err(|e| toml_error(path, &e))?;
     resolve(flags, file, Some(&Doc { path: path.into(), text: text.to_owned() }))
+}
+
+/// A file the TOML reader refused, with the spec's code where the spec's
+/// own deserializers (durations) refused a value.
+fn toml_error(path: &str, e: &toml::de::Error) -> ConfigError {
+    let classified = SpecError::from_serde(String::new(), &e.message());
+    let (code, text) = match classified.code() {
+        SpecErrorCode::InvalidDuration => {
+            (classified.code().as_str(), e.to_string().replace(e.message(), classified.message()))
+        }
+        _ => ("invalid_config", e.to_string()),
+    };
+    ConfigError { code, message: format!("--config {path}: {}", text.trim_end()) }
 }
 
 fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentConfig, ConfigError> {
@@ -417,7 +470,9 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
     let health_listen = resolve_health(flags, file.health, &at)?;
 
     let kv_default_interval = match flags.kv_interval {
-        Some(d) => check_interval(d, &At::Flag("--kv-interval".into()))?,
+        Some(d) => {
+            check_poll_interval(d).map_err(|e| refused(&e, &(), &|_| None, &At::Flag("--kv-interval".into())))?
+        }
         None => DEFAULT_KV_INTERVAL,
     };
     let mut kv = Vec::new();
@@ -426,12 +481,22 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         let item = item.into_inner();
         let mount = non_empty(&item.mount, &at(&item.mount, "mount"))?;
         let path = non_empty(&item.path, &at(&item.path, "path"))?;
-        vault_path(&mount, &at(&item.mount, "mount"), "mount")?;
-        vault_path(&path, &at(&item.path, "path"), "path")?;
-        let interval = match &item.interval {
-            Some(i) => check_interval(i.get_ref().0, &at(i, "interval"))?,
-            None => kv_default_interval,
+        let interval = item.interval.as_ref().map_or(kv_default_interval, |i| i.get_ref().get());
+        let spec = VaultSecretSpec {
+            mount: mount.clone(),
+            path: path.clone(),
+            interval: Some(Seconds(interval)),
+            grace: None,
         };
+        spec.validate().map_err(|e| {
+            let place = |key: &str| match key {
+                "mount" => Some(at(&item.mount, "mount")),
+                "path" => Some(at(&item.path, "path")),
+                "interval" => item.interval.as_ref().map(|i| at(i, "interval")),
+                _ => None,
+            };
+            refused(&e, &spec, &place, &table)
+        })?;
         let name = match &item.name {
             Some(n) => non_empty(n, &at(n, "name"))?,
             None => format!("{}/{}", mount.trim_matches('/'), path.trim_matches('/')),
@@ -445,8 +510,8 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
     for spec in &flags.kv {
         let flag = At::Flag(format!("--kv {spec}"));
         let (mount, path, sink) = parse_kv_flag(spec).map_err(|m| err(&flag, m))?;
-        vault_path(&mount, &flag, "mount")?;
-        vault_path(&path, &flag, "path")?;
+        let spec = VaultSecretSpec { mount: mount.clone(), path: path.clone(), interval: None, grace: None };
+        spec.validate().map_err(|e| refused(&e, &spec, &|_| None, &flag))?;
         let name = format!("{mount}/{path}");
         checks.name(&name, flag.clone())?;
         let sink = checks.sink(&sink, flag)?;
@@ -458,20 +523,19 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         let table = at(&item, "[[lease]]");
         let item = item.into_inner();
         let path = non_empty(&item.path, &at(&item.path, "path"))?;
-        vault_path(&path, &at(&item.path, "path"), "path")?;
+        let grace = item.grace.as_ref().map(|g| g.get_ref().get());
+        let spec = VaultLeaseSpec { path: path.clone(), grace: grace.map(Seconds), revoke_on_close: None };
+        spec.validate().map_err(|e| {
+            let place = |key: &str| match key {
+                "path" => Some(at(&item.path, "path")),
+                "grace" => item.grace.as_ref().map(|g| at(g, "grace")),
+                _ => None,
+            };
+            refused(&e, &spec, &place, &table)
+        })?;
         let name = match &item.name {
             Some(n) => non_empty(n, &at(n, "name"))?,
             None => path.trim_matches('/').to_owned(),
-        };
-        let grace = match &item.grace {
-            Some(g) if g.get_ref().0 > GRACE_MAX => {
-                return Err(err(
-                    &at(g, "grace"),
-                    "a grace window longer than 24 h keeps a replaced credential alive for no reason",
-                ));
-            }
-            Some(g) => Some(g.get_ref().0),
-            None => None,
         };
         let field = item.field.as_ref().map(|f| non_empty(f, &at(f, "field"))).transpose()?;
         let on_rotate = command(item.on_rotate.as_ref(), &at)?;
@@ -494,9 +558,8 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         let item = item.into_inner();
         let name = non_empty(&item.name, &at(&item.name, "name"))?;
         let path_at = at(&item.path, "path");
-        if item.path.get_ref().as_os_str().is_empty() {
-            return Err(err(&path_at, "must not be empty"));
-        }
+        let spec = FileTokenOptions::new(path_text(item.path.get_ref()));
+        spec.validate().map_err(|e| refused(&e, &spec, &|_| None, &path_at))?;
         checks.name(&name, at(&item.name, "name"))?;
         checks.input(item.path.get_ref(), path_at);
         let sink = item.sink.as_ref().map(|s| checks.sink(s.get_ref(), at(s, "sink"))).transpose()?;
@@ -510,24 +573,28 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         let item = item.into_inner();
         let mount = non_empty(&item.mount, &at(&item.mount, "mount"))?;
         let path = non_empty(&item.path, &at(&item.path, "path"))?;
-        vault_path(&mount, &at(&item.mount, "mount"), "mount")?;
-        vault_path(&path, &at(&item.path, "path"), "path")?;
         let field = non_empty(&item.field, &at(&item.field, "field"))?;
-        let interval = match &item.interval {
-            Some(i) => check_interval(i.get_ref().0, &at(i, "interval"))?,
-            None => kv_default_interval,
+        let interval = item.interval.as_ref().map_or(kv_default_interval, |i| i.get_ref().get());
+        let grace = item.grace.as_ref().map(|g| g.get_ref().get());
+        let spec = HmacKeyringSpec {
+            mount: Some(mount.clone()),
+            path: Some(path.clone()),
+            field: Some(field.clone()),
+            interval: Some(Seconds(interval)),
+            grace: grace.map(Seconds),
+            ..HmacKeyringSpec::default()
         };
-        let grace = match &item.grace {
-            Some(g) if g.get_ref().0 > GRACE_MAX => {
-                return Err(err(
-                    &at(g, "grace"),
-                    "a grace window longer than 24 h keeps a replaced secret accepted for no reason",
-                ));
-            }
-            Some(g) => g.get_ref().0,
-            // The core keyring's own default (2 min).
-            None => HmacKeyringConfig::default().grace,
-        };
+        spec.validate().map_err(|e| {
+            let place = |key: &str| match key {
+                "mount" => Some(at(&item.mount, "mount")),
+                "path" => Some(at(&item.path, "path")),
+                "field" => Some(at(&item.field, "field")),
+                "interval" => item.interval.as_ref().map(|i| at(i, "interval")),
+                "grace" => item.grace.as_ref().map(|g| at(g, "grace")),
+                _ => None,
+            };
+            refused(&e, &spec, &place, &table)
+        })?;
         let name = match &item.name {
             Some(n) => non_empty(n, &at(n, "name"))?,
             None => format!("{}/{}#{field}", mount.trim_matches('/'), path.trim_matches('/')),
@@ -612,10 +679,8 @@ fn resolve_vault(
     if jwt_file.as_os_str().is_empty() {
         return Err(err(&jwt_at, "the JWT file path must not be empty"));
     }
-    // The address, mount and namespace go into every request URL and header:
-    // checked here with the core's own rules, so a mistake names its flag or
-    // line instead of surfacing as `invalid_address` when the runtime starts.
-    // A flag wins over the file's key; either way, where the value came from.
+    // A flag wins over the file's key; either way, where the value came from,
+    // so a refusal by the spec names its flag, variable or line.
     let chosen = |flag_value: &Option<String>, flag: &str, file_value: &Option<Spanned<String>>, key: &str| match (
         flag_value, file_value,
     ) {
@@ -625,21 +690,16 @@ fn resolve_vault(
     };
     let (auth_mount, mount_at) = chosen(&flags.auth_mount, "--auth-mount", &file.auth_mount, "auth_mount")
         .unwrap_or_else(|| ("jwt".to_owned(), At::Flag("--auth-mount".into())));
-    vault_path(&auth_mount, &mount_at, "auth mount")?;
-    let dangerous_allow_http = flags.dangerous_allow_http || file.dangerous_allow_http;
-    let addr = chosen(&flags.vault_addr, "--vault-addr", &file.addr, "addr")
-        .or_else(|| env_value(["VAULT_ADDR", "BAO_ADDR"]))
-        .filter(|(a, _)| !a.trim().is_empty());
-    if let Some((addr, addr_at)) = &addr {
-        check_vault_addr(addr, addr_at, dangerous_allow_http)?;
-    }
-    let namespace = chosen(&flags.namespace, "--namespace", &file.namespace, "namespace")
-        .or_else(|| env_value(["VAULT_NAMESPACE", "BAO_NAMESPACE"]))
-        .filter(|(n, _)| !n.trim().is_empty());
-    if let Some((ns, ns_at)) = &namespace {
-        vault_path(ns, ns_at, "namespace")?;
-    }
-    checks.input(&jwt_file, jwt_at);
+    let addr = chosen(&flags.vault_addr, "--vault-addr", &file.addr, "addr").filter(|(a, _)| !a.trim().is_empty());
+    let addr_at =
+        addr.as_ref().map(|(_, at)| at.clone()).or_else(|| env_value(["VAULT_ADDR", "BAO_ADDR"]).map(|(_, at)| at));
+    let namespace =
+        chosen(&flags.namespace, "--namespace", &file.namespace, "namespace").filter(|(n, _)| !n.trim().is_empty());
+    let namespace_at = namespace
+        .as_ref()
+        .map(|(_, at)| at.clone())
+        .or_else(|| env_value(["VAULT_NAMESPACE", "BAO_NAMESPACE"]).map(|(_, at)| at));
+    checks.input(&jwt_file, jwt_at.clone());
     let token_sink = match (&flags.token_sink, &file.token_sink) {
         (Some(p), _) => Some(checks.sink(p, At::Flag("--token-sink".into()))?),
         (None, Some(p)) => Some(checks.sink(p.get_ref(), at(p, "token_sink"))?),
@@ -647,17 +707,31 @@ fn resolve_vault(
     };
     let spec = VaultSpec {
         // What came from the environment stays there: the runtime reads it.
-        addr: flags.vault_addr.clone().or(file.addr.map(Spanned::into_inner)).filter(|a| !a.trim().is_empty()),
+        addr: addr.map(|(a, _)| a),
         role: role.trim().to_owned(),
         auth_mount: auth_mount.trim().trim_matches('/').to_owned(),
         jwt_file,
-        namespace: flags.namespace.clone().or(file.namespace.map(Spanned::into_inner)).filter(|n| !n.trim().is_empty()),
+        namespace: namespace.map(|(n, _)| n),
         ca_file: flags.ca_file.clone().or(file.ca_file),
         token_sink,
         revoke_on_exit: flags.revoke_on_exit || file.revoke_on_exit.unwrap_or(false),
         on_rotate: command(file.on_rotate.as_ref(), at)?,
-        dangerous_allow_http,
+        dangerous_allow_http: flags.dangerous_allow_http || file.dangerous_allow_http,
     };
+    // Checked now as the runtime will check it at start, environment included
+    // (with no address anywhere the runtime's start says so, naming the variables).
+    let checked = spec.token_spec().with_env(|k| std::env::var(k).ok());
+    let known_addr = checked.addr.as_deref().is_some_and(|a| !a.trim().is_empty());
+    checked.validate().map(drop).or_else(|e| if known_addr { Err(e) } else { Ok(()) }).map_err(|e| {
+        let place = |key: &str| match key {
+            "addr" => addr_at.clone(),
+            "namespace" => namespace_at.clone(),
+            "auth_mount" => Some(mount_at.clone()),
+            "jwt_file" => Some(jwt_at.clone()),
+            _ => None,
+        };
+        refused(&e, &checked, &place, table_at.as_ref().unwrap_or(&At::Flag("--role".into())))
+    })?;
     checks.name(&spec.name(), table_at.unwrap_or(At::Flag("--role".into())))?;
     Ok(Some(spec))
 }
@@ -700,47 +774,6 @@ fn env_value<const N: usize>(names: [&str; N]) -> Option<(String, At)> {
     })
 }
 
-/// A Vault mount, path or namespace, as the core will build it into a URL.
-fn vault_path(value: &str, at: &At, what: &str) -> Result<(), ConfigError> {
-    VaultPath::new(value).map(drop).map_err(|e| {
-        err_code(
-            e.code().as_str(),
-            at,
-            format!(
-                "`{}` is not a usable Vault {what} ({}): segments separated by `/`, none empty, `.` or `..`, \
-                 of the characters A-Z a-z 0-9 - _ . ~ @ + = : ,",
-                sanitize(value),
-                e.code()
-            ),
-        )
-    })
-}
-
-/// The Vault address: an `http(s)://host[:port][/prefix]` URL, https unless
-/// the host is loopback or `dangerous_allow_http` (a JWT goes there, a Vault
-/// token comes back).
-fn check_vault_addr(addr: &str, at: &At, allow_http: bool) -> Result<(), ConfigError> {
-    let shown = sanitize(addr);
-    VaultConfig::new(addr).map_err(|e| {
-        err_code(
-            e.code().as_str(),
-            at,
-            format!("`{shown}` is not a Vault address ({}): write it like https://vault.example:8200", e.code()),
-        )
-    })?;
-    check_url(addr, allow_http).map_err(|e| {
-        err_code(
-            e.code(),
-            at,
-            format!(
-                "`{shown}`: {e} ({}): the JWT and the Vault token would cross the network in clear; use https, \
-                 or --dangerous-allow-http (`dangerous_allow_http = true` in [vault]) for a throwaway server",
-                e.code()
-            ),
-        )
-    })
-}
-
 /// `secret/app/config=/run/cfg.json` -> (`secret`, `app/config`, `/run/cfg.json`).
 fn parse_kv_flag(spec: &str) -> Result<(String, String, PathBuf), String> {
     const SHAPE: &str = "expected MOUNT/PATH=SINK, e.g. secret/app/config=/run/tokenkeep/app-config.json";
@@ -758,14 +791,6 @@ fn parse_kv_flag(spec: &str) -> Result<(String, String, PathBuf), String> {
         return Err(format!("empty sink path ({SHAPE})"));
     }
     Ok((mount.to_owned(), path.to_owned(), PathBuf::from(sink.trim())))
-}
-
-fn check_interval(d: Duration, at: &At) -> Result<Duration, ConfigError> {
-    let (min, max) = INTERVAL_RANGE;
-    if d < min || d > max {
-        return Err(err(at, format!("poll interval {} is outside 1s..24h", humantime::format_duration(d))));
-    }
-    Ok(d)
 }
 
 fn non_empty(value: &Spanned<String>, at: &At) -> Result<String, ConfigError> {
@@ -1022,7 +1047,7 @@ sink = "/run/tokenkeep/k8s-token"
         assert!(e.contains("line 5 (interval)") && e.contains("1s..24h"), "{e}");
 
         let e = fails(&flags(), "[[kv]]\nmount = \"secret\"\npath = \"a\"\nsink = \"/run/x\"\ninterval = \"soon\"\n");
-        assert!(e.contains("line 5") && e.contains("invalid duration `soon`"), "{e}");
+        assert!(e.contains("line 5") && e.contains("\"soon\" is not a duration"), "{e}");
 
         let e = fails(&flags(), "[[kv]]\nmount = \"secret\"\npath = \"a\"\nsink = \"/run/x\"\n");
         assert!(e.contains("needs a Vault login"), "{e}");
@@ -1047,6 +1072,50 @@ sink = "/run/tokenkeep/k8s-token"
 
         let e = fails(&flags(), "[vault]\nrole = \"a\"\njwt_file = \"/j\"\n");
         assert!(e.contains("nothing to write"), "{e}");
+    }
+
+    /// Every rule on a value is the options spec's: its code and words, placed
+    /// at the line or flag the value came from.
+    #[test]
+    fn the_spec_refuses_values_and_the_agent_places_them() {
+        let base = "[vault]\nrole = \"a\"\njwt_file = \"/j\"\naddr = \"https://vault.example\"\n";
+        let refused = |f: &Flags, text: &str| load_text(f, "agent.toml", text).expect_err("must be refused");
+        for (table, code, line_key) in [
+            ("[[kv]]\nmount = \"secret\"\npath = \"a/../b\"\nsink = \"/x\"\n", "invalid_vault_path", "line 7 (path)"),
+            (
+                "[[kv]]\nmount = \"secret\"\npath = \"a\"\nsink = \"/x\"\ninterval = \"25h\"\n",
+                "out_of_range",
+                "line 9 (interval)",
+            ),
+            (
+                "[[lease]]\npath = \"database/creds/app\"\nsink = \"/x\"\ngrace = \"2d\"\n",
+                "out_of_range",
+                "line 8 (grace)",
+            ),
+            ("[[lease]]\npath = \"database/ creds\"\nsink = \"/x\"\n", "invalid_vault_path", "line 6 (path)"),
+            (
+                "[[hmac]]\nmount = \"s\"\npath = \"p\"\nfield = \"k\"\nsink = \"/x\"\ngrace = \"25h\"\n",
+                "out_of_range",
+                "line 10 (grace)",
+            ),
+            (
+                "[[kv]]\nmount = \"secret\"\npath = \"a\"\nsink = \"/x\"\ninterval = \"0.5s\"\n",
+                "out_of_range",
+                "line 9 (interval)",
+            ),
+        ] {
+            let e = refused(&flags(), &format!("{base}{table}"));
+            assert_eq!(e.code, code, "{table}: {e}");
+            assert!(e.message.contains(line_key), "{table}: {e}");
+        }
+        let e =
+            refused(&flags(), "[vault]\nrole = \"a\"\njwt_file = \"/j\"\naddr = \"vault:8200\"\ntoken_sink = \"/t\"\n");
+        assert_eq!(e.code, "invalid_url", "{e}");
+        assert!(e.message.contains("line 4 (addr)") && e.message.contains("`vault:8200`"), "{e}");
+        let f = Flags { kv_interval: Some(Duration::from_secs(2 * 86400)), ..flags() };
+        let e = refused(&f, &format!("{base}token_sink = \"/t\"\n"));
+        assert_eq!(e.code, "out_of_range", "{e}");
+        assert!(e.message.starts_with("--kv-interval"), "{e}");
     }
 
     #[test]
@@ -1104,7 +1173,7 @@ sink = "/run/tokenkeep/k8s-token"
         assert!(c.vault.is_some() && c.health_listen.is_some());
         assert!(!c.kv.is_empty() && !c.leases.is_empty() && !c.file_tokens.is_empty() && !c.hmac.is_empty(), "{c:?}");
         let h = &c.hmac[0];
-        assert_eq!((h.field.as_str(), h.grace), ("key", Duration::from_secs(600)));
+        assert_eq!((h.field.as_str(), h.grace), ("key", Some(Duration::from_secs(600))));
         let min = tokenkeep_core::hmac_keyring::MIN_SECRET_BYTES;
         assert!(section.contains(&format!("at least {min} bytes")), "the README states the core's minimum");
     }
@@ -1134,7 +1203,7 @@ sink = "/run/tokenkeep/k8s-token"
         .unwrap();
         let h = &c.hmac[0];
         assert_eq!(h.name, "secret/app/hmac#key");
-        assert_eq!(h.grace, HmacKeyringConfig::default().grace, "the core's default");
+        assert_eq!(h.grace, None, "the keyring's default");
         assert_eq!(h.interval, DEFAULT_KV_INTERVAL);
         assert!(h.on_rotate.is_empty());
 

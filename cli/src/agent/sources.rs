@@ -19,9 +19,7 @@ use std::time::Duration;
 use tokenkeep::outbound::{
     Credential, CredentialHealth, CredentialKind, FileToken, HmacKeyring, VaultLease, VaultSecret, VaultToken,
 };
-use tokenkeep::spec::{
-    FileTokenSpec, HmacKeyringSpec, Seconds, SpecError, VaultLeaseSpec, VaultSecretSpec, VaultTokenSpec,
-};
+use tokenkeep::spec::{FileTokenSpec, Seconds, SpecError, VaultLeaseSpec, VaultSecretSpec};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -195,17 +193,7 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
     let mut token = None;
     let mut others: Vec<Arc<dyn Credential>> = Vec::new();
     if let Some(v) = &config.vault {
-        let spec = VaultTokenSpec {
-            addr: v.addr.clone(),
-            namespace: v.namespace.clone(),
-            ca_file: v.ca_file.as_deref().map(path_text),
-            auth_mount: Some(v.auth_mount.clone()),
-            role: v.role.clone(),
-            jwt_file: Some(path_text(&v.jwt_file)),
-            revoke_on_close: v.revoke_on_exit,
-            dangerous_allow_http: v.dangerous_allow_http,
-            ..VaultTokenSpec::default()
-        };
+        let spec = v.token_spec();
         let t = VaultToken::start(&spec).map_err(|e| start_failed("vault", &e))?;
         list.push(Arc::new(Source::new(
             v.name(),
@@ -267,11 +255,7 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
         let what = format!("hmac `{}`", h.name);
         let t = token.as_ref().ok_or_else(|| Failure::usage("invalid_config", "HMAC keyrings need a Vault login"))?;
         let secret = secrets.get(config, t, &h.mount, &h.path, &what)?;
-        let spec = HmacKeyringSpec {
-            field: Some(h.field.clone()),
-            grace: Some(Seconds(h.grace)),
-            ..HmacKeyringSpec::default()
-        };
+        let spec = h.keyring_spec();
         let keyring = HmacKeyring::start_on_secret(&secret, &spec).map_err(|e| start_failed(&what, &e))?;
         let keyring: Arc<dyn Credential> = Arc::new(keyring);
         others.push(keyring.clone());

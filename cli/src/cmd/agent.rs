@@ -3,7 +3,7 @@
 //! command line and the process around it (logging, the async runtime).
 
 use crate::agent;
-use crate::output::{self, Failure, Output};
+use crate::output::{Failure, Output};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -51,8 +51,9 @@ pub struct Args {
     /// `secret`, path `app/config` (repeatable).
     #[arg(long, value_name = "MOUNT/PATH=SINK")]
     kv: Vec<String>,
-    /// How often KV secrets are polled for a new version, 1s..24h [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = output::parse_duration)]
+    /// How often KV secrets are polled for a new version, 1s..24h [default: 60s]; written as
+    /// in the options spec (`90s`, `5m`, seconds).
+    #[arg(long, value_name = "DURATION", value_parser = tokenkeep::spec::parse_duration)]
     kv_interval: Option<Duration>,
     /// Serve GET /health and /metrics here (loopback only; port 0 picks a free one).
     #[arg(long, value_name = "ADDR:PORT")]

@@ -3,7 +3,7 @@
 
 use super::file_change::FileSignature;
 use super::slot::{Published, Slot};
-use super::{CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, SecretToken, telemetry};
+use super::{CredentialHealth, CredentialKind, ExposedValue, SecretToken, telemetry};
 use crate::clock;
 use crate::events::Listeners;
 use crate::host::{self, Place, Runtime, Task};
@@ -218,44 +218,11 @@ impl FileToken {
     }
 }
 
-impl Credential for FileToken {
-    fn kind(&self) -> CredentialKind {
-        CredentialKind::FileToken
-    }
-    fn name(&self) -> String {
-        FileToken::name(self).to_owned()
-    }
-    fn health(&self) -> CredentialHealth {
-        FileToken::health(self)
-    }
+super::impl_credential!(FileToken, {
     fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
         self.current().map(|t| ExposedValue(serde_json::Value::from(t.expose())))
     }
-    fn rotations(&self) -> Rotations {
-        FileToken::rotations(self)
-    }
-    fn events(&self) -> &Listeners {
-        FileToken::events(self)
-    }
-    fn refresh(&self) -> bool {
-        FileToken::refresh(self)
-    }
-    fn report_unauthorized(&self) {
-        FileToken::report_unauthorized(self)
-    }
-    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
-        self.ready_blocking(timeout).is_ok()
-    }
-    fn close_credential(&self) -> CloseFuture<'_> {
-        Box::pin(self.close())
-    }
-    fn close_blocking(&self) {
-        FileToken::close_blocking(self)
-    }
-    fn is_closed(&self) -> bool {
-        FileToken::is_closed(self)
-    }
-}
+});
 
 /// Publishes the machine's token and hands its events out (after the lock).
 fn drain(shared: &Shared, now: UnixTime) {

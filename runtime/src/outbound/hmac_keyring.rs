@@ -6,9 +6,7 @@
 
 use super::file_change::FileSignature;
 use super::slot::{Published, Slot};
-use super::{
-    CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, VaultSecret, VaultToken, telemetry,
-};
+use super::{CredentialHealth, CredentialKind, ExposedValue, VaultSecret, VaultToken, telemetry};
 use crate::clock;
 use crate::events::Listeners;
 use crate::host::{self, Place, Runtime, Task};
@@ -501,47 +499,14 @@ impl HmacKeyring {
     }
 }
 
-impl Credential for HmacKeyring {
-    fn kind(&self) -> CredentialKind {
-        CredentialKind::HmacKeyring
-    }
-    fn name(&self) -> String {
-        HmacKeyring::name(self).to_owned()
-    }
-    fn health(&self) -> CredentialHealth {
-        HmacKeyring::health(self)
-    }
+super::impl_credential!(HmacKeyring, {
     fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
         self.exposed()
     }
     fn refusal(&self) -> Option<String> {
         self.last_error().map(|e| e.as_str().to_owned())
     }
-    fn rotations(&self) -> Rotations {
-        HmacKeyring::rotations(self)
-    }
-    fn events(&self) -> &Listeners {
-        HmacKeyring::events(self)
-    }
-    fn refresh(&self) -> bool {
-        HmacKeyring::refresh(self)
-    }
-    fn report_unauthorized(&self) {
-        HmacKeyring::report_unauthorized(self)
-    }
-    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
-        self.ready_blocking(timeout).is_ok()
-    }
-    fn close_credential(&self) -> CloseFuture<'_> {
-        Box::pin(self.close())
-    }
-    fn close_blocking(&self) {
-        HmacKeyring::close_blocking(self)
-    }
-    fn is_closed(&self) -> bool {
-        HmacKeyring::is_closed(self)
-    }
-}
+});
 
 /// Sleeps until the previous secret's grace window ends (forever if none is held).
 async fn retirement(shared: &Shared) {

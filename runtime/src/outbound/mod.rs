@@ -263,3 +263,48 @@ pub trait Credential: Send + Sync + fmt::Debug {
 
 /// How long `close` waits for revocations before giving up on them.
 pub(crate) const CLOSE_BUDGET: Duration = Duration::from_secs(15);
+
+/// The [`Credential`] impl of a handle whose inherent methods have the
+/// trait's names: each forwards, and `$extra` holds what differs (how the
+/// value is exposed, a refusal).
+macro_rules! impl_credential {
+    ($handle:ident, { $($extra:tt)* }) => {
+        impl super::Credential for $handle {
+            fn kind(&self) -> super::CredentialKind {
+                super::CredentialKind::$handle
+            }
+            fn name(&self) -> String {
+                $handle::name(self).to_owned()
+            }
+            fn health(&self) -> super::CredentialHealth {
+                $handle::health(self)
+            }
+            fn rotations(&self) -> crate::signal::Rotations {
+                $handle::rotations(self)
+            }
+            fn events(&self) -> &crate::events::Listeners {
+                $handle::events(self)
+            }
+            fn refresh(&self) -> bool {
+                $handle::refresh(self)
+            }
+            fn report_unauthorized(&self) {
+                $handle::report_unauthorized(self)
+            }
+            fn wait_ready_blocking(&self, timeout: std::time::Duration) -> bool {
+                self.ready_blocking(timeout).is_ok()
+            }
+            fn close_credential(&self) -> super::CloseFuture<'_> {
+                Box::pin(self.close())
+            }
+            fn close_blocking(&self) {
+                $handle::close_blocking(self)
+            }
+            fn is_closed(&self) -> bool {
+                $handle::is_closed(self)
+            }
+            $($extra)*
+        }
+    };
+}
+pub(crate) use impl_credential;

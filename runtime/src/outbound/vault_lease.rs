@@ -4,7 +4,7 @@
 use super::session::DepSlot;
 use super::slot::Slot;
 use super::vault_secret::Dependent;
-use super::{CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, VaultToken, telemetry};
+use super::{CredentialHealth, CredentialKind, ExposedValue, VaultToken, telemetry};
 use crate::clock;
 use crate::events::Listeners;
 use crate::metrics_registry::{GaugeRow, GaugeSource};
@@ -166,41 +166,8 @@ fn lease_value(lease: &LeasedSecret) -> Value {
     Value::Object(object)
 }
 
-impl Credential for VaultLease {
-    fn kind(&self) -> CredentialKind {
-        CredentialKind::VaultLease
-    }
-    fn name(&self) -> String {
-        VaultLease::name(self).to_owned()
-    }
-    fn health(&self) -> CredentialHealth {
-        VaultLease::health(self)
-    }
+super::impl_credential!(VaultLease, {
     fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
         self.current().map(|l| ExposedValue(lease_value(&l)))
     }
-    fn rotations(&self) -> Rotations {
-        VaultLease::rotations(self)
-    }
-    fn events(&self) -> &Listeners {
-        VaultLease::events(self)
-    }
-    fn refresh(&self) -> bool {
-        VaultLease::refresh(self)
-    }
-    fn report_unauthorized(&self) {
-        VaultLease::report_unauthorized(self)
-    }
-    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
-        self.ready_blocking(timeout).is_ok()
-    }
-    fn close_credential(&self) -> CloseFuture<'_> {
-        Box::pin(self.close())
-    }
-    fn close_blocking(&self) {
-        VaultLease::close_blocking(self)
-    }
-    fn is_closed(&self) -> bool {
-        VaultLease::is_closed(self)
-    }
-}
+});

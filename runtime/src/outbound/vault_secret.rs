@@ -2,7 +2,7 @@
 
 use super::session::DepSlot;
 use super::slot::Slot;
-use super::{CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, VaultToken, telemetry};
+use super::{CredentialHealth, CredentialKind, ExposedValue, VaultToken, telemetry};
 use crate::clock;
 use crate::events::Listeners;
 use crate::metrics_registry::{GaugeRow, GaugeSource};
@@ -287,41 +287,8 @@ impl VaultSecret {
     }
 }
 
-impl Credential for VaultSecret {
-    fn kind(&self) -> CredentialKind {
-        CredentialKind::VaultSecret
-    }
-    fn name(&self) -> String {
-        VaultSecret::name(self).to_owned()
-    }
-    fn health(&self) -> CredentialHealth {
-        VaultSecret::health(self)
-    }
+super::impl_credential!(VaultSecret, {
     fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
         self.current().map(|s| ExposedValue(serde_json::Value::Object(s.data.clone())))
     }
-    fn rotations(&self) -> Rotations {
-        VaultSecret::rotations(self)
-    }
-    fn events(&self) -> &Listeners {
-        VaultSecret::events(self)
-    }
-    fn refresh(&self) -> bool {
-        VaultSecret::refresh(self)
-    }
-    fn report_unauthorized(&self) {
-        VaultSecret::report_unauthorized(self)
-    }
-    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
-        self.ready_blocking(timeout).is_ok()
-    }
-    fn close_credential(&self) -> CloseFuture<'_> {
-        Box::pin(self.close())
-    }
-    fn close_blocking(&self) {
-        VaultSecret::close_blocking(self)
-    }
-    fn is_closed(&self) -> bool {
-        VaultSecret::is_closed(self)
-    }
-}
+});

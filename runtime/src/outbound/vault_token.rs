@@ -2,9 +2,7 @@
 
 use super::session::SessionHost;
 use super::slot::Slot;
-use super::{
-    CloseFuture, Credential, CredentialHealth, CredentialKind, ExposedValue, FileToken, SecretToken, telemetry,
-};
+use super::{CredentialHealth, CredentialKind, ExposedValue, FileToken, SecretToken, telemetry};
 use crate::clock;
 use crate::events::Listeners;
 use crate::host::{Place, Runtime};
@@ -356,41 +354,8 @@ impl VaultToken {
     }
 }
 
-impl Credential for VaultToken {
-    fn kind(&self) -> CredentialKind {
-        CredentialKind::VaultToken
-    }
-    fn name(&self) -> String {
-        VaultToken::name(self).to_owned()
-    }
-    fn health(&self) -> CredentialHealth {
-        VaultToken::health(self)
-    }
+super::impl_credential!(VaultToken, {
     fn exposed_value(&self) -> Result<ExposedValue, CredentialError> {
         self.current().map(|t| ExposedValue(serde_json::Value::from(t.expose())))
     }
-    fn rotations(&self) -> Rotations {
-        VaultToken::rotations(self)
-    }
-    fn events(&self) -> &Listeners {
-        VaultToken::events(self)
-    }
-    fn refresh(&self) -> bool {
-        VaultToken::refresh(self)
-    }
-    fn report_unauthorized(&self) {
-        VaultToken::report_unauthorized(self)
-    }
-    fn wait_ready_blocking(&self, timeout: Duration) -> bool {
-        self.ready_blocking(timeout).is_ok()
-    }
-    fn close_credential(&self) -> CloseFuture<'_> {
-        Box::pin(self.close())
-    }
-    fn close_blocking(&self) {
-        VaultToken::close_blocking(self)
-    }
-    fn is_closed(&self) -> bool {
-        VaultToken::is_closed(self)
-    }
-}
+});
