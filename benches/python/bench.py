@@ -195,6 +195,37 @@ def rejects_bad_claims(name: str, fn: Verify, bad: Dict[str, str]) -> None:
         raise SystemExit(f"{name} accepted a token with {what}: it is not checking what the others check")
 
 
+def crossing(ops: int, rounds: int) -> Dict[str, float]:
+    """HS256, where the signature is cheap and what surrounds it shows:
+    tokenkeep (cache off) against ryjwt and PyJWT, and an empty loop."""
+    import ryjwt
+
+    secret = os.urandom(32)
+    now = int(time.time())
+    body = {"iss": ISS, "aud": AUD, "sub": "bench-user", "iat": now, "exp": now + 3600,
+            "scope": "orders:read", "tenant": "acme"}
+    token = pyjwt.encode(body, secret, algorithm="HS256", headers={"kid": "bench-hs256", "typ": "JWT"})
+    jwk = {"kty": "oct", "k": base64.urlsafe_b64encode(secret).rstrip(b"=").decode(), "kid": "bench-hs256", "alg": "HS256"}
+    verifier = tokenkeep.Verifier(issuer=ISS, audience=AUD, jwks={"keys": []}, hmac_keys=[jwk],
+                                  algorithms=["HS256"], cache={"verified_tokens": 0})
+    ry = ryjwt.SecretKey(secret, algorithms=["HS256"], audience=AUD, issuer=ISS)
+    cases: Dict[str, Verify] = {
+        "tokenkeep verify (cache off)": verifier.verify,
+        "ryjwt SecretKey.decode": ry.decode,
+        "PyJWT decode": lambda t: pyjwt.decode(t, secret, algorithms=["HS256"], audience=AUD, issuer=ISS),
+        "the loop alone (len(token))": len,
+    }
+    for name, fn in cases.items():
+        if name.startswith("the loop"):
+            continue
+        assert fn(token)["sub"] == "bench-user", name
+        bad = pyjwt.encode({**body, "aud": "api://other"}, secret, algorithm="HS256", headers={"kid": "bench-hs256"})
+        rejects_bad_claims(name, fn, {"a wrong aud": bad})
+    result = measure(cases, token, ops * 5, rounds)
+    verifier.close()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ops", type=int, default=2000)
@@ -254,6 +285,8 @@ def main() -> None:
         uncached.close()
         cached.close()
 
+    hs256 = crossing(args.ops, args.rounds)
+
     versions = ", ".join(
         f"{d} {importlib.metadata.version(d)}"
         for d in ("tokenkeep", "ryjwt", "oxyjwt", "pyjwt-rs", "webtoken", "PyJWT", "joserfc", "cryptography")
@@ -276,6 +309,10 @@ def main() -> None:
           f"{args.thread_rounds} interleaved rounds; 2.00 = perfect on 2 idle cores; load {os.getloadavg()[0]:.2f})")
     for name in scaling[ALGS[0]]:
         print(f"{name:<{width}}" + "".join(f"{scaling[alg][name]:.2f}".ljust(18) for alg in ALGS))
+
+    print("\nHS256 (the signature is cheap: what surrounds it shows), us per call:")
+    for name, t in hs256.items():
+        print(f"{name:<{width}}{t:.3f}")
 
     print("\nthe issue's goals:")
     for alg in ALGS:
