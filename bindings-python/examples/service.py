@@ -94,6 +94,11 @@ class Database:
 
     async def _follow(self, rotations: tokenkeep.RotationIterator) -> None:
         async for _ in rotations:
+            # The count also moves when the old credential expires with its
+            # token before the new one is read: wait for the new one then.
+            if not await self.lease.ready_async(30):
+                logging.getLogger("orders").warning("no new database credentials within 30 s")
+                continue
             try:
                 await self._reconnect()
             except (tokenkeep.CredentialUnavailable, psycopg.Error) as e:
