@@ -11,6 +11,8 @@ profile="${NODE_PROFILE:-release}"
 pkg="$root/bindings-node"
 scratch="$root/target/node-scratch"
 npm_quiet=(--no-audit --no-fund --loglevel=error)
+# The suite reads tests/vectors from here (target/ may be a symlink elsewhere).
+export TOKENKEEP_REPO_ROOT="$root"
 
 cd "$pkg"
 [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci "${npm_quiet[@]}"

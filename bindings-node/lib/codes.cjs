@@ -24,9 +24,9 @@ const CONCERNS = Object.freeze({
 })
 
 /** The concerns whose codes a TokenkeepError can carry. */
-const ERROR_CONCERNS = Object.freeze(["host","rejection","spec"])
+const ERROR_CONCERNS = Object.freeze(["credential_error","hmac","host","rejection","spec"])
 
 /** Every code a TokenkeepError can carry. */
-const ERROR_CODES = Object.freeze(["closed","timeout","internal_error","missing_token","malformed","unsupported_alg","alg_not_allowed","unknown_kid","invalid_signature","expired","not_yet_valid","issued_in_future","too_old","wrong_issuer","wrong_audience","missing_claim","subject_not_allowed","wrong_type","keys_unavailable","token_too_large","syntax","unknown_field","missing_field","invalid_type","invalid_value","invalid_duration","out_of_range","empty_value","conflict","invalid_url","insecure_url","unknown_algorithm","invalid_jwks","invalid_secret","invalid_vault_path","missing_address","file_unreadable","invalid_file"])
+const ERROR_CODES = Object.freeze(["not_yet_obtained","expired","fatal","closed","no_key","secret_too_short","stale_version","unknown_key_version","key_retired","timestamp_too_old","timestamp_in_future","bad_signature","malformed_signature","invalid_input","timeout","internal_error","missing_token","malformed","unsupported_alg","alg_not_allowed","unknown_kid","invalid_signature","not_yet_valid","issued_in_future","too_old","wrong_issuer","wrong_audience","missing_claim","subject_not_allowed","wrong_type","keys_unavailable","token_too_large","syntax","unknown_field","missing_field","invalid_type","invalid_value","invalid_duration","out_of_range","empty_value","conflict","invalid_url","insecure_url","unknown_algorithm","invalid_jwks","invalid_secret","invalid_vault_path","missing_address","file_unreadable","invalid_file"])
 
 module.exports = { CONCERNS, ERROR_CONCERNS, ERROR_CODES, EVENT_NAMES: CONCERNS.event, REJECTION_CODES: CONCERNS.rejection }

@@ -238,6 +238,8 @@ export type VaultCode =
 
 /** Every code a `TokenkeepError` can carry. */
 export type TokenkeepErrorCode =
+  | CredentialErrorCode
+  | HmacCode
   | HostCode
   | RejectionCode
   | SpecCode
@@ -265,7 +267,7 @@ export declare const CONCERNS: {
   readonly transport: readonly TransportCode[]
   readonly vault: readonly VaultCode[]
 }
-export declare const ERROR_CONCERNS: readonly ("host" | "rejection" | "spec")[]
+export declare const ERROR_CONCERNS: readonly ("credential_error" | "hmac" | "host" | "rejection" | "spec")[]
 export declare const ERROR_CODES: readonly TokenkeepErrorCode[]
 export declare const EVENT_NAMES: readonly EventName[]
 export declare const REJECTION_CODES: readonly RejectionCode[]

@@ -4,8 +4,10 @@ export type { TokenkeepErrorCode } from './codes'
 
 /**
  * Every failure tokenkeep reports: a rejected token, refused options, a
- * closed handle, a caught panic (`internal_error`). The message never holds a
- * token or a secret.
+ * closed handle, an outbound handle with no value to give
+ * (`not_yet_obtained`, `expired`, `fatal`, `closed`), a refused HMAC
+ * signature (`bad_signature`, …), a caught panic (`internal_error`). The
+ * message never holds a token or a secret.
  */
 export declare class TokenkeepError<C extends TokenkeepErrorCode = TokenkeepErrorCode> extends Error {
   constructor(code: C, message: string, options?: { httpStatus?: number; path?: string; cause?: unknown })

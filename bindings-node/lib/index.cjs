@@ -9,46 +9,10 @@ const native = require('./native.cjs')
 const { TokenkeepError, isTokenkeepError, isErrorCode } = require('./errors.cjs')
 const codes = require('./codes.cjs')
 
-const HTTP_STATUS = Object.freeze(native.httpStatuses())
+const { HTTP_STATUS, rejected, fromNative, specJson, settled } = require('./convert.cjs')
+const outbound = require('./outbound.cjs')
+
 const EVENT_NAMES = new Set(codes.EVENT_NAMES)
-const INTERNAL = 'internal error in tokenkeep (a bug: please report it)'
-// napi's own codes for an argument it could not convert.
-const NAPI_ARGUMENT_CODES = new Set(['InvalidArg', 'ObjectExpected', 'StringExpected', 'NameExpected', 'FunctionExpected', 'NumberExpected', 'BooleanExpected', 'ArrayExpected', 'BigintExpected'])
-
-function rejected(r) {
-  return new TokenkeepError(r.code, r.message, { httpStatus: HTTP_STATUS[r.code] })
-}
-
-/** A native throw as a TokenkeepError (napi's conversion messages are not passed on: they may quote the value). */
-function fromNative(e) {
-  if (isTokenkeepError(e)) return e
-  const [code, path] = String(e && e.code).split(/\n(.*)/s)
-  if (isErrorCode(code)) return new TokenkeepError(code, e.message, { httpStatus: HTTP_STATUS[code], path })
-  if (NAPI_ARGUMENT_CODES.has(code)) return new TokenkeepError('invalid_type', 'an argument has the wrong type')
-  return new TokenkeepError('internal_error', INTERNAL)
-}
-
-function optionValue(key, value) {
-  const t = typeof value
-  if (t === 'function' || t === 'symbol' || t === 'bigint') {
-    throw new TokenkeepError('invalid_type', `${key === '' ? 'options' : key}: a ${t} is not an option value`)
-  }
-  return value
-}
-
-/** The options object as the JSON text the runtime's spec parser reads. */
-function specJson(options) {
-  if (options === undefined || options === null) return '{}'
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new TokenkeepError('invalid_type', 'options: must be an object')
-  }
-  try {
-    return JSON.stringify(options, optionValue)
-  } catch (e) {
-    if (isTokenkeepError(e)) throw e
-    throw new TokenkeepError('invalid_type', `options: not representable as JSON (${e && e.message})`)
-  }
-}
 
 function tokenArg(token) {
   if (typeof token !== 'string') throw new TokenkeepError('invalid_type', 'token: must be a string')
@@ -62,19 +26,6 @@ function nowArg(options) {
   if (now === undefined || now === null) return undefined
   if (typeof now !== 'number') throw new TokenkeepError('invalid_type', 'now: must be Unix seconds (a number)')
   return now
-}
-
-function isPromise(value) {
-  return value !== null && typeof value === 'object' && typeof value.then === 'function'
-}
-
-async function settled(value) {
-  if (!isPromise(value)) return value
-  try {
-    return await value
-  } catch (e) {
-    throw fromNative(e)
-  }
 }
 
 /**
@@ -258,6 +209,12 @@ async function _debugPanicAsync() {
 
 module.exports = {
   Verifier,
+  VaultToken: outbound.VaultToken,
+  VaultSecret: outbound.VaultSecret,
+  VaultLease: outbound.VaultLease,
+  FileToken: outbound.FileToken,
+  HmacKeyring: outbound.HmacKeyring,
+  Secret: outbound.Secret,
   TokenkeepError,
   isTokenkeepError,
   isErrorCode,

@@ -7,7 +7,18 @@ import type { EventName, RejectionCode, TokenkeepErrorCode } from './codes'
 import { TokenkeepError, isTokenkeepError, isErrorCode } from './errors'
 
 export { TokenkeepError, isTokenkeepError, isErrorCode }
-export type { IssuerHealth, MetricBucket, MetricFamily, MetricSample } from '../native/binding'
+export type { CredentialHealth, IssuerHealth, MetricBucket, MetricFamily, MetricSample } from '../native/binding'
+export { Secret, Credential, VaultToken, VaultSecret, VaultLease, FileToken, HmacKeyring } from './outbound'
+export type {
+  CredentialEventName,
+  CredentialEvents,
+  LeaseData,
+  FileTokenOptions,
+  HmacKeyringOptions,
+  VaultLeaseOptions,
+  VaultSecretOptions,
+  VaultTokenOptions,
+} from './outbound'
 export type * from './codes'
 
 /** A duration: seconds, or a string with a unit (`"250ms"`, `"90s"`, `"5m"`, `"2h"`, `"1d"`). */

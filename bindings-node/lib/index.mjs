@@ -4,6 +4,12 @@ import cjs from './index.cjs'
 
 export const {
   Verifier,
+  VaultToken,
+  VaultSecret,
+  VaultLease,
+  FileToken,
+  HmacKeyring,
+  Secret,
   TokenkeepError,
   isTokenkeepError,
   isErrorCode,

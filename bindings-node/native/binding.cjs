@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeCredential = nativeBinding.NativeCredential
 module.exports.NativeVerifier = nativeBinding.NativeVerifier
 module.exports._debugPanic = nativeBinding._debugPanic
 module.exports._debugPanicAsync = nativeBinding._debugPanicAsync

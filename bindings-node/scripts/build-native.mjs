@@ -10,6 +10,7 @@
 // native/binding.d.ts and native/binding.cjs. `--check` fails when those
 // differ from the committed files.
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,7 +26,10 @@ const binaryName = pkg.napi.binaryName
 
 const metadata = JSON.parse(execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: root, maxBuffer: 64 << 20 }))
 const targetDir = metadata.target_directory
-const typeDefDir = join(targetDir, 'napi-typedef', 'tokenkeep-node')
+// One directory per checkout: worktrees sharing a target directory build
+// this crate in turn, and each must read its own type definitions.
+const checkout = createHash('sha256').update(pkgDir).digest('hex').slice(0, 12)
+const typeDefDir = join(targetDir, 'napi-typedef', `tokenkeep-node-${checkout}`)
 rmSync(typeDefDir, { recursive: true, force: true })
 mkdirSync(typeDefDir, { recursive: true })
 
@@ -46,7 +50,7 @@ copyFileSync(join(targetDir, profileDir, 'libtokenkeep_node.so'), join(outDir, `
 
 const { exports, dts } = await generateTypeDef({ typeDefDir, cwd: pkgDir, constEnum: false })
 const generated = {}
-const scratch = join(targetDir, 'napi-typedef', 'loader')
+const scratch = join(targetDir, 'napi-typedef', `loader-${checkout}`)
 rmSync(scratch, { recursive: true, force: true })
 mkdirSync(scratch, { recursive: true })
 await writeJsBinding({

@@ -9,10 +9,10 @@ const pkg = join(here, '..')
 const codes = JSON.parse(readFileSync(join(pkg, '..', 'tests', 'vectors', 'codes.json'), 'utf8'))
 
 // The concerns whose codes this package's calls throw (a rejected token,
-// refused options, a closed handle or a caught panic); the outbound handles'
-// concerns join when the package exposes them. Named, not derived, so a new
-// concern in codes.json does not silently widen TokenkeepErrorCode.
-const ERRORS = ['host', 'rejection', 'spec']
+// refused options, a closed handle or a caught panic; an outbound handle
+// with no value to give, an HMAC signature refused). Named, not derived, so
+// a new concern in codes.json does not silently widen TokenkeepErrorCode.
+const ERRORS = ['credential_error', 'hmac', 'host', 'rejection', 'spec']
 const concerns = Object.keys(codes.concerns).sort()
 const errorConcerns = concerns.filter((c) => ERRORS.includes(c))
 const errorCodes = [...new Set(errorConcerns.flatMap((c) => codes.concerns[c].codes))]

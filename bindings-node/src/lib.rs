@@ -10,6 +10,8 @@
 
 #![deny(clippy::all)]
 
+mod outbound;
+
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;

@@ -12,12 +12,16 @@ const cjs = require('tokenkeep')
 test('import and require give the same objects (one class identity)', () => {
   assert.equal(esm.Verifier, cjs.Verifier)
   assert.equal(esm.TokenkeepError, cjs.TokenkeepError)
+  for (const name of ['VaultToken', 'VaultSecret', 'VaultLease', 'FileToken', 'HmacKeyring', 'Secret']) {
+    assert.equal(typeof esm[name], 'function', name)
+    assert.equal(esm[name], cjs[name], name)
+  }
   assert.equal(ErrorsEntry, cjs.TokenkeepError)
   assert.equal(require('tokenkeep/errors').TokenkeepError, cjs.TokenkeepError)
 })
 
-test('the error codes are the host, rejection and spec concerns of codes.json, and nothing else', () => {
-  const expected = ['host', 'rejection', 'spec'].flatMap((c) => codesJson.concerns[c].codes)
+test('the error codes are the credential_error, hmac, host, rejection and spec concerns of codes.json, and nothing else', () => {
+  const expected = ['credential_error', 'hmac', 'host', 'rejection', 'spec'].flatMap((c) => codesJson.concerns[c].codes)
   assert.deepEqual([...esm.ERROR_CODES].sort(), [...new Set(expected)].sort())
   assert.deepEqual(esm.REJECTION_CODES, codesJson.concerns.rejection.codes)
   assert.deepEqual(esm.EVENT_NAMES, codesJson.concerns.event.codes)

@@ -7,7 +7,9 @@ import { createInterface } from 'node:readline'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+// The make target says where the checkout is (the scratch project may sit
+// under a symlinked target directory); else three levels up.
+export const repoRoot = process.env.TOKENKEEP_REPO_ROOT || join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const vectorsDir = join(repoRoot, 'tests', 'vectors')
 
 /** Every token vector file (those with `vectors`): `{file, vectors}`. */
@@ -69,3 +71,62 @@ export async function startDevIssuer(args = []) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Starts `tokenkeep dev-stack` (the project's one launcher: a dev issuer, a
+ * real OpenBao whose JWT auth trusts it and, with `--postgres`, a real
+ * PostgreSQL behind OpenBao's database engine) and reads its JSON line. It
+ * stops when this process closes its stdin (`stop()`, or this process ending).
+ */
+export async function startDevStack(args = []) {
+  const child = spawn(tokenkeepBin, ['--json', 'dev-stack', '--stop-on-stdin-eof', ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: child.stdout })
+  const output = []
+  lines.on('line', (line) => output.push(line))
+  const first = await new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`dev-stack exited with ${code}: ${output.join(' ').slice(0, 600)}`)))
+    lines.once('line', resolve)
+  })
+  child.removeAllListeners('exit')
+  let info
+  try {
+    info = JSON.parse(first)
+  } catch {
+    // A failure is described as pretty-printed JSON: show all of it.
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
+    throw new Error(`dev-stack did not start: ${output.join(' ').slice(0, 600)}`)
+  }
+  if (!info.openbao) throw new Error(`dev-stack did not start: ${first.slice(0, 300)}`)
+  const { issuer, openbao, postgres } = info
+  issued(openbao.root_token)
+  if (postgres) issued(postgres.admin_password)
+  return {
+    issuer,
+    openbao,
+    postgres,
+    /** A JWT the OpenBao role accepts (recorded as issued). */
+    async loginJwt(ttl = 600) {
+      const claims = { iss: issuer.url, sub: openbao.jwt_subject, aud: openbao.jwt_audience }
+      const r = await fetch(issuer.token_url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ claims, ttl }) })
+      if (!r.ok) throw new Error(`dev issuer /token: ${r.status}`)
+      return issued((await r.json()).token)
+    },
+    /** A request to OpenBao's HTTP API (the root token unless given). */
+    bao(method, path, { token, body } = {}) {
+      return fetch(`${openbao.addr}/v1/${path}`, {
+        method,
+        headers: { 'x-vault-token': token ?? openbao.root_token, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      })
+    },
+    stop() {
+      if (child.exitCode !== null) return Promise.resolve()
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.stdin.end()
+      return exited
+    },
+  }
+}
