@@ -10,7 +10,7 @@ PY_PROFILE ?= release
 # Cargo profile of the edge module (the shipped build may use another, e.g. dist).
 EDGE_PROFILE ?= edge
 
-.PHONY: help setup demo vectors-demo test build-all test-rust test-ring test-wasm test-python vectors vectors-check codes lint bench fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
+.PHONY: help setup demo vectors-demo test build-all test-rust test-ring test-wasm test-python bench-python vectors vectors-check codes lint bench fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ test-wasm: ## Core built for wasm32: imports nothing from env, every vector pass
 
 test-python: ## Python binding: wheel built once (maturin, PY_PROFILE), installed in a fresh venv, pytest (+ abi3 on CPython 3.9)
 	PY_PROFILE=$(PY_PROFILE) scripts/test-python.sh
+
+bench-python: ## Python package (CPython 3.12) against ryjwt, oxyjwt, pyjwt-rs, webtoken, PyJWT, joserfc and raw cryptography; 2 threads vs 1
+	PY_PROFILE=$(PY_PROFILE) scripts/bench-python.sh
 
 test-node: ## Node binding: builds the addon (NODE_PROFILE, default release), packs the npm package, runs its suite from a scratch install
 	NODE_PROFILE=$(NODE_PROFILE) scripts/test-node.sh

@@ -1,23 +1,24 @@
 //! Claims as Python objects, built in one pass by a serde visitor that
 //! creates the dict, lists, strings and numbers directly (no intermediate
-//! tree): JSON objects become dicts, arrays lists, integers ints (any size),
+//! tree): JSON objects become dicts, arrays lists, integers ints (floats past
+//! 64 bits, as serde_json reads them, the same as the core's own tree),
 //! other numbers floats, `null` None.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::cell::RefCell;
 use std::fmt;
 use tokenkeep::Claims;
 
-/// The claims of a verified token as a new dict.
+/// The claims of a verified token as a new dict, built in one pass over the
+/// claims JSON the token carried (the core's strict parser already accepted
+/// it: one object, no member repeated), without the core's `Value` tree.
 pub(crate) fn to_dict<'py>(py: Python<'py>, claims: &Claims) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    for (name, value) in claims.as_map() {
-        let value =
-            PyValue(py).deserialize(value).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        dict.set_item(PyString::new(py, name), value)?;
-    }
-    Ok(dict)
+    let mut json = serde_json::Deserializer::from_str(claims.json());
+    let value =
+        PyValue(py).deserialize(&mut json).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    value.cast_into::<PyDict>().map_err(|_| pyo3::exceptions::PyValueError::new_err("the claims are not a JSON object"))
 }
 
 fn py_err<E: de::Error>(e: PyErr) -> E {
@@ -108,6 +109,40 @@ impl<'de, 'py> Visitor<'de> for PyKey<'py> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(PyString::new(self.0, v))
+        Ok(member_name(self.0, v))
     }
+}
+
+/// Slots of the member-name cache (per thread).
+const NAME_SLOTS: usize = 256;
+/// Longer names are not cached.
+const NAME_MAX: usize = 64;
+
+thread_local! {
+    /// Member names met before (`iss`, `aud`, `exp`, ... come with every
+    /// token): the same `str` object again, its hash already computed, so
+    /// building the dict neither allocates nor hashes the name.
+    static NAMES: RefCell<Vec<Option<(Box<str>, Py<PyString>)>>> =
+        RefCell::new((0..NAME_SLOTS).map(|_| None).collect());
+}
+
+/// A member name as a Python `str`, from the cache when it was met before.
+fn member_name<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    if name.len() > NAME_MAX {
+        return PyString::new(py, name);
+    }
+    // FNV-1a: the slot only, a collision just replaces the entry.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let slot = (hash % NAME_SLOTS as u64) as usize;
+    NAMES.with(|names| {
+        let Ok(mut names) = names.try_borrow_mut() else { return PyString::new(py, name) };
+        if let Some((cached, object)) = &names[slot] {
+            if **cached == *name {
+                return object.bind(py).clone();
+            }
+        }
+        let object = PyString::new(py, name);
+        names[slot] = Some((name.into(), object.clone().unbind()));
+        object
+    })
 }
