@@ -271,14 +271,20 @@ export class Verifier {
     const tokenNow = tokenTime(options.now, keysNow);
     try {
       const core = this.#core;
+      // What this call started (a first fetch, a refresh): its own promise,
+      // which only this call may await.
+      let due;
       if (!this.#closed) {
         if (this.#persistPending) await this.#readPersisted(keysNow);
-        if (keysNow >= this.#nextDue) runInBackground(this.#runDue(keysNow, options.waitUntil), options.waitUntil);
+        if (keysNow >= this.#nextDue) {
+          due = this.#runDue(keysNow, options.waitUntil);
+          runInBackground(due, options.waitUntil);
+        }
       }
       const answer = core.step(typeof token === "string" ? token : "", keysNow, tokenNow, !this.#closed);
       if (typeof answer === "string") return this.#verified(answer);
       if (typeof answer === "object") return answer;
-      return await this.#settle(answer, token, tokenNow, !this.#closed, options.waitUntil);
+      return await this.#settle(answer, token, tokenNow, !this.#closed, options.waitUntil, due);
     } catch (error) {
       if (isTokenkeepError(error)) throw error;
       throw isTrap(error) ? this.#reset(error) : error;
@@ -305,14 +311,15 @@ export class Verifier {
     }
   }
 
-  async #settle(answer, token, tokenNow, mayFetch, waitUntil) {
+  async #settle(answer, token, tokenNow, mayFetch, waitUntil, due) {
     const core = this.#core;
     for (;;) {
       if (typeof answer === "string") return this.#verified(answer);
       if (typeof answer === "object") return answer;
       if (answer === REJECTED) throw this.#rejection(token);
       if (answer === WAIT) {
-        await this.#waitForKeys(core.waitIssuer(), core.waitGeneration(), waitUntil);
+        await this.#waitForKeys(core.waitIssuer(), core.waitGeneration(), waitUntil, due);
+        due = undefined;
         mayFetch = false;
         answer = core.step(token, Date.now(), tokenNow, false);
         continue;
@@ -457,11 +464,19 @@ export class Verifier {
     await this.#sendAll(waitUntil);
   }
 
-  // Waits until `issuer`'s keys move past `generation`: sends the refetch the
+  // Waits until `issuer`'s keys move past `generation`: for the fetch this
+  // call started (`due`, e.g. a new isolate's first), sends the refetch the
   // core just started, or polls while another request's fetch runs.
-  async #waitForKeys(issuer, generation, waitUntil) {
+  async #waitForKeys(issuer, generation, waitUntil, due) {
     const core = this.#core;
-    const deadline = Date.now() + core.waitBudgetMs(issuer);
+    const budget = core.waitBudgetMs(issuer);
+    const deadline = Date.now() + budget;
+    if (due) {
+      // This call's own fetch: its answer ends the wait, not the next poll.
+      let timer;
+      await Promise.race([due.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, budget)))]);
+      clearTimeout(timer);
+    }
     let delay = 1;
     for (;;) {
       await this.#sendAll(waitUntil);
