@@ -281,10 +281,57 @@ export class Verifier {
           runInBackground(due, options.waitUntil);
         }
       }
-      const answer = core.step(typeof token === "string" ? token : "", keysNow, tokenNow, !this.#closed);
-      if (typeof answer === "string") return this.#verified(answer);
-      if (typeof answer === "object") return answer;
-      return await this.#settle(answer, token, tokenNow, !this.#closed, options.waitUntil, due);
+      const waitUntil = options.waitUntil;
+      let mayFetch = !this.#closed;
+      let answer = core.step(typeof token === "string" ? token : "", keysNow, tokenNow, mayFetch);
+      // One async frame for the whole verification: the usual path awaits
+      // only WebCrypto.
+      for (;;) {
+        if (typeof answer === "string") return this.#verified(answer);
+        if (typeof answer === "object") return answer;
+        if (answer === REJECTED) throw this.#rejection(token);
+        if (answer === WAIT) {
+          await this.#waitForKeys(core.waitIssuer(), core.waitGeneration(), waitUntil, due);
+          due = undefined;
+          mayFetch = false;
+          answer = core.step(token, Date.now(), tokenNow, false);
+          continue;
+        }
+        const id = answer;
+        let matched;
+        try {
+          // One crossing for all the check needs; input and signature are views
+          // of that one copy (WebCrypto copies what it is given when called).
+          const check = core.pendingCheck(id);
+          const alg = algorithm(word(check, 0));
+          const candidates = word(check, 4);
+          const inputAt = 12 + 4 * candidates;
+          const input = check.subarray(inputAt, inputAt + word(check, inputAt - 4));
+          const signature = check.subarray(inputAt + input.length);
+          const key = candidates === 1 ? cryptoKeys.get(word(check, 8) * 16 + word(check, 0)) : undefined;
+          if (key !== undefined) {
+            // The usual case (one candidate, already imported): one await.
+            let ok = false;
+            try {
+              ok = await crypto.subtle.verify(alg.params[1], key, signature, input);
+            } catch {
+              ok = false;
+            }
+            matched = ok ? 0 : -1;
+          } else {
+            matched = await this.#checkSignature(id, check, alg, candidates, input, signature);
+          }
+        } catch (error) {
+          core.abandon(id);
+          throw error;
+        }
+        if (matched === null) {
+          // This runtime's WebCrypto lacks the algorithm: the module checks it from now on.
+          answer = core.step(token, Date.now(), tokenNow, mayFetch);
+          continue;
+        }
+        answer = core.complete(id, matched, Date.now(), mayFetch);
+      }
     } catch (error) {
       if (isTokenkeepError(error)) throw error;
       throw isTrap(error) ? this.#reset(error) : error;
@@ -308,56 +355,6 @@ export class Verifier {
     } catch (error) {
       if (isTokenkeepError(error)) throw error;
       throw isTrap(error) ? this.#reset(error) : error;
-    }
-  }
-
-  async #settle(answer, token, tokenNow, mayFetch, waitUntil, due) {
-    const core = this.#core;
-    for (;;) {
-      if (typeof answer === "string") return this.#verified(answer);
-      if (typeof answer === "object") return answer;
-      if (answer === REJECTED) throw this.#rejection(token);
-      if (answer === WAIT) {
-        await this.#waitForKeys(core.waitIssuer(), core.waitGeneration(), waitUntil, due);
-        due = undefined;
-        mayFetch = false;
-        answer = core.step(token, Date.now(), tokenNow, false);
-        continue;
-      }
-      const id = answer;
-      let matched;
-      try {
-        // One crossing for all the check needs; input and signature are views
-        // of that one copy (WebCrypto copies what it is given when called).
-        const check = core.pendingCheck(id);
-        const alg = algorithm(word(check, 0));
-        const candidates = word(check, 4);
-        const inputAt = 12 + 4 * candidates;
-        const input = check.subarray(inputAt, inputAt + word(check, inputAt - 4));
-        const signature = check.subarray(inputAt + input.length);
-        const key = candidates === 1 ? cryptoKeys.get(word(check, 8) * 16 + word(check, 0)) : undefined;
-        if (key !== undefined) {
-          // The usual case (one candidate, already imported): one await.
-          let ok = false;
-          try {
-            ok = await crypto.subtle.verify(alg.params[1], key, signature, input);
-          } catch {
-            ok = false;
-          }
-          matched = ok ? 0 : -1;
-        } else {
-          matched = await this.#checkSignature(id, check, alg, candidates, input, signature);
-        }
-      } catch (error) {
-        core.abandon(id);
-        throw error;
-      }
-      if (matched === null) {
-        // This runtime's WebCrypto lacks the algorithm: the module checks it from now on.
-        answer = core.step(token, Date.now(), tokenNow, mayFetch);
-        continue;
-      }
-      answer = core.complete(id, matched, Date.now(), mayFetch);
     }
   }
 
