@@ -1,7 +1,8 @@
 // Where a warm edge verification's time goes, inside workerd (run by
 // steps.mjs): the whole verify, WebCrypto alone, and the module's synchronous
-// parts (step, pendingCheck, complete, JSON.parse) called directly.
+// parts (step, pendingCheck, complete, JSON.parse) called directly; jose for scale.
 import { Verifier } from "tokenkeep";
+import { jwtVerify, createLocalJWKSet } from "jose";
 import { Core } from "../../../bindings-node/edge/wasm/tokenkeep_wasm.js";
 let st;
 function setup(env) {
@@ -9,7 +10,7 @@ function setup(env) {
   const b = JSON.parse(env.BENCH);
   const c = b.cases[env.ALG];
   const spec = JSON.stringify({ issuer: b.issuer, audience: b.audience, jwks: c.jwks, cache: { verified_tokens: 0 } });
-  st = { c, core: new Core(spec, new Uint32Array(4), Date.now()), v: Verifier.fromJwks(c.jwks, { issuer: b.issuer, audience: b.audience, cache: { verified_tokens: 0 } }) };
+  st = { c, issuer: b.issuer, audience: b.audience, core: new Core(spec, new Uint32Array(4), Date.now()), v: Verifier.fromJwks(c.jwks, { issuer: b.issuer, audience: b.audience, cache: { verified_tokens: 0 } }) };
   const [h, p, s] = c.token.split(".");
   st.input = new TextEncoder().encode(`${h}.${p}`);
   st.sig = Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
@@ -17,6 +18,7 @@ function setup(env) {
 }
 const ops = {
   async full(s) { await s.v.verify(s.c.token); },
+  async jose(s) { await jwtVerify(s.c.token, (s.jwks ??= createLocalJWKSet(s.c.jwks)), { issuer: s.issuer, audience: s.audience }); },
   async subtle(s) { await crypto.subtle.verify(s.params, s.key, s.sig, s.input); },
   async sync(s) { const ms = Date.now(); const id = s.core.step(s.c.token, ms, ms, true); const chk = s.core.pendingCheck(id); JSON.parse(s.core.complete(id, 0, ms, true)); },
   async step(s) { const ms = Date.now(); const id = s.core.step(s.c.token, ms, ms, true); s.core.abandon(id); },
