@@ -20,8 +20,8 @@ import { startIssuer } from "../../tests/edge/test/support.js";
 
 const here = fileURLToPath(new URL("./", import.meta.url));
 const N = Number(process.env.BENCH_N ?? 2000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const COLD_ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const COLD_ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 9);
 const ISSUER = "https://issuer.bench.test";
 const AUDIENCE = "api://bench";
 const LIBS = ["tokenkeep", "tokenkeep_hit", "jose", "cfworker"];

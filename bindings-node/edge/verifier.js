@@ -16,7 +16,8 @@ import { TokenkeepError, isTokenkeepError } from "../lib/errors.cjs";
 
 export { TokenkeepError, isTokenkeepError };
 
-const VERIFIED = -1;
+// `step` / `complete` answer a cached claims object, the verified claims as
+// JSON text, one of these, or the id (>= 0) of a signature to check.
 const REJECTED = -2;
 const WAIT = -3;
 
@@ -24,12 +25,28 @@ const CACHE_PREFIX = "https://tokenkeep.invalid/jwks/v1?source=";
 // Response headers the core reads.
 const KEPT_HEADERS = ["cache-control", "etag", "retry-after"];
 
-// Imported keys, shared by every verifier of the isolate: "<handle> <alg>" ->
-// CryptoKey. Handles are RFC 7638 thumbprints, so a refetched key keeps its entry.
+// Imported keys, shared by every verifier of the isolate: key id × 16 + alg
+// number -> CryptoKey. The module numbers key handles (RFC 7638 thumbprints)
+// for the whole isolate, so a refetched key keeps its entry.
 const cryptoKeys = new Map();
 const CRYPTO_KEYS_MAX = 512;
 // Algorithms this runtime's WebCrypto turned out to lack: checked in the module.
 const webCryptoLacks = new Set();
+
+// Per algorithm number of `pendingCheck`: its name and WebCrypto parameters,
+// read from the module on first use (it is initialized after this file runs).
+let algorithms;
+function algorithm(number) {
+  algorithms ??= Core.algNames()
+    .split(" ")
+    .map((name) => ({ name, params: webCryptoParams(name) }));
+  return algorithms[number];
+}
+
+// A little-endian u32 of `pendingCheck`'s header.
+function word(bytes, at) {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+}
 
 /** The algorithms this runtime's WebCrypto lacked so far (checked inside the module instead). */
 export function webCryptoFallbacks() {
@@ -69,18 +86,18 @@ function keyMaterial(jwk) {
   return kty === "RSA" ? { kty, n, e } : kty === "EC" ? { kty, crv, x, y } : { kty, crv, x };
 }
 
-async function importKey(jwkText, alg) {
-  const [importParams] = webCryptoParams(alg);
+async function importKey(jwkText, importParams) {
   const jwk = keyMaterial(JSON.parse(jwkText));
   return crypto.subtle.importKey("jwk", jwk, importParams, false, ["verify"]);
 }
 
-function deepFreeze(value) {
-  if (value !== null && typeof value === "object") {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
+// Claims are shared (a verified-token cache hit returns the same object), so
+// nothing in them can change: every object and array is frozen.
+function deepFreeze(object) {
+  for (const v of Object.values(object)) {
+    if (typeof v === "object" && v !== null) deepFreeze(v);
   }
-  return value;
+  return Object.freeze(object);
 }
 
 function randomSeed() {
@@ -186,6 +203,8 @@ export class Verifier {
   #persistPending = true;
   #persistWritten = [];
   #cache = undefined;
+  // Whether the core keeps verified tokens (then each new claims object is handed back to it).
+  #remembers = false;
 
   constructor(options, host = {}) {
     let specJson;
@@ -222,6 +241,7 @@ export class Verifier {
     }
     for (const alg of webCryptoLacks) core.checkNatively(alg);
     this.#nextDue = 0;
+    this.#remembers = core.remembers();
     this.#persistRead = new Array(core.issuerCount()).fill(false);
     this.#persistPending = true;
     this.#persistWritten = new Array(core.issuerCount()).fill(0);
@@ -251,12 +271,67 @@ export class Verifier {
     const tokenNow = tokenTime(options.now, keysNow);
     try {
       const core = this.#core;
+      // What this call started (a first fetch, a refresh): its own promise,
+      // which only this call may await.
+      let due;
       if (!this.#closed) {
         if (this.#persistPending) await this.#readPersisted(keysNow);
-        if (keysNow >= this.#nextDue) runInBackground(this.#runDue(keysNow, options.waitUntil), options.waitUntil);
+        if (keysNow >= this.#nextDue) {
+          due = this.#runDue(keysNow, options.waitUntil);
+          runInBackground(due, options.waitUntil);
+        }
       }
-      const answer = core.step(typeof token === "string" ? token : "", keysNow, tokenNow, !this.#closed);
-      return await this.#settle(answer, token, tokenNow, !this.#closed, options.waitUntil);
+      const waitUntil = options.waitUntil;
+      let mayFetch = !this.#closed;
+      let answer = core.step(typeof token === "string" ? token : "", keysNow, tokenNow, mayFetch);
+      // One async frame for the whole verification: the usual path awaits
+      // only WebCrypto.
+      for (;;) {
+        if (typeof answer === "string") return this.#verified(answer);
+        if (typeof answer === "object") return answer;
+        if (answer === REJECTED) throw this.#rejection(token);
+        if (answer === WAIT) {
+          await this.#waitForKeys(core.waitIssuer(), core.waitGeneration(), waitUntil, due);
+          due = undefined;
+          mayFetch = false;
+          answer = core.step(token, Date.now(), tokenNow, false);
+          continue;
+        }
+        const id = answer;
+        let matched;
+        try {
+          // One crossing for all the check needs; input and signature are views
+          // of that one copy (WebCrypto copies what it is given when called).
+          const check = core.pendingCheck(id);
+          const alg = algorithm(word(check, 0));
+          const candidates = word(check, 4);
+          const inputAt = 12 + 4 * candidates;
+          const input = check.subarray(inputAt, inputAt + word(check, inputAt - 4));
+          const signature = check.subarray(inputAt + input.length);
+          const key = candidates === 1 ? cryptoKeys.get(word(check, 8) * 16 + word(check, 0)) : undefined;
+          if (key !== undefined) {
+            // The usual case (one candidate, already imported): one await.
+            let ok = false;
+            try {
+              ok = await crypto.subtle.verify(alg.params[1], key, signature, input);
+            } catch {
+              ok = false;
+            }
+            matched = ok ? 0 : -1;
+          } else {
+            matched = await this.#checkSignature(id, check, alg, candidates, input, signature);
+          }
+        } catch (error) {
+          core.abandon(id);
+          throw error;
+        }
+        if (matched === null) {
+          // This runtime's WebCrypto lacks the algorithm: the module checks it from now on.
+          answer = core.step(token, Date.now(), tokenNow, mayFetch);
+          continue;
+        }
+        answer = core.complete(id, matched, Date.now(), mayFetch);
+      }
     } catch (error) {
       if (isTokenkeepError(error)) throw error;
       throw isTrap(error) ? this.#reset(error) : error;
@@ -274,8 +349,8 @@ export class Verifier {
       const core = this.#core;
       let answer = core.step(typeof token === "string" ? token : "", keysNow, tokenNow, false);
       if (typeof answer === "number" && answer >= 0) answer = core.completeNatively(answer, keysNow);
+      if (typeof answer === "string") return this.#verified(answer);
       if (typeof answer === "object") return answer;
-      if (answer === VERIFIED) return this.#verified();
       throw this.#rejection(token);
     } catch (error) {
       if (isTokenkeepError(error)) throw error;
@@ -283,55 +358,24 @@ export class Verifier {
     }
   }
 
-  async #settle(answer, token, tokenNow, mayFetch, waitUntil) {
-    const core = this.#core;
-    for (;;) {
-      if (typeof answer === "object") return answer;
-      if (answer === VERIFIED) return this.#verified();
-      if (answer === REJECTED) throw this.#rejection(token);
-      if (answer === WAIT) {
-        await this.#waitForKeys(core.waitIssuer(), core.waitGeneration(), waitUntil);
-        mayFetch = false;
-        answer = core.step(token, Date.now(), tokenNow, false);
-        continue;
-      }
-      const id = answer;
-      let matched;
-      try {
-        matched = await this.#checkSignature(id);
-      } catch (error) {
-        core.abandon(id);
-        throw error;
-      }
-      if (matched === null) {
-        // This runtime's WebCrypto lacks the algorithm: the module checks it from now on.
-        answer = core.step(token, Date.now(), tokenNow, mayFetch);
-        continue;
-      }
-      answer = core.complete(id, matched, Date.now(), mayFetch);
-    }
-  }
-
   // The index of the candidate whose signature verified, -1 for none, or null
-  // when WebCrypto cannot check this algorithm here.
-  async #checkSignature(id) {
+  // when WebCrypto cannot check this algorithm here. Imports keys not seen yet.
+  async #checkSignature(id, check, alg, candidates, input, signature) {
     const core = this.#core;
-    const meta = core.pendingMeta(id).split(" ");
-    const alg = meta[0];
-    const params = webCryptoParams(alg);
-    const input = core.pendingInput(id);
-    const signature = core.pendingSignature(id);
-    for (let i = 1; i < meta.length; i++) {
-      const name = `${meta[i]} ${alg}`;
+    const algNumber = word(check, 0);
+    for (let i = 0; i < candidates; i++) {
+      const name = word(check, 8 + 4 * i) * 16 + algNumber;
       let key = cryptoKeys.get(name);
       if (key === undefined) {
         try {
-          key = await importKey(core.pendingJwk(id, i - 1), alg);
-        } catch {
+          if (!alg?.params) throw new Error("no WebCrypto parameters");
+          key = await importKey(core.pendingJwk(id, i), alg.params[0]);
+        } catch (error) {
+          if (isTrap(error)) throw error;
           // The core validated the key material already: the algorithm is what
           // this WebCrypto lacks.
-          webCryptoLacks.add(alg);
-          core.checkNatively(alg);
+          webCryptoLacks.add(alg.name);
+          core.checkNatively(alg.name);
           core.abandon(id);
           return null;
         }
@@ -340,19 +384,18 @@ export class Verifier {
       }
       let ok = false;
       try {
-        ok = await crypto.subtle.verify(params[1], key, signature, input);
+        ok = await crypto.subtle.verify(alg.params[1], key, signature, input);
       } catch {
         ok = false;
       }
-      if (ok) return i - 1;
+      if (ok) return i;
     }
     return -1;
   }
 
-  #verified() {
-    const core = this.#core;
-    const claims = deepFreeze(JSON.parse(core.claimsJson()));
-    core.remember(claims);
+  #verified(json) {
+    const claims = deepFreeze(JSON.parse(json));
+    if (this.#remembers) this.#core.remember(claims);
     return claims;
   }
 
@@ -418,11 +461,19 @@ export class Verifier {
     await this.#sendAll(waitUntil);
   }
 
-  // Waits until `issuer`'s keys move past `generation`: sends the refetch the
+  // Waits until `issuer`'s keys move past `generation`: for the fetch this
+  // call started (`due`, e.g. a new isolate's first), sends the refetch the
   // core just started, or polls while another request's fetch runs.
-  async #waitForKeys(issuer, generation, waitUntil) {
+  async #waitForKeys(issuer, generation, waitUntil, due) {
     const core = this.#core;
-    const deadline = Date.now() + core.waitBudgetMs(issuer);
+    const budget = core.waitBudgetMs(issuer);
+    const deadline = Date.now() + budget;
+    if (due) {
+      // This call's own fetch: its answer ends the wait, not the next poll.
+      let timer;
+      await Promise.race([due.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, budget)))]);
+      clearTimeout(timer);
+    }
     let delay = 1;
     for (;;) {
       await this.#sendAll(waitUntil);

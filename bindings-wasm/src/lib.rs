@@ -21,8 +21,8 @@ use tokenkeep_core::token_cache::TokenCache;
 use tokenkeep_core::{AlgSet, Algorithm, PendingCheck, Policy, Rejection, UnixTime, Verified};
 use wasm_bindgen::prelude::*;
 
-/// `step` / `complete` answers that are not a cached result object.
-const VERIFIED: f64 = -1.0;
+/// `step` / `complete` answers that are neither a cached claims object nor
+/// verified claims (JSON text).
 const REJECTED: f64 = -2.0;
 const WAIT: f64 = -3.0;
 
@@ -65,6 +65,32 @@ pub struct Core {
     native: AlgSet,
     parked: Vec<Option<Parked>>,
     out: Out,
+}
+
+thread_local! {
+    /// Key handles (RFC 7638 thumbprints) numbered for the host's `CryptoKey`
+    /// table, shared by every `Core` of the module as that table is; numbers
+    /// are never reused, so a forgotten handle only costs a re-import.
+    static KEY_IDS: std::cell::RefCell<(std::collections::HashMap<Box<str>, u32>, u32)> = Default::default();
+}
+
+/// At most this many handles are numbered; past it the table starts over.
+const KEY_IDS_MAX: usize = 4096;
+
+fn key_id(handle: &str) -> u32 {
+    KEY_IDS.with(|cell| {
+        let (ids, next) = &mut *cell.borrow_mut();
+        if let Some(id) = ids.get(handle) {
+            return *id;
+        }
+        if ids.len() >= KEY_IDS_MAX {
+            ids.clear();
+        }
+        let id = *next;
+        *next = next.wrapping_add(1);
+        ids.insert(handle.into(), id);
+        id
+    })
 }
 
 fn at(ms: f64) -> UnixTime {
@@ -168,16 +194,20 @@ impl Core {
     }
 
     /// Answers `token`: the cached claims object (a verified-token cache hit),
-    /// or `-1` verified (read `claimsJson`, then `remember`), `-2` rejected
-    /// (`rejectionCode` / `rejectionMessage`), `-3` wait for keys
-    /// (`waitIssuer` / `waitGeneration`), or a non-negative id of a signature
-    /// for the host to check (`pendingMeta`, `pendingInput`,
-    /// `pendingSignature`, `pendingJwk`, then `complete`).
+    /// or the verified claims' JSON text (the payload as the token carried
+    /// it, which the core read strictly: build the object from it, then
+    /// `remember` it when `remembers()`), `-2` rejected (`rejectionCode` /
+    /// `rejectionMessage`), `-3` wait for keys (`waitIssuer` /
+    /// `waitGeneration`), or a non-negative id of a signature for the host to
+    /// check (`pendingCheck`, `pendingJwk` for a key not imported yet, then
+    /// `complete`).
     pub fn step(&mut self, token: &str, keys_now_ms: f64, token_now_ms: f64, may_fetch: bool) -> JsValue {
         let (keys_now, token_now) = (at(keys_now_ms), at(token_now_ms));
         if let Some(hit) = self.cached(token, token_now, keys_now) {
             return hit;
         }
+        // The token is kept only as the verified-token cache's key.
+        let kept = if self.tokens.is_some() { token.to_owned() } else { String::new() };
         let parsed = match tokenkeep_core::parse(token, self.max_token_bytes) {
             Ok(p) => p,
             Err(r) => return self.reject(r),
@@ -194,7 +224,7 @@ impl Core {
         } else {
             match jwks::prepare_parsed_at(&snapshot, parsed, &issuer.policy, keys_now, token_now) {
                 Prepared::Signature(check) if check.candidates().iter().all(|k| k.public_jwk().is_some()) => {
-                    return self.park(Parked { check, issuer: index, generation, token: token.to_owned(), token_now });
+                    return self.park(Parked { check, issuer: index, generation, token: kept, token_now });
                 }
                 Prepared::Signature(check) => {
                     let matched = check.check_natively();
@@ -203,7 +233,7 @@ impl Core {
                 Prepared::Answer(check) => check,
             }
         };
-        self.conclude(check, index, generation, token, keys_now, may_fetch)
+        self.conclude(check, index, generation, kept, keys_now, may_fetch)
     }
 
     /// Ends a parked signature check: `matched` is the index of the candidate
@@ -214,7 +244,7 @@ impl Core {
         };
         let matched = usize::try_from(matched).ok();
         let check = jwks::complete_pending(parked.check, matched, parked.generation, parked.token_now);
-        self.conclude(check, parked.issuer, parked.generation, &parked.token, at(keys_now_ms), may_fetch)
+        self.conclude(check, parked.issuer, parked.generation, parked.token, at(keys_now_ms), may_fetch)
     }
 
     /// Ends a parked signature check inside the module (ring, ed25519-dalek):
@@ -226,7 +256,7 @@ impl Core {
         };
         let matched = parked.check.check_natively();
         let check = jwks::complete_pending(parked.check, matched, parked.generation, parked.token_now);
-        self.conclude(check, parked.issuer, parked.generation, &parked.token, at(keys_now_ms), false)
+        self.conclude(check, parked.issuer, parked.generation, parked.token, at(keys_now_ms), false)
     }
 
     /// Forgets a parked check the host will not complete (it threw).
@@ -236,17 +266,34 @@ impl Core {
         }
     }
 
-    /// `"<alg> <handle> <handle>…"`: the algorithm and the candidate keys'
-    /// stable handles (to find their imported `CryptoKey`s).
-    #[wasm_bindgen(js_name = pendingMeta)]
-    pub fn pending_meta(&self, id: u32) -> String {
-        let Some(p) = self.parked_ref(id) else { return String::new() };
-        let mut meta = p.check.alg().name().to_owned();
-        for key in p.check.candidates() {
-            meta.push(' ');
-            meta.push_str(key.handle());
+    /// Everything the host needs to check parked signature `id`, in one
+    /// buffer (one crossing, one copy): little-endian u32 words `alg` (an
+    /// index into `algNames()`), `n` (candidate count), `n` key ids (stable
+    /// numbers for the candidates' handles, shared by every `Core` of the
+    /// module, to find their imported `CryptoKey`s), the signing input's
+    /// length; then the signing input, then the signature (raw `r || s` for
+    /// ECDSA, as WebCrypto takes it). Empty for an unknown id.
+    #[wasm_bindgen(js_name = pendingCheck)]
+    pub fn pending_check(&self, id: u32) -> Vec<u8> {
+        let Some(p) = self.parked_ref(id) else { return Vec::new() };
+        let (candidates, input, signature) = (p.check.candidates(), p.check.signing_input(), p.check.signature());
+        let mut out = Vec::with_capacity(4 * (3 + candidates.len()) + input.len() + signature.len());
+        let alg = Algorithm::ALL.iter().position(|a| *a == p.check.alg()).unwrap_or(usize::MAX);
+        out.extend_from_slice(&(alg as u32).to_le_bytes());
+        out.extend_from_slice(&(candidates.len() as u32).to_le_bytes());
+        for key in candidates {
+            out.extend_from_slice(&key_id(key.handle()).to_le_bytes());
         }
-        meta
+        out.extend_from_slice(&(input.len() as u32).to_le_bytes());
+        out.extend_from_slice(input);
+        out.extend_from_slice(signature);
+        out
+    }
+
+    /// The algorithm names `pendingCheck` numbers, space-separated (read once).
+    #[wasm_bindgen(js_name = algNames)]
+    pub fn alg_names() -> String {
+        Algorithm::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(" ")
     }
 
     /// The public JWK of candidate `i` as JSON (to import it once).
@@ -259,25 +306,9 @@ impl Core {
             .unwrap_or_default()
     }
 
-    /// The signed bytes.
-    #[wasm_bindgen(js_name = pendingInput)]
-    pub fn pending_input(&self, id: u32) -> Vec<u8> {
-        self.parked_ref(id).map(|p| p.check.signing_input().to_vec()).unwrap_or_default()
-    }
-
-    /// The signature bytes (raw `r || s` for ECDSA, as WebCrypto takes them).
-    #[wasm_bindgen(js_name = pendingSignature)]
-    pub fn pending_signature(&self, id: u32) -> Vec<u8> {
-        self.parked_ref(id).map(|p| p.check.signature().to_vec()).unwrap_or_default()
-    }
-
-    /// The verified token's claims as JSON text (after a `-1` answer).
-    #[wasm_bindgen(js_name = claimsJson)]
-    pub fn claims_json(&self) -> String {
-        match &self.out {
-            Out::Verified { verified, .. } => serde_json::to_string(verified.claims.as_map()).unwrap_or_default(),
-            _ => String::new(),
-        }
+    /// Whether the verified-token cache is on (`remember` is worth calling).
+    pub fn remembers(&self) -> bool {
+        self.tokens.is_some()
     }
 
     /// Keeps `value` (the claims object the host built) as the verified-token
@@ -568,15 +599,15 @@ impl Core {
         check: Check,
         issuer: usize,
         generation: u64,
-        token: &str,
+        token: String,
         keys_now: UnixTime,
         may_fetch: bool,
     ) -> JsValue {
         match check {
             Check::Verified(verified) => {
-                let token = if self.tokens.is_some() { token.to_owned() } else { String::new() };
+                let claims = JsValue::from_str(verified.claims.json());
                 self.out = Out::Verified { verified, issuer, generation, token };
-                JsValue::from_f64(VERIFIED)
+                claims
             }
             Check::Rejected(r) => self.reject(r),
             Check::Miss(miss) if may_fetch => match self.issuers[issuer].cache.handle_key_miss(&miss, keys_now) {
