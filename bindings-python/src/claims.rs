@@ -118,11 +118,14 @@ const NAME_SLOTS: usize = 256;
 /// Longer names are not cached.
 const NAME_MAX: usize = 64;
 
+/// A cached member name: its text and the Python `str` made of it.
+type NameSlot = Option<(Box<str>, Py<PyString>)>;
+
 thread_local! {
     /// Member names met before (`iss`, `aud`, `exp`, ... come with every
     /// token): the same `str` object again, its hash already computed, so
     /// building the dict neither allocates nor hashes the name.
-    static NAMES: RefCell<Vec<Option<(Box<str>, Py<PyString>)>>> =
+    static NAMES: RefCell<Vec<NameSlot>> =
         RefCell::new((0..NAME_SLOTS).map(|_| None).collect());
 }
 
