@@ -1,11 +1,6 @@
 package dev.tokenkeep
 
-import kotlinx.coroutines.channels.Channel
-import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
-import kotlinx.coroutines.flow.buffer
-import kotlinx.coroutines.flow.callbackFlow
-import kotlinx.coroutines.flow.flow
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
@@ -89,28 +84,15 @@ sealed class Credential(internal val handle: NativeCredential) : AutoCloseable {
     val rotationCount: Long get() = handle.rotationCount()
 
     /** The rotation counter after every new value, from subscription on; completes when the handle closes. */
-    val rotations: Flow<Long> = flow {
-        var seen = handle.rotationCount()
-        while (true) {
-            val next = native { handle.waitRotation(seen, WAIT_SLICE.inWholeMilliseconds) }
-            if (next != null) {
-                seen = next
-                emit(next)
-            } else if (handle.isClosed()) {
-                break
-            }
-        }
-    }
+    val rotations: Flow<Long> =
+        rotationFlow({ handle.rotationCount() }, { after, ms -> handle.waitRotation(after, ms) }, { handle.isClosed() })
 
     /** Blocks until the rotation counter exceeds [after]; the count then, or null after [timeout] or close. */
     fun waitRotationBlocking(after: Long, timeout: java.time.Duration): Long? =
         native { handle.waitRotationBlocking(after, timeout.toMillis()) }
 
     /** Its `credential_*` events from collection on, delivered on the collector's dispatcher. */
-    val events: Flow<Event> = callbackFlow {
-        val id = addEventListener { trySend(it) }
-        awaitClose { removeEventListener(id) }
-    }.buffer(Channel.UNLIMITED)
+    val events: Flow<Event> = eventFlow(::addEventListener, ::removeEventListener)
 
     /** Calls [listener] with every later event, on tokenkeep's thread; keep it short. */
     fun addEventListener(listener: EventListener): Long = native { handle.addEventListener(listener.toNative()) }
@@ -130,11 +112,6 @@ sealed class Credential(internal val handle: NativeCredential) : AutoCloseable {
     override fun toString(): String {
         val state = runCatching { health().state }.getOrDefault("?")
         return "${javaClass.simpleName}(name=$name, state=$state${if (isClosed) ", closed" else ""})"
-    }
-
-    private companion object {
-        /** One native wait of [rotations]; the loop only wakes to check for close. */
-        val WAIT_SLICE = 60.seconds
     }
 }
 

@@ -1,11 +1,6 @@
 package dev.tokenkeep
 
-import kotlinx.coroutines.channels.Channel
-import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
-import kotlinx.coroutines.flow.buffer
-import kotlinx.coroutines.flow.callbackFlow
-import kotlinx.coroutines.flow.flow
 import java.time.Instant
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
@@ -67,28 +62,15 @@ class Verifier private constructor(private val handle: NativeVerifier) : AutoClo
      * The rotation counter after every key-set change, from subscription on; the
      * flow completes when the verifier closes.
      */
-    val rotations: Flow<Long> = flow {
-        var seen = handle.rotationCount()
-        while (true) {
-            val next = native { handle.waitRotation(seen, WAIT_SLICE.inWholeMilliseconds) }
-            if (next != null) {
-                seen = next
-                emit(next)
-            } else if (handle.isClosed()) {
-                break
-            }
-        }
-    }
+    val rotations: Flow<Long> =
+        rotationFlow({ handle.rotationCount() }, { after, ms -> handle.waitRotation(after, ms) }, { handle.isClosed() })
 
     /** Blocks until the rotation counter exceeds [after]; the count then, or null after [timeout] or close. */
     fun waitRotationBlocking(after: Long, timeout: java.time.Duration): Long? =
         native { handle.waitRotationBlocking(after, timeout.toMillis()) }
 
     /** This verifier's events (`jwks_refreshed`, `jwt_validation_failed`, …), delivered on the collector's dispatcher. */
-    val events: Flow<Event> = callbackFlow {
-        val id = addEventListener { trySend(it) }
-        awaitClose { removeEventListener(id) }
-    }.buffer(Channel.UNLIMITED)
+    val events: Flow<Event> = eventFlow(::addEventListener, ::removeEventListener)
 
     /** Calls [listener] with every event, on tokenkeep's thread that produced it; keep it short. */
     fun addEventListener(listener: EventListener): Long = native {
@@ -113,11 +95,6 @@ class Verifier private constructor(private val handle: NativeVerifier) : AutoClo
     val issuers: List<String> get() = handle.issuers()
 
     override fun toString(): String = "Verifier(issuers=$issuers, closed=$isClosed)"
-
-    private companion object {
-        /** One native wait of [rotations]; the loop only wakes to check for close. */
-        val WAIT_SLICE = 60.seconds
-    }
 }
 
 /** Receives events (Java-friendly; Kotlin can collect [Verifier.events] instead). */
