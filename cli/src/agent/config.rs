@@ -171,7 +171,8 @@ impl VaultSpec {
     }
 }
 
-fn path_text(p: &Path) -> String {
+/// A path as the runtime's specs take it (they are JSON-shaped: text).
+pub(crate) fn path_text(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
@@ -196,6 +197,18 @@ pub struct LeaseSpec {
     pub field: Option<String>,
     pub grace: Option<Duration>,
     pub on_rotate: Vec<String>,
+}
+
+impl LeaseSpec {
+    /// The runtime's options for this lease; whether it is revoked on close
+    /// follows the Vault login's `revoke_on_exit`.
+    pub fn lease_spec(&self, revoke_on_close: bool) -> VaultLeaseSpec {
+        lease_options(&self.path, self.grace, Some(revoke_on_close))
+    }
+}
+
+fn lease_options(path: &str, grace: Option<Duration>, revoke_on_close: Option<bool>) -> VaultLeaseSpec {
+    VaultLeaseSpec { path: path.to_owned(), grace: grace.map(Seconds), revoke_on_close }
 }
 
 /// One HMAC keyring: a KV v2 field, the current and previous secret written as JSON.
@@ -524,7 +537,7 @@ fn resolve(flags: &Flags, file: FileConfig, doc: Option<&Doc>) -> Result<AgentCo
         let item = item.into_inner();
         let path = non_empty(&item.path, &at(&item.path, "path"))?;
         let grace = item.grace.as_ref().map(|g| g.get_ref().get());
-        let spec = VaultLeaseSpec { path: path.clone(), grace: grace.map(Seconds), revoke_on_close: None };
+        let spec = lease_options(&path, grace, None);
         spec.validate().map_err(|e| {
             let place = |key: &str| match key {
                 "path" => Some(at(&item.path, "path")),

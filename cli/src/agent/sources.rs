@@ -8,7 +8,7 @@
 //! An `[[hmac]]` sink also changes with time (its previous secret is dropped
 //! at the end of the grace window): its loop is woken then too.
 
-use super::config::AgentConfig;
+use super::config::{AgentConfig, path_text};
 use super::serve::{ON_ROTATE_TOTAL, SINK_WRITES_TOTAL};
 use super::sink;
 use crate::output::Failure;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokenkeep::outbound::{
     Credential, CredentialHealth, CredentialKind, FileToken, HmacKeyring, VaultLease, VaultSecret, VaultToken,
 };
-use tokenkeep::spec::{FileTokenSpec, Seconds, SpecError, VaultLeaseSpec, VaultSecretSpec};
+use tokenkeep::spec::{FileTokenSpec, Seconds, SpecError, VaultSecretSpec};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -181,10 +181,6 @@ fn start_failed(what: &str, e: &SpecError) -> Failure {
     Failure::usage(e.code().as_str(), format!("{what}: {message}"))
 }
 
-fn path_text(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
 /// Starts every source from the runtime's specs; nothing is written yet. A
 /// source the runtime refuses (no address, a bad mount or path, an
 /// unreadable CA file) is a configuration error.
@@ -224,12 +220,8 @@ pub fn start(config: &AgentConfig) -> Result<Sources, Failure> {
         let shared = match held.iter().find(|(p, _)| *p == lease.path.as_str()) {
             Some((_, shared)) => shared.clone(),
             None => {
-                let spec = VaultLeaseSpec {
-                    path: lease.path.clone(),
-                    grace: lease.grace.map(Seconds),
-                    // A lease outlives the agent exactly when the token does.
-                    revoke_on_close: Some(config.vault.as_ref().is_some_and(|v| v.revoke_on_exit)),
-                };
+                // A lease outlives the agent exactly when the token does.
+                let spec = lease.lease_spec(config.vault.as_ref().is_some_and(|v| v.revoke_on_exit));
                 let started =
                     VaultLease::start(t, &spec).map_err(|e| start_failed(&format!("lease `{}`", lease.name), &e))?;
                 held.push((lease.path.as_str(), started.clone()));
