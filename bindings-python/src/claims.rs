@@ -1,8 +1,13 @@
-//! Claims as Python objects, built in one pass by a serde visitor that
+//! Claims as Python objects, built in one pass over the claims JSON that
 //! creates the dict, lists, strings and numbers directly (no intermediate
 //! tree): JSON objects become dicts, arrays lists, integers ints (floats past
 //! 64 bits, as serde_json reads them, the same as the core's own tree),
 //! other numbers floats, `null` None.
+//!
+//! Claims as IdPs write them (no escapes in strings, integer numbers) take a
+//! direct byte scan ([`Flat`]); anything else (an escape, a fraction or
+//! exponent, an integer past i64, deep nesting) is read by a serde visitor
+//! instead, from the start. Both give the same objects.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -17,6 +22,10 @@ use tokenkeep::Claims;
 pub(crate) fn to_dict<'py>(py: Python<'py>, claims: &Claims) -> PyResult<Bound<'py, PyDict>> {
     // One thread-local lookup per dict, not one per member.
     STRINGS.with(|strings| {
+        let mut flat = Flat { py, strings, json: claims.json(), at: 0 };
+        if let Some(dict) = flat.claims()? {
+            return Ok(dict);
+        }
         let mut json = serde_json::Deserializer::from_str(claims.json());
         let value = PyValue { py, strings, shared: false, top: true }
             .deserialize(&mut json)
@@ -31,6 +40,175 @@ pub(crate) fn to_dict<'py>(py: Python<'py>, claims: &Claims) -> PyResult<Bound<'
 /// a client (`iss`, `aud`, ...): their `str` objects are reused like member
 /// names. Per-token values (`sub`, `jti`, ...) are always built anew.
 const SHARED_VALUES: &[&str] = &["iss", "aud", "azp", "client_id", "scope", "scp"];
+
+/// Deeper nesting is left to serde.
+const FLAT_DEPTH: usize = 16;
+
+/// The direct scan: `Ok(None)` for JSON it leaves to serde.
+struct Flat<'py, 'c, 'j> {
+    py: Python<'py>,
+    strings: &'c RefCell<Strings>,
+    json: &'j str,
+    at: usize,
+}
+
+impl<'py, 'j> Flat<'py, '_, 'j> {
+    fn claims(&mut self) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.space();
+        if self.peek() != Some(b'{') {
+            return Ok(None);
+        }
+        let Some(dict) = self.object(0, true)? else { return Ok(None) };
+        self.space();
+        Ok((self.at == self.json.len()).then_some(dict))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.json.as_bytes().get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// At `"`: the text up to the closing quote (None: an escape or a
+    /// control character, left to serde).
+    fn text(&mut self) -> Option<&'j str> {
+        let bytes = self.json.as_bytes();
+        let start = self.at + 1;
+        let mut end = start;
+        loop {
+            match bytes.get(end)? {
+                b'"' => break,
+                b'\\' => return None,
+                b if *b < 0x20 => return None,
+                _ => end += 1,
+            }
+        }
+        self.at = end + 1;
+        // Both ends are ASCII quotes: char boundaries.
+        let json: &'j str = self.json;
+        json.get(start..end)
+    }
+
+    /// At `{`.
+    fn object(&mut self, depth: usize, top: bool) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let dict = PyDict::new(self.py);
+        self.at += 1;
+        self.space();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Some(dict));
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Ok(None);
+            }
+            let Some(name) = self.text() else { return Ok(None) };
+            let shared = top && SHARED_VALUES.contains(&name);
+            let key = cached(self.py, self.strings, Table::Names, name);
+            self.space();
+            if self.peek() != Some(b':') {
+                return Ok(None);
+            }
+            self.at += 1;
+            self.space();
+            let Some(value) = self.value(depth + 1, shared)? else { return Ok(None) };
+            dict.set_item(key, value)?;
+            self.space();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    self.space();
+                }
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Some(dict));
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// At `[`.
+    fn array(&mut self, depth: usize, shared: bool) -> PyResult<Option<Bound<'py, PyList>>> {
+        let list = PyList::empty(self.py);
+        self.at += 1;
+        self.space();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(Some(list));
+        }
+        loop {
+            let Some(item) = self.value(depth + 1, shared)? else { return Ok(None) };
+            list.append(item)?;
+            self.space();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    self.space();
+                }
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(Some(list));
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    fn value(&mut self, depth: usize, shared: bool) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if depth > FLAT_DEPTH {
+            return Ok(None);
+        }
+        let py = self.py;
+        Ok(match self.peek() {
+            Some(b'"') => match self.text() {
+                Some(text) if shared => Some(cached(py, self.strings, Table::Values, text).into_any()),
+                Some(text) => Some(PyString::new(py, text).into_any()),
+                None => None,
+            },
+            Some(b'-' | b'0'..=b'9') => self.integer().map(|n| {
+                let Ok(n) = n.into_pyobject(py);
+                n.into_any()
+            }),
+            Some(b'{') => self.object(depth, false)?.map(Bound::into_any),
+            Some(b'[') => self.array(depth, shared)?.map(Bound::into_any),
+            Some(b't') => self.literal("true").map(|()| pyo3::types::PyBool::new(py, true).to_owned().into_any()),
+            Some(b'f') => self.literal("false").map(|()| pyo3::types::PyBool::new(py, false).to_owned().into_any()),
+            Some(b'n') => self.literal("null").map(|()| py.None().into_bound(py)),
+            _ => None,
+        })
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        let rest = self.json.get(self.at..)?;
+        rest.starts_with(word).then(|| self.at += word.len())
+    }
+
+    /// An integer that fits i64 (None: a fraction, an exponent or a larger
+    /// number, which serde reads as u64 or float).
+    fn integer(&mut self) -> Option<i64> {
+        let bytes = self.json.as_bytes();
+        let negative = bytes[self.at] == b'-';
+        let mut at = self.at + usize::from(negative);
+        let first = at;
+        let mut n: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = bytes.get(at).copied() {
+            let digit = i64::from(d - b'0');
+            n = n.checked_mul(10)?;
+            n = if negative { n.checked_sub(digit)? } else { n.checked_add(digit)? };
+            at += 1;
+        }
+        if at == first || matches!(bytes.get(at), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.at = at;
+        Some(n)
+    }
+}
 
 fn py_err<E: de::Error>(e: PyErr) -> E {
     E::custom(e)
@@ -199,7 +377,8 @@ fn cached<'py>(py: Python<'py>, strings: &RefCell<Strings>, table: Table, text: 
         Table::Values => &mut strings.values,
     };
     if let Some((kept, object)) = &slots[slot] {
-        if **kept == *text {
+        // Short strings: a byte loop beats a call to memcmp.
+        if kept.len() == text.len() && kept.bytes().zip(text.bytes()).all(|(a, b)| a == b) {
             return object.bind(py).clone();
         }
     }

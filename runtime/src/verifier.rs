@@ -487,17 +487,15 @@ impl Verifier {
         }
     }
 
-    /// Parses and routes `token`. With one issuer, `only` is its snapshot and
-    /// the token is parsed against that key set's header cache (several
-    /// issuers route by `iss` before a key set is known).
-    fn route<'t>(&self, token: &'t str, only: Option<&'t KeySnapshot>) -> Result<(ParsedToken<'t>, usize), Rejection> {
+    /// Parses `token`. With one issuer, `only` is its snapshot and the token
+    /// is parsed against that key set's header cache (several issuers route
+    /// by `iss` before a key set is known).
+    fn parse<'t>(&self, token: &'t str, only: Option<&'t KeySnapshot>) -> Result<ParsedToken<'t>, Rejection> {
         let max = self.inner.max_token_bytes;
-        let parsed = match only.and_then(KeySnapshot::keys) {
-            Some(keys) => tokenkeep_core::parse_with_cache(token, max, keys.header_cache())?,
-            None => tokenkeep_core::parse(token, max)?,
-        };
-        let index = tokenkeep_core::verifier::route(&parsed, self.inner.issuers.iter().map(|i| &i.policy))?;
-        Ok((parsed, index))
+        match only.and_then(KeySnapshot::keys) {
+            Some(keys) => tokenkeep_core::parse_with_cache(token, max, keys.header_cache()),
+            None => tokenkeep_core::parse(token, max),
+        }
     }
 
     fn cached(&self, token: &str, token_now: UnixTime, keys_now: UnixTime) -> Option<Arc<VerifiedToken>> {
@@ -521,8 +519,14 @@ impl Verifier {
             [issuer] => Some(issuer.store.snapshot()),
             _ => None,
         };
-        let (parsed, index) = match self.route(token, only.as_deref()) {
-            Ok(x) => x,
+        // Parsed in place and routed by reference: the parsed token is a few
+        // hundred bytes, and every move of it is a copy.
+        let parsed = match self.parse(token, only.as_deref()) {
+            Ok(parsed) => parsed,
+            Err(r) => return Step::Done(Err(r)),
+        };
+        let index = match tokenkeep_core::verifier::route(&parsed, self.inner.issuers.iter().map(|i| &i.policy)) {
+            Ok(index) => index,
             Err(r) => return Step::Done(Err(r)),
         };
         let store = &self.inner.issuers[index].store;
