@@ -81,7 +81,7 @@ fn install_one(
     // 'static; PyDescr_NewMethod returns a new reference or NULL with an
     // exception set.
     let descriptor = unsafe {
-        Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(class.as_type_ptr(), def as *mut ffi::PyMethodDef))?
+        Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(class.as_type_ptr(), std::ptr::from_mut(def)))?
     };
     class.setattr(name_str, descriptor)
 }
