@@ -10,6 +10,7 @@ mod claims;
 mod dispatch;
 mod errors;
 mod events;
+mod fast;
 mod options;
 mod outbound;
 mod rotations;
@@ -66,6 +67,7 @@ fn _debug_panic() -> PyResult<()> {
 #[pymodule(name = "_native")]
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<verifier::Verifier>()?;
+    fast::install(m.py(), &m.py().get_type::<verifier::Verifier>())?;
     m.add_class::<rotations::RotationIterator>()?;
     m.add_class::<outbound::Secret>()?;
     m.add_class::<outbound::VaultToken>()?;

@@ -2,7 +2,7 @@
 //! call passes only the token (no borrow flag, no Python-level wrapper).
 
 use crate::rotations::{self, RotationIterator};
-use crate::{asyncio, claims, errors, events, options};
+use crate::{asyncio, claims, errors, events, fast, options};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
@@ -22,14 +22,17 @@ pub(crate) struct Verifier {
 
 /// A token as the caller gave it: `str` (borrowed from Python when the
 /// interpreter allows it) or `bytes`.
-enum TokenText {
+enum TokenText<'a> {
+    /// The str's own UTF-8 (no copy).
+    Borrowed(&'a str),
     Str(PyBackedStr),
     Owned(String),
 }
 
-impl TokenText {
+impl TokenText<'_> {
     fn as_str(&self) -> &str {
         match self {
+            TokenText::Borrowed(s) => s,
             TokenText::Str(s) => s,
             TokenText::Owned(s) => s,
         }
@@ -37,14 +40,18 @@ impl TokenText {
 
     fn into_string(self) -> String {
         match self {
+            TokenText::Borrowed(s) => s.to_owned(),
             TokenText::Str(s) => s.to_string(),
             TokenText::Owned(s) => s,
         }
     }
 }
 
-fn token_text(py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<TokenText> {
+fn token_text<'a>(py: Python<'_>, token: &'a Bound<'_, PyAny>) -> PyResult<TokenText<'a>> {
     if let Ok(s) = token.cast::<PyString>() {
+        if let Some(text) = fast::utf8(s) {
+            return Ok(TokenText::Borrowed(text));
+        }
         return Ok(match s.extract::<PyBackedStr>() {
             Ok(backed) => TokenText::Str(backed),
             // Lone surrogates cannot be UTF-8: the core rejects what remains as malformed.
@@ -166,6 +173,25 @@ impl Verifier {
         Ok(Verifier { inner })
     }
 
+    /// `verify` (`wait`: may wait for one refetch) or `verify_cached`.
+    pub(crate) fn check(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        now: Option<f64>,
+        into: Option<&Bound<'_, PyAny>>,
+        wait: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let now = unix_time(py, now)?;
+        let into = Into::resolve(py, into)?;
+        let token = token_text(py, token)?;
+        let token = token.as_str();
+        let result = py.detach(|| {
+            if wait { self.inner.verify_blocking(token, now) } else { self.inner.verify_cached_at(token, now) }
+        });
+        outcome(py, result, into.as_ref())
+    }
+
     fn is_closed_fn(&self) -> rotations::IsClosed {
         let inner = self.inner.clone();
         Arc::new(move || inner.is_closed())
@@ -220,13 +246,7 @@ impl Verifier {
         now: Option<f64>,
         into: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        errors::guard(|| {
-            let now = unix_time(py, now)?;
-            let into = Into::resolve(py, into)?;
-            let token = token_text(py, token)?;
-            let result = py.detach(|| self.inner.verify_blocking(token.as_str(), now));
-            outcome(py, result, into.as_ref())
-        })
+        errors::guard(|| self.check(py, token, now, into, true))
     }
 
     /// Verifies with the keys at hand and never waits: an unknown kid is final.
@@ -238,13 +258,7 @@ impl Verifier {
         now: Option<f64>,
         into: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        errors::guard(|| {
-            let now = unix_time(py, now)?;
-            let into = Into::resolve(py, into)?;
-            let token = token_text(py, token)?;
-            let result = py.detach(|| self.inner.verify_cached_at(token.as_str(), now));
-            outcome(py, result, into.as_ref())
-        })
+        errors::guard(|| self.check(py, token, now, into, false))
     }
 
     /// `verify` as an asyncio awaitable; the event loop never blocks.

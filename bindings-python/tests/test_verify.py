@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from typing import Any, List
@@ -72,6 +73,38 @@ def test_rejections(issuer: DevIssuer, verifier: tokenkeep.Verifier) -> None:
     for e in (bad.value,):
         note(e)
         assert token not in str(e) and signature not in repr(e)
+
+
+def test_every_call_form_of_verify(issuer: DevIssuer, verifier: tokenkeep.Verifier) -> None:
+    # `verify(token)` has its own fast entry; every other form goes through
+    # the full argument parsing: both must give the same answers and errors.
+    token = issuer.mint({"aud": ["api", "web"], "scope": "a", "nested": {"iss": "x", "aud": ["y"]}})
+    claims = verifier.verify(token)
+    assert claims["aud"] == ["api", "web"] and claims["nested"] == {"iss": "x", "aud": ["y"]}
+    for method in (verifier.verify, verifier.verify_cached):
+        assert method(token) == claims
+        assert method(token=token) == claims
+        assert method(token, now=None) == claims
+        assert method(token, into=None) == claims
+        with pytest.raises(TypeError):
+            method()  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            method(token, time.time())  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            method(token, when=1)  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            method(42)  # type: ignore[arg-type]
+        with pytest.raises(tokenkeep.MissingToken):
+            method(None)  # type: ignore[arg-type]
+        # Lone surrogates cannot be UTF-8: a malformed token, not a crash.
+        with pytest.raises(tokenkeep.Rejected):
+            method(token + "\udc80")
+    assert tokenkeep.Verifier.verify(verifier, token) == claims
+    assert tokenkeep.Verifier.verify_cached(verifier, token) == claims
+    with pytest.raises(TypeError):
+        tokenkeep.Verifier.verify(object(), token)  # type: ignore[arg-type]
+    assert list(inspect.signature(tokenkeep.Verifier.verify).parameters) == ["self", "token", "now", "into"]
+    assert "claims" in (tokenkeep.Verifier.verify.__doc__ or "")
 
 
 class Claims(pydantic.BaseModel):

@@ -148,7 +148,7 @@ pub struct IssuerHealth {
 /// clone; a verified-token cache hit returns the same one again).
 pub struct VerifiedToken {
     verified: Verified,
-    issuer: String,
+    issuer: Arc<str>,
     memo: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
@@ -197,6 +197,8 @@ impl VerifiedToken {
 struct Issuer {
     policy: Policy,
     store: Arc<KeyStore>,
+    /// The store's name, shared by every token it verifies (no copy per token).
+    name: Arc<str>,
     fetched: bool,
 }
 
@@ -372,7 +374,8 @@ impl Verifier {
                 let client = HttpClient::for_origin(&config.http, &origin).map_err(ConfigError::Http)?;
                 fetched.push((store.clone(), client, config.http, origin));
             }
-            built.push(Issuer { policy: config.policy, store, fetched: !is_static });
+            let name = Arc::from(store.name.as_str());
+            built.push(Issuer { policy: config.policy, store, name, fetched: !is_static });
         }
         let tasks = fetched
             .into_iter()
@@ -429,8 +432,8 @@ impl Verifier {
     }
 
     async fn verify_at_inner(&self, token: &str, now: Option<UnixTime>) -> Result<Arc<VerifiedToken>, Rejection> {
-        let started = Instant::now();
-        let result = match self.step(token, now, true) {
+        let started = clock::Started::now();
+        let result = match self.step(token, now, true, started.unix()) {
             Step::Done(r) => r,
             Step::Wait { issuer, after, rejection } => {
                 let store = &self.inner.issuers[issuer].store;
@@ -445,8 +448,8 @@ impl Verifier {
     /// The blocking twin of [`Verifier::verify`], for plain threads (it
     /// blocks the caller while a refetch runs, never a runtime thread).
     pub fn verify_blocking(&self, token: &str, now: Option<UnixTime>) -> Result<Arc<VerifiedToken>, Rejection> {
-        let started = Instant::now();
-        let result = match self.step(token, now, true) {
+        let started = clock::Started::now();
+        let result = match self.step(token, now, true, started.unix()) {
             Step::Done(r) => r,
             Step::Wait { issuer, after, rejection } => {
                 let store = &self.inner.issuers[issuer].store;
@@ -465,8 +468,8 @@ impl Verifier {
 
     /// [`Verifier::verify_cached`] with the token's time rules checked at `now`.
     pub fn verify_cached_at(&self, token: &str, now: Option<UnixTime>) -> Result<Arc<VerifiedToken>, Rejection> {
-        let started = Instant::now();
-        let result = match self.step(token, now, false) {
+        let started = clock::Started::now();
+        let result = match self.step(token, now, false, started.unix()) {
             Step::Done(r) => r,
             Step::Wait { rejection, .. } => Err(rejection),
         };
@@ -474,8 +477,8 @@ impl Verifier {
         result
     }
 
-    fn record(&self, token: &str, result: &Result<Arc<VerifiedToken>, Rejection>, started: Instant) {
-        let seconds = started.elapsed().as_secs_f64();
+    fn record(&self, token: &str, result: &Result<Arc<VerifiedToken>, Rejection>, started: clock::Started) {
+        let seconds = started.elapsed_secs();
         crate::telemetry::record_verification(result.as_ref().map(|_| ()).map_err(Rejection::code), seconds);
         if let Err(rejection) = result {
             if self.inner.listeners.any() {
@@ -484,17 +487,15 @@ impl Verifier {
         }
     }
 
-    /// Parses and routes `token`. With one issuer, `only` is its snapshot and
-    /// the token is parsed against that key set's header cache (several
-    /// issuers route by `iss` before a key set is known).
-    fn route<'t>(&self, token: &'t str, only: Option<&'t KeySnapshot>) -> Result<(ParsedToken<'t>, usize), Rejection> {
+    /// Parses `token`. With one issuer, `only` is its snapshot and the token
+    /// is parsed against that key set's header cache (several issuers route
+    /// by `iss` before a key set is known).
+    fn parse<'t>(&self, token: &'t str, only: Option<&'t KeySnapshot>) -> Result<ParsedToken<'t>, Rejection> {
         let max = self.inner.max_token_bytes;
-        let parsed = match only.and_then(KeySnapshot::keys) {
-            Some(keys) => tokenkeep_core::parse_with_cache(token, max, keys.header_cache())?,
-            None => tokenkeep_core::parse(token, max)?,
-        };
-        let index = tokenkeep_core::verifier::route(&parsed, self.inner.issuers.iter().map(|i| &i.policy))?;
-        Ok((parsed, index))
+        match only.and_then(KeySnapshot::keys) {
+            Some(keys) => tokenkeep_core::parse_with_cache(token, max, keys.header_cache()),
+            None => tokenkeep_core::parse(token, max),
+        }
     }
 
     fn cached(&self, token: &str, token_now: UnixTime, keys_now: UnixTime) -> Option<Arc<VerifiedToken>> {
@@ -507,9 +508,9 @@ impl Verifier {
         })
     }
 
-    /// The non-blocking part of every verification.
-    fn step(&self, token: &str, now: Option<UnixTime>, may_fetch: bool) -> Step {
-        let keys_now = clock::now();
+    /// The non-blocking part of every verification, at `keys_now` (the
+    /// clock read once by the caller).
+    fn step(&self, token: &str, now: Option<UnixTime>, may_fetch: bool, keys_now: UnixTime) -> Step {
         let token_now = now.unwrap_or(keys_now);
         if let Some(hit) = self.cached(token, token_now, keys_now) {
             return Step::Done(Ok(hit));
@@ -518,8 +519,14 @@ impl Verifier {
             [issuer] => Some(issuer.store.snapshot()),
             _ => None,
         };
-        let (parsed, index) = match self.route(token, only.as_deref()) {
-            Ok(x) => x,
+        // Parsed in place and routed by reference: the parsed token is a few
+        // hundred bytes, and every move of it is a copy.
+        let parsed = match self.parse(token, only.as_deref()) {
+            Ok(parsed) => parsed,
+            Err(r) => return Step::Done(Err(r)),
+        };
+        let index = match tokenkeep_core::verifier::route(&parsed, self.inner.issuers.iter().map(|i| &i.policy)) {
+            Ok(index) => index,
             Err(r) => return Step::Done(Err(r)),
         };
         let store = &self.inner.issuers[index].store;
@@ -559,7 +566,7 @@ impl Verifier {
         now: Option<UnixTime>,
         rejection: Rejection,
     ) -> Result<Arc<VerifiedToken>, Rejection> {
-        match self.step(token, now, false) {
+        match self.step(token, now, false, clock::now()) {
             Step::Done(r) => r,
             Step::Wait { .. } => Err(rejection),
         }
@@ -568,7 +575,7 @@ impl Verifier {
     fn remember(&self, token: &str, issuer: usize, generation: u64, verified: Verified) -> Arc<VerifiedToken> {
         let value = Arc::new(VerifiedToken {
             verified,
-            issuer: self.inner.issuers[issuer].store.name.clone(),
+            issuer: self.inner.issuers[issuer].name.clone(),
             memo: OnceLock::new(),
         });
         if let Some(tokens) = &self.inner.tokens {
