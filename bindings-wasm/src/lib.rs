@@ -208,7 +208,15 @@ impl Core {
         }
         // The token is kept only as the verified-token cache's key.
         let kept = if self.tokens.is_some() { token.to_owned() } else { String::new() };
-        let parsed = match tokenkeep_core::parse(token, self.max_token_bytes) {
+        // With one issuer its key set is known before routing: parse through
+        // its header cache (a hit skips the header's decoding; a miss is
+        // learnt when the token verifies, on either signature path).
+        let single = (self.issuers.len() == 1).then(|| self.issuers[0].cache.snapshot());
+        let parsed = match single.as_deref().and_then(|s| s.keys()) {
+            Some(keys) => tokenkeep_core::parse_with_cache(token, self.max_token_bytes, keys.header_cache()),
+            None => tokenkeep_core::parse(token, self.max_token_bytes),
+        };
+        let parsed = match parsed {
             Ok(p) => p,
             Err(r) => return self.reject(r),
         };
@@ -217,7 +225,10 @@ impl Core {
             Err(r) => return self.reject(r),
         };
         let issuer = &self.issuers[index];
-        let snapshot = issuer.cache.snapshot();
+        let snapshot = match &single {
+            Some(s) => s.clone(),
+            None => issuer.cache.snapshot(),
+        };
         let generation = snapshot.generation();
         let check = if self.native.contains(parsed.header().alg) {
             jwks::check_parsed_at(&snapshot, parsed, &issuer.policy, keys_now, token_now)

@@ -13,6 +13,7 @@ fn failures() -> (u32, u32) {
     for (_, v) in &vectors {
         if support::run_vector(v, support::Path::OneShot).is_err()
             || support::run_vector(v, support::Path::TwoPhase).is_err()
+            || support::run_vector(v, support::Path::PreparedCacheHit).is_err()
         {
             failed += 1;
         }

@@ -585,7 +585,7 @@ pub fn prepare_parsed_at(
     // As on the native path: the kid is copied only when a miss is reported.
     let kid_if_no_keys = if keys.is_empty() { parsed.header().kid.as_deref().map(sanitize) } else { None };
     let miss = |kind, kid, rejection| Prepared::Answer(Check::Miss(KeyMiss { kind, kid, rejection, generation }));
-    match verify::prepare_parsed(parsed, keys, policy, token_now) {
+    match verify::prepare_remembering(parsed, keys, snapshot.keys.as_ref(), policy, token_now) {
         Ok(pending) => Prepared::Signature(pending),
         Err(Rejection::UnknownKid { kid }) => miss(MissKind::UnknownKid, kid.clone(), Rejection::UnknownKid { kid }),
         Err(r @ Rejection::KeysUnavailable) => miss(MissKind::NoKeys, kid_if_no_keys, r),

@@ -199,9 +199,15 @@ pub struct PendingCheck {
     header: TokenHeader,
     claims: Claims,
     candidates: Vec<Arc<VerificationKey>>,
-    signing_input: Vec<u8>,
-    signature: Vec<u8>,
+    /// The signing input, then the signature: one allocation for both.
+    bytes: Vec<u8>,
+    /// Where the signature starts in `bytes`.
+    split: usize,
     times: TimeRules,
+    /// The key set whose header cache missed this token's header, and the
+    /// header segment: it learns the header if the token verifies (set only
+    /// on a miss, so a hit copies nothing).
+    remember_header: Option<(Arc<KeySet>, Box<str>)>,
 }
 
 /// A token is a bearer credential: its signing input and signature together
@@ -211,8 +217,8 @@ impl std::fmt::Debug for PendingCheck {
         f.debug_struct("PendingCheck")
             .field("header", &self.header)
             .field("candidates", &self.candidates)
-            .field("signing_input_len", &self.signing_input.len())
-            .field("signature_len", &self.signature.len())
+            .field("signing_input_len", &self.split)
+            .field("signature_len", &(self.bytes.len() - self.split))
             .finish_non_exhaustive()
     }
 }
@@ -244,12 +250,12 @@ impl PendingCheck {
 
     /// The bytes that were signed (`base64url(header) "." base64url(payload)`).
     pub fn signing_input(&self) -> &[u8] {
-        &self.signing_input
+        &self.bytes[..self.split]
     }
 
     /// The signature bytes (raw `r || s` for ECDSA).
     pub fn signature(&self) -> &[u8] {
-        &self.signature
+        &self.bytes[self.split..]
     }
 
     /// The time rules of this token.
@@ -260,7 +266,7 @@ impl PendingCheck {
     /// Checks the signature with the compiled-in backend; returns the index of
     /// the candidate that verified.
     pub fn check_natively(&self) -> Option<usize> {
-        self.candidates.iter().position(|k| k.verify_signature(self.header.alg, &self.signing_input, &self.signature))
+        self.candidates.iter().position(|k| k.verify_signature(self.header.alg, self.signing_input(), self.signature()))
     }
 }
 
@@ -326,6 +332,9 @@ pub fn complete(pending: PendingCheck, signature_ok: bool, now: UnixTime) -> Res
 pub fn complete_with(pending: PendingCheck, matched: Option<usize>, now: UnixTime) -> Result<Verified, Rejection> {
     let key = matched.and_then(|i| pending.candidates.get(i)).ok_or(Rejection::InvalidSignature)?;
     pending.times.check(now)?;
+    if let Some((keys, segment)) = &pending.remember_header {
+        keys.header_cache().remember(segment, &pending.header);
+    }
     Ok(Verified { key: key.clone(), header: pending.header, claims: pending.claims, times: pending.times })
 }
 
@@ -342,15 +351,41 @@ pub(crate) fn prepare_parsed(
     policy: &Policy,
     now: UnixTime,
 ) -> Result<PendingCheck, Rejection> {
+    prepare_remembering(parsed, keys, None, policy, now)
+}
+
+/// [`prepare_parsed`]; when `shared` is the key set (`keys`) whose header
+/// cache missed the token's header, the check keeps it so that
+/// [`complete_with`] teaches the cache the header of a token that verified.
+pub(crate) fn prepare_remembering(
+    parsed: ParsedToken<'_>,
+    keys: &KeySet,
+    shared: Option<&Arc<KeySet>>,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<PendingCheck, Rejection> {
     let times = check_policy_rules(&parsed, policy, now)?;
     let candidates = select_keys(keys, &parsed.header)?.iter().cloned().collect();
+    let input = parsed.signing_input.as_bytes();
+    let signature_len = b64_decoded_len(parsed.signature_b64.len()).ok_or(malformed(Malformed::Base64))?;
+    let mut bytes = Vec::with_capacity(input.len() + signature_len);
+    bytes.extend_from_slice(input);
+    with_signature(parsed.signature_b64, |signature| bytes.extend_from_slice(signature))
+        .ok_or(malformed(Malformed::Base64))?;
+    let remember_header = match (parsed.remember_header_in, shared) {
+        (Some(missed), Some(set)) if std::ptr::eq(missed, set.header_cache()) => {
+            Some((Arc::clone(set), parsed.header_segment.into()))
+        }
+        _ => None,
+    };
     Ok(PendingCheck {
-        signing_input: parsed.signing_input.as_bytes().to_vec(),
-        signature: b64_decode(parsed.signature_b64).ok_or(malformed(Malformed::Base64))?,
+        bytes,
+        split: input.len(),
         candidates,
         header: parsed.header,
         claims: parsed.claims,
         times,
+        remember_header,
     })
 }
 

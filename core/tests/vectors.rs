@@ -35,6 +35,11 @@ fn every_vector_passes_again_from_the_header_cache() {
 }
 
 #[test]
+fn every_vector_passes_again_on_the_edge_path_from_the_header_cache() {
+    run_all(Path::PreparedCacheHit);
+}
+
+#[test]
 fn every_rejection_code_has_a_vector() {
     let codes: std::collections::BTreeSet<String> =
         all_vectors().iter().filter_map(|(_, v)| v["expect"]["code"].as_str().map(str::to_owned)).collect();

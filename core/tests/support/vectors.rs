@@ -24,6 +24,11 @@ pub enum Path {
     /// `verify` twice on one key set: the second answer comes through the
     /// header cache whenever the first verified, and must be the same.
     HeaderCacheHit,
+    /// The edge path twice on one key snapshot: parse through its header
+    /// cache, `prepare_parsed_at`, a signature check standing in for the
+    /// host, `complete_pending`; the second answer comes through the header
+    /// cache that the first taught, and must be the same.
+    PreparedCacheHit,
 }
 
 pub fn all_vectors() -> Vec<(String, Value)> {
@@ -74,6 +79,41 @@ pub fn run_vector(v: &Value, path: Path) -> Result<(), String> {
             let second = tokenkeep_core::verify(token, &keys, &policy, now);
             if second != first {
                 return Err(format!("second verify differs: {second:?} vs {first:?}"));
+            }
+            second
+        }
+        Path::PreparedCacheHit => {
+            let cache = tokenkeep_core::JwksCache::new(
+                tokenkeep_core::KeySource::from_keys(std::sync::Arc::new(keys)),
+                tokenkeep_core::CacheConfig::default(),
+                1,
+                now,
+            );
+            let snapshot = cache.snapshot();
+            let set = snapshot.keys().ok_or("no key set")?;
+            let run = || {
+                use tokenkeep_core::jwks::{Check, Prepared, complete_pending, prepare_parsed_at};
+                let parsed = tokenkeep_core::parse_with_cache(token, policy.max_token_bytes(), set.header_cache())?;
+                let check = match prepare_parsed_at(&snapshot, parsed, &policy, now, now) {
+                    Prepared::Signature(pending) => {
+                        let matched = pending.check_natively();
+                        complete_pending(pending, matched, snapshot.generation(), now)
+                    }
+                    Prepared::Answer(check) => check,
+                };
+                match check {
+                    Check::Verified(v) => Ok(v),
+                    Check::Rejected(r) => Err(r),
+                    Check::Miss(miss) => Err(miss.rejection),
+                }
+            };
+            let first = run();
+            if first.is_ok() && set.header_cache().is_empty() {
+                return Err("a verified token's header was not remembered on the prepare path".into());
+            }
+            let second = run();
+            if second != first {
+                return Err(format!("second check differs: {second:?} vs {first:?}"));
             }
             second
         }
