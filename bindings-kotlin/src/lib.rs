@@ -335,12 +335,12 @@ impl NativeVerifiedToken {
 
     /// The header's `kid`.
     pub fn kid(&self) -> Option<String> {
-        guard_value(None, || self.inner.header.kid.clone())
+        guard_value(None, || self.inner.header.kid.as_deref().map(str::to_owned))
     }
 
     /// The header's `typ`.
     pub fn typ(&self) -> Option<String> {
-        guard_value(None, || self.inner.header.typ.clone())
+        guard_value(None, || self.inner.header.typ.as_deref().map(str::to_owned))
     }
 }
 

@@ -1047,6 +1047,16 @@ pub(crate) enum SplitError {
 }
 
 pub(crate) fn split_compact(token: &str) -> Result<CompactParts<'_>, SplitError> {
+    split_compact_with(token, |signature| b64_is_canonical(signature).then_some(())).map(|(parts, _)| parts)
+}
+
+/// [`split_compact`], reading the signature part with `read` (which returns
+/// `None` when it is not canonical base64url): a caller that will decode the
+/// signature anyway decodes it here instead of checking it twice.
+pub(crate) fn split_compact_with<'t, S>(
+    token: &'t str,
+    read: impl FnOnce(&'t str) -> Option<S>,
+) -> Result<(CompactParts<'t>, Option<S>), SplitError> {
     let bytes = token.as_bytes();
     let Some(first) = memchr::memchr(b'.', bytes) else { return Err(SplitError::PartCount) };
     let Some(second) = memchr::memchr(b'.', &bytes[first + 1..]).map(|i| first + 1 + i) else {
@@ -1056,20 +1066,22 @@ pub(crate) fn split_compact(token: &str) -> Result<CompactParts<'_>, SplitError>
     // signature has no dot (it is not in the alphabet): one pass over the
     // last part checks both, and dots are looked for only when it fails.
     let rest = &bytes[second + 1..];
-    let signature_canonical = b64_is_canonical(&token[second + 1..]);
+    let signature = read(&token[second + 1..]);
+    let signature_canonical = signature.is_some();
     if !signature_canonical && memchr::memchr(b'.', rest).is_some() {
         return Err(match memchr::memchr_iter(b'.', rest).count() {
             2 => SplitError::Jwe,
             _ => SplitError::PartCount,
         });
     }
-    Ok(CompactParts {
+    let parts = CompactParts {
         header_b64: &token[..first],
         payload_b64: &token[first + 1..second],
         signature_b64: &token[second + 1..],
         signature_canonical,
         signing_input: &token[..second],
-    })
+    };
+    Ok((parts, signature))
 }
 
 /// Header and claims of a token, decoded without any verification.

@@ -61,5 +61,7 @@ pub use rng::JitterRng;
 pub use spiffe::{SpiffeId, SpiffeIdError};
 pub use time::UnixTime;
 pub use verifier::{IssuerId, Verdict, Verifier};
-pub use verify::{Claims, PendingCheck, TimeRules, TokenHeader, Verified, complete, complete_with, prepare, verify};
+pub use verify::{
+    Claims, HeaderText, PendingCheck, TimeRules, TokenHeader, Verified, complete, complete_with, prepare, verify,
+};
 pub use verify::{ParsedToken, parse, parse_with_cache};

@@ -23,21 +23,28 @@ pub enum TypeRule {
 }
 
 impl TypeRule {
-    pub(crate) fn accepts(&self, typ: Option<&str>) -> bool {
+    #[cfg(test)]
+    fn accepts(&self, typ: Option<&str>) -> bool {
+        self.accepts_bytes(typ.map(str::as_bytes))
+    }
+
+    /// Whether a token's `typ` passes, compared as bytes (every accepted
+    /// value is ASCII), so a header's text need not be re-read as a `str`.
+    pub(crate) fn accepts_bytes(&self, typ: Option<&[u8]>) -> bool {
         let normalized = typ.map(normalize_typ);
         match (self, normalized) {
             (TypeRule::Default, None) | (TypeRule::Spiffe, None) => true,
-            (TypeRule::Default, Some(t)) => t.eq_ignore_ascii_case("jwt") || t.eq_ignore_ascii_case("at+jwt"),
-            (TypeRule::Spiffe, Some(t)) => t.eq_ignore_ascii_case("jwt") || t.eq_ignore_ascii_case("jose"),
-            (TypeRule::Exact(want), Some(t)) => t.eq_ignore_ascii_case(normalize_typ(want)),
+            (TypeRule::Default, Some(t)) => t.eq_ignore_ascii_case(b"jwt") || t.eq_ignore_ascii_case(b"at+jwt"),
+            (TypeRule::Spiffe, Some(t)) => t.eq_ignore_ascii_case(b"jwt") || t.eq_ignore_ascii_case(b"jose"),
+            (TypeRule::Exact(want), Some(t)) => t.eq_ignore_ascii_case(normalize_typ(want.as_bytes())),
             (TypeRule::Exact(_), None) => false,
         }
     }
 }
 
-fn normalize_typ(t: &str) -> &str {
-    match t.get(..12) {
-        Some(p) if p.eq_ignore_ascii_case("application/") => &t[12..],
+fn normalize_typ(t: &[u8]) -> &[u8] {
+    match t.split_at_checked(12) {
+        Some((p, rest)) if p.eq_ignore_ascii_case(b"application/") => rest,
         _ => t,
     }
 }

@@ -16,7 +16,7 @@ use crate::alg::Algorithm;
 use crate::header_cache::HeaderCache;
 use crate::jose::{
     self, Audiences, ClaimsScan, Member, Names, Registered, b64_decode, b64_decode_uninit, b64_decoded_len,
-    is_duplicate_error, parse_strict_json, split_compact,
+    b64_is_canonical, is_duplicate_error, parse_strict_json, split_compact_with,
 };
 use crate::jwk::{KeySet, VerificationKey};
 use crate::policy::{Policy, SubjectRule};
@@ -37,9 +37,131 @@ pub struct TokenHeader {
     /// The algorithm the token was signed with.
     pub alg: Algorithm,
     /// `kid`, when present.
-    pub kid: Option<String>,
+    pub kid: Option<HeaderText>,
     /// `typ`, when present.
-    pub typ: Option<String>,
+    pub typ: Option<HeaderText>,
+}
+
+/// Longest header string kept inline in a [`HeaderText`].
+const INLINE_TEXT: usize = 22;
+
+/// A header string (`kid`, `typ`). Up to 22 bytes (nearly every kid and typ)
+/// it is held inline, so handing a remembered header to each verified token
+/// copies it without an allocation; longer ones are on the heap. Reads as a
+/// `str` (`Deref`, `as_str`, `Display`).
+#[derive(Clone)]
+pub struct HeaderText(TextRepr);
+
+#[derive(Clone)]
+enum TextRepr {
+    Inline { len: u8, bytes: [u8; INLINE_TEXT] },
+    Heap(Box<str>),
+}
+
+impl HeaderText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Always valid: the bytes were copied from a `str` (see `From<&str>`).
+            TextRepr::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            TextRepr::Heap(s) => s,
+        }
+    }
+}
+
+impl HeaderText {
+    /// The text's bytes (what the hot path compares: no UTF-8 re-check).
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            TextRepr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            TextRepr::Heap(s) => s.as_bytes(),
+        }
+    }
+}
+
+impl From<&str> for HeaderText {
+    fn from(s: &str) -> HeaderText {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE_TEXT => {
+                let mut bytes = [0u8; INLINE_TEXT];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                HeaderText(TextRepr::Inline { len, bytes })
+            }
+            _ => HeaderText(TextRepr::Heap(s.into())),
+        }
+    }
+}
+
+impl From<String> for HeaderText {
+    fn from(s: String) -> HeaderText {
+        if s.len() <= INLINE_TEXT { HeaderText::from(s.as_str()) } else { HeaderText(TextRepr::Heap(s.into())) }
+    }
+}
+
+impl From<HeaderText> for String {
+    fn from(t: HeaderText) -> String {
+        match t.0 {
+            TextRepr::Heap(s) => s.into(),
+            TextRepr::Inline { .. } => t.as_str().to_owned(),
+        }
+    }
+}
+
+impl std::ops::Deref for HeaderText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for HeaderText {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for HeaderText {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for HeaderText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for HeaderText {}
+
+impl std::hash::Hash for HeaderText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialEq<str> for HeaderText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for HeaderText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for HeaderText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for HeaderText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The claims of a verified token: the JSON as the token carried it, the
@@ -275,7 +397,9 @@ impl PendingCheck {
 /// The header of a token that verifies is remembered in `keys`' header cache,
 /// so later tokens with the same header skip its decoding.
 pub fn verify(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Result<Verified, Rejection> {
-    let parsed = parse_token(token, policy.max_token_bytes, Some(keys.header_cache()))?;
+    // The signature is decoded here, once, while the token is split.
+    let mut signature = [std::mem::MaybeUninit::<u8>::uninit(); INLINE_SIGNATURE];
+    let parsed = parse_token_into(token, policy.max_token_bytes, Some(keys.header_cache()), Some(&mut signature))?;
     check_parsed_natively(parsed, keys, policy, now).map_err(Failure::into_rejection)
 }
 
@@ -308,9 +432,11 @@ pub(crate) fn check_parsed_natively(
     let times = check_policy_rules(&parsed, policy, now).map_err(Failure::Rule)?;
     let candidates = select_keys(keys, &parsed.header).map_err(Failure::Rule)?;
     let (alg, input) = (parsed.header.alg, parsed.signing_input.as_bytes());
-    let matched = with_signature(parsed.signature_b64, |signature| {
-        candidates.iter().find(|k| k.verify_signature(alg, input, signature))
-    });
+    let find = |signature: &[u8]| candidates.iter().find(|k| k.verify_signature(alg, input, signature));
+    let matched = match parsed.signature {
+        Some(decoded) => Some(find(decoded)),
+        None => with_signature(parsed.signature_b64, find),
+    };
     // `None` only if the signature was not base64url, which parsing refused.
     let Some(key) = matched.ok_or(Failure::Rule(malformed(Malformed::Base64)))? else {
         return Err(Failure::BadSignature { kid: parsed.header.kid.as_deref().map(sanitize) });
@@ -458,6 +584,9 @@ pub struct ParsedToken<'t> {
     /// Checked to be canonical base64url; decoded only where it is checked,
     /// so the parsed token stays small (it is moved a few times per token).
     signature_b64: &'t str,
+    /// The signature, when the parser was given room to decode it into
+    /// (see [`verify`]).
+    signature: Option<&'t [u8]>,
     header_segment: &'t str,
     /// The cache that missed this header: it learns it if the token verifies.
     remember_header_in: Option<&'t HeaderCache>,
@@ -503,13 +632,30 @@ pub(crate) fn parse_token<'t>(
     max_token_bytes: usize,
     cache: Option<&'t HeaderCache>,
 ) -> Result<ParsedToken<'t>, Rejection> {
+    parse_token_into(token, max_token_bytes, cache, None)
+}
+
+/// [`parse_token`], decoding the signature into `signature` when it fits
+/// (instead of only checking it: whoever passes room checks the signature).
+fn parse_token_into<'t>(
+    token: &'t str,
+    max_token_bytes: usize,
+    cache: Option<&'t HeaderCache>,
+    signature: Option<&'t mut [std::mem::MaybeUninit<u8>; INLINE_SIGNATURE]>,
+) -> Result<ParsedToken<'t>, Rejection> {
     if token.is_empty() {
         return Err(Rejection::MissingToken);
     }
     if token.len() > max_token_bytes {
         return Err(Rejection::TokenTooLarge { len: token.len(), limit: max_token_bytes });
     }
-    let parts = split_compact(token).map_err(|e| match e {
+    let read_signature = |b64: &'t str| match signature {
+        Some(room) if b64_decoded_len(b64.len()).is_some_and(|n| n <= INLINE_SIGNATURE) => {
+            b64_decode_uninit(b64, room).map(Some)
+        }
+        _ => b64_is_canonical(b64).then_some(None),
+    };
+    let (parts, decoded) = split_compact_with(token, read_signature).map_err(|e| match e {
         jose::SplitError::Jwe => malformed(Malformed::Jwe),
         jose::SplitError::PartCount => malformed(Malformed::NotCompactJws),
     })?;
@@ -530,6 +676,7 @@ pub(crate) fn parse_token<'t>(
         names: scan.names,
         signing_input: parts.signing_input,
         signature_b64: parts.signature_b64,
+        signature: decoded.flatten(),
         header_segment: parts.header_b64,
         remember_header_in,
     })
@@ -569,10 +716,10 @@ fn parse_header(b64: &str) -> Result<TokenHeader, Rejection> {
             return Err(malformed(Malformed::UnknownCritical));
         }
     }
-    let string_member = |member: Member<String>| -> Result<Option<String>, Rejection> {
+    let string_member = |member: Member<String>| -> Result<Option<HeaderText>, Rejection> {
         match member {
             Member::Absent => Ok(None),
-            Member::Is(s) => Ok(Some(s)),
+            Member::Is(s) => Ok(Some(s.into())),
             Member::WrongType => Err(malformed(Malformed::HeaderMemberType)),
         }
     };
@@ -663,12 +810,21 @@ fn check_claims(
         return Err(missing("sub"));
     }
     times.check(now)?;
+    let accepted = |aud: &crate::jose::Text| {
+        let aud = aud.get(json);
+        policy.audiences.iter().any(|p| p == aud)
+    };
+    // Matched directly, not through `Audiences::iter`'s chained iterator: this
+    // runs on every token.
     if !policy.audiences.is_empty()
-        && !audiences.is_some_and(|a| a.iter(json).any(|a| policy.audiences.iter().any(|p| p == a)))
+        && !audiences.is_some_and(|a| match a {
+            Audiences::One(one) => accepted(one),
+            Audiences::Many(many) => many.iter().any(accepted),
+        })
     {
         return Err(Rejection::WrongAudience);
     }
-    if !policy.typ.accepts(header.typ.as_deref()) {
+    if !policy.typ.accepts_bytes(header.typ.as_ref().map(HeaderText::as_bytes)) {
         return Err(Rejection::WrongType { typ: header.typ.as_deref().map(sanitize) });
     }
     check_subject(subject, policy)?;
@@ -716,8 +872,9 @@ pub(crate) fn select_keys<'k>(keys: &'k KeySet, header: &TokenHeader) -> Result<
     let mut candidates = Candidates::default();
     match &header.kid {
         Some(kid) => {
+            let kid_bytes = kid.as_bytes();
             let mut same_kid = false;
-            for key in keys.keys().iter().filter(|k| k.kid() == Some(kid.as_str())) {
+            for key in keys.keys().iter().filter(|k| k.kid().map(str::as_bytes) == Some(kid_bytes)) {
                 same_kid = true;
                 if key.allows(alg) {
                     candidates.push(key);
@@ -751,6 +908,25 @@ pub(crate) fn select_keys<'k>(keys: &'k KeySet, header: &TokenHeader) -> Result<
 mod tests {
     use super::*;
     use crate::policy::Policy;
+
+    #[test]
+    fn header_text_reads_back_what_it_was_given_inline_or_not() {
+        let long = "k".repeat(INLINE_TEXT + 1);
+        let inline_max = "é".repeat(INLINE_TEXT / 2);
+        for s in ["", "bench-1", "JWT", "kid with ünïcode", inline_max.as_str(), &long[1..], &long] {
+            let t = HeaderText::from(s);
+            assert_eq!(t.as_str(), s);
+            assert_eq!(t.as_bytes(), s.as_bytes());
+            assert_eq!(HeaderText::from(s.to_owned()), t);
+            assert_eq!(String::from(t.clone()), s);
+            assert_eq!(format!("{t}"), s);
+            assert_eq!(format!("{t:?}"), format!("{s:?}"));
+            assert!(t == *s && t == s);
+            assert_eq!(matches!(t.0, TextRepr::Inline { .. }), s.len() <= INLINE_TEXT, "{s}");
+        }
+        assert_ne!(HeaderText::from("a"), HeaderText::from("a\0"));
+        assert_ne!(HeaderText::from(&long[1..]), HeaderText::from(long.as_str()));
+    }
 
     #[test]
     fn debug_output_never_contains_the_token() {
