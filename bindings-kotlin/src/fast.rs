@@ -141,6 +141,17 @@ extern "system" fn release_native<'caller>(mut env: EnvUnowned<'caller>, _class:
     .resolve::<jni::errors::ThrowRuntimeExAndDefault>()
 }
 
+/// `FastPath.known(id)`: whether this library holds the id uniffi registered
+/// (one library loaded, not two). No verification, no event, no metric.
+extern "system" fn known_native<'caller>(
+    mut env: EnvUnowned<'caller>,
+    _class: JClass<'caller>,
+    id: jlong,
+) -> jni::sys::jboolean {
+    env.with_env(|_env| -> jni::errors::Result<bool> { Ok(catch_unwind(|| lookup(id).is_some()).unwrap_or(false)) })
+        .resolve::<jni::errors::ThrowRuntimeExAndDefault>()
+}
+
 /// Test-only: a panic inside the fast path's guard, to prove it arrives as
 /// `internal_error` and nothing unwinds into the JVM.
 extern "system" fn debug_panic_native<'caller>(
@@ -183,6 +194,11 @@ pub unsafe extern "C" fn tokenkeep_fast_path_bind(env: *mut jni::sys::JNIEnv) ->
                     jni::jni_str!("release"),
                     jni::jni_str!("(J)V"),
                     release_native as *mut c_void,
+                ),
+                NativeMethod::from_raw_parts(
+                    jni::jni_str!("known"),
+                    jni::jni_str!("(J)Z"),
+                    known_native as *mut c_void,
                 ),
                 NativeMethod::from_raw_parts(
                     jni::jni_str!("debugPanicForTests"),
