@@ -9,10 +9,13 @@
 //! generated code in the public API (`Verifier`, `VaultToken`, …,
 //! `TokenkeepException`, `Flow`s).
 //!
+//! `verifyBlocking` and `verifyCached` also have a JNI fast path (`fast.rs`,
+//! one JNI call instead of several JNA crossings); everything else is uniffi.
+//!
 //! Every entry point catches a panic and returns it as the host error
 //! `internal_error`, so nothing unwinds into the JVM.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // allowed in `fast` for `#[unsafe(no_mangle)]` only
 #![warn(missing_docs)]
 
 use std::collections::HashMap;
@@ -28,6 +31,7 @@ use tokenkeep::{Rejection, UnixTime};
 
 uniffi::setup_scaffolding!("tokenkeep");
 
+mod fast;
 mod outbound;
 
 // ---------------------------------------------------------------------------
@@ -217,6 +221,12 @@ impl NativeVerifier {
         guard(|| verified(self.inner.verify_cached_at(&token, unix_time(now_ms))))
     }
 
+    /// Registers this verifier for the JNI fast path (`fast.rs`); the id the
+    /// JVM passes to it and releases when its `Verifier` is unreachable.
+    pub fn fast_path_id(&self) -> i64 {
+        guard_value(0, || fast::register(self.inner.clone()))
+    }
+
     /// True once every issuer has usable keys; false after `timeout_ms` or close.
     pub async fn ready(&self, timeout_ms: i64) -> Result<bool, NativeError> {
         let inner = self.inner.clone();
@@ -306,41 +316,20 @@ impl NativeVerifier {
 /// The token's claims as JSON text, built once per verified token.
 struct ClaimsJson(String);
 
+/// Every claim of `t` as one JSON object (built once, reused on cache hits).
+fn claims_json(t: &tokenkeep::VerifiedToken) -> String {
+    t.memo(|v| ClaimsJson(serde_json::Value::Object(v.claims.as_map().clone()).to_string()))
+        .map(|c| c.0.clone())
+        .unwrap_or_else(|| "{}".to_owned())
+}
+
 #[uniffi::export]
 impl NativeVerifiedToken {
-    /// Every claim, as one JSON object (built once, reused on cache hits).
-    pub fn claims_json(&self) -> String {
-        guard_value(String::from("{}"), || {
-            self.inner
-                .memo(|v| ClaimsJson(serde_json::Value::Object(v.claims.as_map().clone()).to_string()))
-                .map(|c| c.0.clone())
-                .unwrap_or_else(|| "{}".to_owned())
-        })
-    }
-
-    /// The issuer entry (its first issuer) that verified the token.
-    pub fn issuer(&self) -> String {
-        guard_value(String::new(), || self.inner.issuer().to_owned())
-    }
-
-    /// `sub`, when a string.
-    pub fn subject(&self) -> Option<String> {
-        guard_value(None, || self.inner.claims.subject().map(str::to_owned))
-    }
-
-    /// The header's algorithm (`RS256`, …).
-    pub fn alg(&self) -> String {
-        guard_value(String::new(), || self.inner.header.alg.name().to_owned())
-    }
-
-    /// The header's `kid`.
-    pub fn kid(&self) -> Option<String> {
-        guard_value(None, || self.inner.header.kid.as_deref().map(str::to_owned))
-    }
-
-    /// The header's `typ`.
-    pub fn typ(&self) -> Option<String> {
-        guard_value(None, || self.inner.header.typ.as_deref().map(str::to_owned))
+    /// Every value in one crossing, the fast path's shape: `["ok", issuer,
+    /// subject, alg, kid, typ, claims JSON]` (absent values null; the claims'
+    /// JSON is built once per token and reused on cache hits).
+    pub fn fields(&self) -> Vec<Option<String>> {
+        guard_value(Vec::new(), || fast::answer(&self.inner))
     }
 }
 

@@ -117,6 +117,16 @@ public class VerifyBench {
         return tokenkeepCached.verifyBlocking(fixture.token);
     }
 
+    /**
+     * One uniffi call that does nothing (Verifier.isClosed: a handle clone and the
+     * call, each a JNA crossing): what every call but verifyBlocking/verifyCached
+     * (the JNI fast path) pays on the JVM.
+     */
+    @Benchmark
+    public boolean uniffiCall() {
+        return tokenkeep.isClosed();
+    }
+
     @Benchmark
     public Object nimbus() throws Exception {
         if (!alg.equals("EdDSA")) return nimbus.process(fixture.token, null);

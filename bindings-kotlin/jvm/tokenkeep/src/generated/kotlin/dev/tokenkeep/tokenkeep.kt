@@ -712,21 +712,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_func_metrics_snapshot(
     ): Int
-    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_alg(
-    ): Int
-    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_claims_json(
-    ): Int
-    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_issuer(
-    ): Int
-    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_kid(
-    ): Int
-    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_subject(
-    ): Int
-    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_typ(
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_fields(
     ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_add_event_listener(
     ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_close_blocking(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_fast_path_id(
     ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_health(
     ): Int
@@ -837,17 +829,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tokenkeep_kotlin_fn_free_nativeverifiedtoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_alg(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_claims_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_issuer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_kid(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_subject(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_typ(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_fields(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_tokenkeep_kotlin_fn_clone_nativeverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -859,6 +841,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_close_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_fast_path_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_health(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_is_closed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1084,28 +1068,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tokenkeep_kotlin_checksum_func_metrics_snapshot() and 0xFFFF) != 31301) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_alg() and 0xFFFF) != 22454) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_claims_json() and 0xFFFF) != 44527) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_issuer() and 0xFFFF) != 60554) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_kid() and 0xFFFF) != 3197) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_subject() and 0xFFFF) != 53389) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_typ() and 0xFFFF) != 40923) {
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_fields() and 0xFFFF) != 3121) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_add_event_listener() and 0xFFFF) != 1831) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_close_blocking() and 0xFFFF) != 16467) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_fast_path_id() and 0xFFFF) != 56226) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_health() and 0xFFFF) != 64050) {
@@ -2562,34 +2534,11 @@ public object FfiConverterTypeNativeCredential: FfiConverter<NativeCredential, L
 public interface NativeVerifiedTokenInterface {
     
     /**
-     * The header's algorithm (`RS256`, …).
+     * Every value in one crossing, the fast path's shape: `["ok", issuer,
+     * subject, alg, kid, typ, claims JSON]` (absent values null; the claims'
+     * JSON is built once per token and reused on cache hits).
      */
-    fun `alg`(): kotlin.String
-    
-    /**
-     * Every claim, as one JSON object (built once, reused on cache hits).
-     */
-    fun `claimsJson`(): kotlin.String
-    
-    /**
-     * The issuer entry (its first issuer) that verified the token.
-     */
-    fun `issuer`(): kotlin.String
-    
-    /**
-     * The header's `kid`.
-     */
-    fun `kid`(): kotlin.String?
-    
-    /**
-     * `sub`, when a string.
-     */
-    fun `subject`(): kotlin.String?
-    
-    /**
-     * The header's `typ`.
-     */
-    fun `typ`(): kotlin.String?
+    fun `fields`(): List<kotlin.String?>
     
     companion object
 }
@@ -2701,92 +2650,14 @@ open class NativeVerifiedToken: Disposable, AutoCloseable, NativeVerifiedTokenIn
 
     
     /**
-     * The header's algorithm (`RS256`, …).
-     */override fun `alg`(): kotlin.String {
-            return FfiConverterString.lift(
+     * Every value in one crossing, the fast path's shape: `["ok", issuer,
+     * subject, alg, kid, typ, claims JSON]` (absent values null; the claims'
+     * JSON is built once per token and reused on cache hits).
+     */override fun `fields`(): List<kotlin.String?> {
+            return FfiConverterSequenceOptionalString.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_alg(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Every claim, as one JSON object (built once, reused on cache hits).
-     */override fun `claimsJson`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_claims_json(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The issuer entry (its first issuer) that verified the token.
-     */override fun `issuer`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_issuer(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The header's `kid`.
-     */override fun `kid`(): kotlin.String? {
-            return FfiConverterOptionalString.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_kid(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * `sub`, when a string.
-     */override fun `subject`(): kotlin.String? {
-            return FfiConverterOptionalString.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_subject(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The header's `typ`.
-     */override fun `typ`(): kotlin.String? {
-            return FfiConverterOptionalString.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_typ(
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifiedtoken_fields(
         it,
         _status)
 }
@@ -2943,6 +2814,12 @@ public interface NativeVerifierInterface {
      * Stops every background task without waiting for them to end (idempotent).
      */
     fun `closeBlocking`()
+    
+    /**
+     * Registers this verifier for the JNI fast path (`fast.rs`); the id the
+     * JVM passes to it and releases when its `Verifier` is unreachable.
+     */
+    fun `fastPathId`(): kotlin.Long
     
     /**
      * Health of every issuer's keys.
@@ -3168,6 +3045,23 @@ open class NativeVerifier: Disposable, AutoCloseable, NativeVerifierInterface
 }
     }
     
+    
+
+    
+    /**
+     * Registers this verifier for the JNI fast path (`fast.rs`); the id the
+     * JVM passes to it and releases when its `Verifier` is unreachable.
+     */override fun `fastPathId`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifier_fast_path_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
     
 
     
@@ -4861,6 +4755,34 @@ public object FfiConverterSequenceTypeMetricSample: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeMetricSample.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceOptionalString: FfiConverterRustBuffer<List<kotlin.String?>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String?> {
+        val len = buf.getInt()
+        return List<kotlin.String?>(len) {
+            FfiConverterOptionalString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String?>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterOptionalString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String?>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterOptionalString.write(it, buf)
         }
     }
 }

@@ -8,28 +8,28 @@ import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.jsonObject
 
 /**
- * A token that verified. Accessors read the native value on first use; the
- * claims' JSON is built once per token by the runtime (a verified-token cache
- * hit shares it). [toString] shows no claim values.
+ * A token that verified: the runtime's values, read in one native call (a
+ * verified-token cache hit shares the claims' JSON the runtime built once).
+ * [toString] shows no claim values.
  */
-class VerifiedToken internal constructor(private val handle: NativeVerifiedToken) {
+class VerifiedToken internal constructor(
     /** The issuer entry (its first issuer) that verified the token. */
-    val issuer: String by lazy { handle.issuer() }
-
+    val issuer: String,
     /** `sub`, when it is a string. */
-    val subject: String? by lazy { handle.subject() }
-
+    val subject: String?,
     /** The header's algorithm (`RS256`, `ES256`, `EdDSA`, …). */
-    val alg: String by lazy { handle.alg() }
-
+    val alg: String,
     /** The header's `kid`. */
-    val kid: String? by lazy { handle.kid() }
-
+    val kid: String?,
     /** The header's `typ`. */
-    val typ: String? by lazy { handle.typ() }
-
+    val typ: String?,
     /** Every claim as one JSON object's text (for Jackson, Gson, …). */
-    val claimsJson: String by lazy { handle.claimsJson() }
+    val claimsJson: String,
+) {
+    internal companion object {
+        /** The uniffi path's token, its values in one crossing. */
+        fun of(handle: NativeVerifiedToken): VerifiedToken = FastPath.lift(handle.fields().toTypedArray())
+    }
 
     /** Every claim. */
     val claims: JsonObject by lazy { Json.parseToJsonElement(claimsJson).jsonObject }

@@ -17,6 +17,9 @@ import kotlin.time.Duration.Companion.seconds
  * working afterwards with the keys at hand, without fetching.
  */
 class Verifier private constructor(private val handle: NativeVerifier) : AutoCloseable {
+    /** This verifier's id on the JNI fast path (0: the uniffi path). */
+    private val fastId: Long = FastPath.register(this, handle)
+
     /** Starts a verifier from the options (validated by the runtime; a [ConfigException] names the field). */
     constructor(options: VerifierOptions) : this(options.toJson())
 
@@ -31,17 +34,30 @@ class Verifier private constructor(private val handle: NativeVerifier) : AutoClo
      * @throws TokenRejectedException with the rejection code.
      */
     suspend fun verify(token: String, now: Instant? = null): VerifiedToken =
-        VerifiedToken(native { handle.verify(token, now?.toEpochMilli()) })
+        VerifiedToken.of(native { handle.verify(token, now?.toEpochMilli()) })
 
     /** The blocking twin of [verify]: blocks the calling thread while a refetch runs. */
     @JvmOverloads
     fun verifyBlocking(token: String, now: Instant? = null): VerifiedToken =
-        VerifiedToken(native { handle.verifyBlocking(token, now?.toEpochMilli()) })
+        if (fastId != 0L) fast(token, now, 0) else VerifiedToken.of(native { handle.verifyBlocking(token, now?.toEpochMilli()) })
 
     /** Verifies with the keys at hand; never waits, never fetches (a key miss is final). */
     @JvmOverloads
     fun verifyCached(token: String, now: Instant? = null): VerifiedToken =
-        VerifiedToken(native { handle.verifyCached(token, now?.toEpochMilli()) })
+        if (fastId != 0L) fast(token, now, 1) else VerifiedToken.of(native { handle.verifyCached(token, now?.toEpochMilli()) })
+
+    private fun fast(token: String, now: Instant?, cached: Int): VerifiedToken {
+        val answer = try {
+            FastPath.verify(fastId, token, now?.toEpochMilli() ?: Long.MIN_VALUE, cached)
+        } catch (e: RuntimeException) {
+            // A JNI failure (out of memory, a panic outside the guard): the same code as a caught panic.
+            throw HostException(HostErrorCode.INTERNAL_ERROR.code, "a bug in tokenkeep's native code")
+        } finally {
+            // The id stays registered while this call runs (the cleaner releases it once `this` is unreachable).
+            java.lang.ref.Reference.reachabilityFence(this)
+        }
+        return FastPath.lift(answer)
+    }
 
     /** Waits until every issuer has usable keys; false after [timeout] or once closed. */
     suspend fun ready(timeout: Duration = 5.seconds): Boolean = native { handle.ready(timeout.inWholeMilliseconds) }
