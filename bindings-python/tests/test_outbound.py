@@ -130,7 +130,7 @@ def test_bad_options_raise_config_error_naming_the_field(tmp_path: pathlib.Path)
     addr = "http://127.0.0.1:9"
     with pytest.raises(tokenkeep.ConfigError) as e:
         tokenkeep.VaultToken(addr=addr, jwt_file="/nonexistent")
-    assert "role" in str(e.value)
+    assert e.value.path == "role" and e.value.code == "missing_field" and str(e.value).startswith("role")
     with pytest.raises(tokenkeep.ConfigError) as e:
         tokenkeep.VaultToken(role="app", addr=addr, jwt_file="/nonexistent", max_backoff="forever")
     assert e.value.path == "max_backoff" and str(e.value).startswith("max_backoff")

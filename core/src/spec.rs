@@ -132,8 +132,11 @@ impl SpecError {
             (SpecErrorCode::InvalidDuration, rest.to_owned())
         } else if text.starts_with("unknown field") {
             (SpecErrorCode::UnknownField, text)
-        } else if text.starts_with("missing field") {
-            (SpecErrorCode::MissingField, text)
+        } else if let Some(field) = text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            // serde reports a missing field at its object; the path names the
+            // field itself, as the spec's own rules do (`issuers[1].issuer`).
+            let path = join(&path, field);
+            return SpecError { path, code: SpecErrorCode::MissingField, message: "is required".to_owned() };
         } else if text.starts_with("invalid type") {
             (SpecErrorCode::InvalidType, text)
         } else if text.starts_with("invalid value")

@@ -90,7 +90,7 @@ test('the new calls throw codes of the credential_error and hmac concerns, which
 
 test('bad options: TokenkeepError with the runtime spec code and field path, from each constructor', () => {
   const addr = 'http://127.0.0.1:9'
-  assert.throws(() => new VaultToken({ addr, jwtFile: '/nonexistent' }), (e) => isCode('missing_field')(e) && /role/.test(e.message))
+  assert.throws(() => new VaultToken({ addr, jwtFile: '/nonexistent' }), (e) => isCode('missing_field')(e) && e.path === 'role' && /role/.test(e.message))
   assert.throws(() => new VaultToken({ role: 'app', addr, jwtFile: '/nonexistent', maxBackoff: 'forever' }), (e) => isCode('invalid_duration')(e) && e.path === 'maxBackoff')
   assert.throws(() => new VaultToken({ role: 'app', addr, jwtFile: '/nonexistent', bogus: 1 }), isCode('unknown_field'))
   assert.throws(() => new VaultToken('app'), isCode('invalid_type'))

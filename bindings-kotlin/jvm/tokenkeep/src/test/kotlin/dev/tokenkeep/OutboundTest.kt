@@ -266,6 +266,7 @@ class OutboundTest {
     fun badOptionsAreConfigErrorsNamingTheField() {
         val e = assertThrows<ConfigException> { VaultToken(VaultTokenOptions(addr = "http://127.0.0.1:9", jwtFile = "/nonexistent")) }
         assertEquals(SpecErrorCode.MISSING_FIELD, e.specError)
+        assertEquals("role", e.path)
         assertTrue(e.message!!.contains("role"), e.message)
         assertEquals("max_backoff", assertThrows<ConfigException> {
             VaultToken("""{"role": "app", "addr": "http://127.0.0.1:9", "jwt_file": "/x", "max_backoff": "forever"}""")
