@@ -1,11 +1,9 @@
 package dev.tokenkeep
 
 import kotlinx.coroutines.runBlocking
-import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import kotlinx.serialization.json.long
-import kotlinx.serialization.json.put
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -27,14 +25,10 @@ class FastPathTest {
     fun answersEveryVectorAsTheUniffiPath() {
         for ((file, v) in Workspace.vectors()) {
             val name = "$file/${v["name"]!!.jsonPrimitive.content}"
-            val spec = buildJsonObject {
-                put("jwks", v["jwks"]!!)
-                v["hmac_keys"]?.let { put("hmac_keys", it) }
-                put("policy", v["policy"]!!)
-            }
+            val spec = Workspace.vectorOptions(v)
             val now = Instant.ofEpochSecond(v["now"]!!.jsonPrimitive.long)
             val token = v["token"]!!.jsonPrimitive.content
-            Verifier(spec.toString()).use { verifier ->
+            Verifier(spec).use { verifier ->
                 val viaUniffi = runCatching { runBlocking { verifier.verify(token, now) } }
                 for (fast in listOf(runCatching { verifier.verifyBlocking(token, now) }, runCatching { verifier.verifyCached(token, now) })) {
                     assertEquals(viaUniffi.isSuccess, fast.isSuccess, name)
@@ -61,12 +55,8 @@ class FastPathTest {
     @Test
     fun verifyingAfterCloseUsesTheKeysAtHand() {
         val v = Workspace.vectors().first { (_, v) -> v["expect"]!!.jsonObject["code"] == null }.second
-        val spec = buildJsonObject {
-            put("jwks", v["jwks"]!!)
-            v["hmac_keys"]?.let { put("hmac_keys", it) }
-            put("policy", v["policy"]!!)
-        }
-        val verifier = Verifier(spec.toString())
+        val spec = Workspace.vectorOptions(v)
+        val verifier = Verifier(spec)
         verifier.close()
         val token = verifier.verifyBlocking(v["token"]!!.jsonPrimitive.content, Instant.ofEpochSecond(v["now"]!!.jsonPrimitive.long))
         assertEquals(v["expect"]!!.jsonObject["header"]!!.jsonObject["alg"]!!.jsonPrimitive.content, token.alg)

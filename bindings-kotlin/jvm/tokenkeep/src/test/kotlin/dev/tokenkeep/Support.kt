@@ -37,6 +37,13 @@ object Workspace {
             json("tests/vectors/$file.json")["vectors"]!!.jsonArray.map { file to it.jsonObject }
         }
 
+    /** A vector's verifier options (its keys and policy) as the spec's JSON text. */
+    fun vectorOptions(v: JsonObject): String = buildJsonObject {
+        put("jwks", v["jwks"]!!)
+        v["hmac_keys"]?.let { put("hmac_keys", it) }
+        put("policy", v["policy"]!!)
+    }.toString()
+
     /** `concerns.<name>.codes` of tests/vectors/codes.json. */
     fun codes(concern: String): List<String> =
         json("tests/vectors/codes.json")["concerns"]!!.jsonObject[concern]!!.jsonObject["codes"]!!.jsonArray

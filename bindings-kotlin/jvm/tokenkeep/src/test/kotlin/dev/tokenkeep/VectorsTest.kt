@@ -1,11 +1,9 @@
 package dev.tokenkeep
 
 import kotlinx.serialization.json.JsonNull
-import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import kotlinx.serialization.json.long
-import kotlinx.serialization.json.put
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.DynamicTest
@@ -20,15 +18,11 @@ class VectorsTest {
     fun everySharedVector(): List<DynamicTest> = Workspace.vectors().map { (file, v) ->
         val name = v["name"]!!.jsonPrimitive.content
         DynamicTest.dynamicTest("$file/$name") {
-            val spec = buildJsonObject {
-                put("jwks", v["jwks"]!!)
-                v["hmac_keys"]?.let { put("hmac_keys", it) }
-                put("policy", v["policy"]!!)
-            }
+            val spec = Workspace.vectorOptions(v)
             val now = Instant.ofEpochSecond(v["now"]!!.jsonPrimitive.long)
             val token = v["token"]!!.jsonPrimitive.content
             val expect = v["expect"]!!.jsonObject
-            Verifier(spec.toString()).use { verifier ->
+            Verifier(spec).use { verifier ->
                 val code = expect["code"]?.jsonPrimitive?.content
                 if (code != null) {
                     val e = assertThrows<TokenRejectedException>("$name: want $code") { verifier.verifyBlocking(token, now) }
