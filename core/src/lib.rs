@@ -23,6 +23,7 @@
 
 pub mod alg;
 pub mod backoff;
+pub mod bearer;
 pub mod codes;
 pub mod credential;
 mod crypto;

@@ -227,6 +227,12 @@ impl Claims {
         })
     }
 
+    /// The scopes granted (`scope`, then `scp`), each once: see
+    /// [`crate::bearer::granted_scopes`].
+    pub fn scopes(&self) -> Vec<String> {
+        crate::bearer::granted_scopes(self.as_map())
+    }
+
     /// All claims, owned.
     pub fn into_map(self) -> Map<String, Value> {
         self.as_map();

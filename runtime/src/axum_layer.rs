@@ -1,7 +1,10 @@
-//! A tower layer for axum: Bearer token in, `Arc<`[`VerifiedToken`]`>` as a request extension
-//! out; otherwise 401 with `WWW-Authenticate` per RFC 6750, or 503 when no
+//! A tower layer for axum: Bearer token in, `Arc<`[`VerifiedToken`]`>` and
+//! [`Authenticated`] (with the granted scopes) as request extensions out;
+//! otherwise the [`Denial`] of [`Verifier::authenticate`]: 401 with
+//! `WWW-Authenticate` per RFC 6750, 403 for missing scopes, or 503 when no
 //! keys are usable (an IdP outage is not the caller's fault).
 
+use crate::bearer::{Authenticated, Denial};
 use crate::{VerifiedToken, Verifier};
 use axum::body::Body;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -9,26 +12,41 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokenkeep_core::{Rejection, RejectionCode};
 use tower::{Layer, Service};
 
-/// Verifies the Bearer token of every request with a [`Verifier`].
+/// Verifies the Bearer token of every request with a [`Verifier`] and,
+/// when given, checks the scopes every route behind it needs.
 #[derive(Clone, Debug)]
 pub struct JwtAuthLayer {
     verifier: Verifier,
+    scopes: Arc<[String]>,
+    realm: Option<Arc<str>>,
 }
 
 impl JwtAuthLayer {
     /// A layer using `verifier`.
     pub fn new(verifier: Verifier) -> JwtAuthLayer {
-        JwtAuthLayer { verifier }
+        JwtAuthLayer { verifier, scopes: Arc::from([]), realm: None }
+    }
+
+    /// Requests also need a token granting every one of `scopes` (else 403
+    /// `insufficient_scope`).
+    pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> JwtAuthLayer {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Names `realm` in every `WWW-Authenticate` challenge.
+    pub fn realm(mut self, realm: &str) -> JwtAuthLayer {
+        self.realm = Some(Arc::from(realm));
+        self
     }
 }
 
 impl<S> Layer<S> for JwtAuthLayer {
     type Service = JwtAuth<S>;
     fn layer(&self, inner: S) -> JwtAuth<S> {
-        JwtAuth { inner, verifier: self.verifier.clone() }
+        JwtAuth { inner, layer: self.clone() }
     }
 }
 
@@ -36,40 +54,22 @@ impl<S> Layer<S> for JwtAuthLayer {
 #[derive(Clone, Debug)]
 pub struct JwtAuth<S> {
     inner: S,
-    verifier: Verifier,
+    layer: JwtAuthLayer,
 }
 
-/// The Bearer token of a request: `Some` only for `Authorization: Bearer <token>`
-/// (scheme case-insensitive, RFC 6750 §2.1).
-pub fn bearer_token<B>(request: &Request<B>) -> Option<&str> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// The response for a rejection: 401 with `error="invalid_token"` and the code
-/// as `error_description`, or 503 for `keys_unavailable`.
-pub fn rejection_response(rejection: &Rejection) -> Response<Body> {
-    let code = rejection.code();
-    let (status, challenge) = match code {
-        RejectionCode::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, None),
-        RejectionCode::MissingToken => (StatusCode::UNAUTHORIZED, Some(r#"Bearer error="invalid_request""#.to_owned())),
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            Some(format!(r#"Bearer error="invalid_token", error_description="{}""#, code.as_str())),
-        ),
-    };
-    let body = serde_json::json!({"error": code.as_str()}).to_string();
+/// The response for a [`Denial`]: its status, `{"error": "<code>"}`, and its
+/// `WWW-Authenticate` and `Retry-After` headers.
+pub fn denial_response(denial: &Denial) -> Response<Body> {
+    let body = serde_json::json!({"error": denial.error}).to_string();
     let mut response = Response::builder()
-        .status(status)
+        .status(StatusCode::from_u16(denial.status).unwrap_or(StatusCode::UNAUTHORIZED))
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .unwrap_or_default();
-    if let Some(challenge) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+    if let Some(challenge) = denial.www_authenticate.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
     }
-    if let Some(seconds) = code.retry_after_secs() {
+    if let Some(seconds) = denial.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
@@ -92,17 +92,19 @@ where
         // The clone is the one that was polled ready; keep it, leave a fresh one.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let verifier = self.verifier.clone();
+        let layer = self.layer.clone();
         Box::pin(async move {
-            let Some(token) = bearer_token(&request).map(str::to_owned) else {
-                return Ok(rejection_response(&Rejection::MissingToken));
-            };
-            match verifier.verify(&token).await {
-                Ok(verified) => {
-                    request.extensions_mut().insert::<Arc<VerifiedToken>>(verified);
+            // A header that is not text cannot hold a Bearer token: `missing_token`.
+            let authorization =
+                request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let outcome = layer.verifier.authenticate(authorization.as_deref(), &layer.scopes, layer.realm.as_deref());
+            match outcome.await {
+                Ok(authenticated) => {
+                    request.extensions_mut().insert::<Arc<VerifiedToken>>(authenticated.token.clone());
+                    request.extensions_mut().insert::<Authenticated>(authenticated);
                     inner.call(request).await
                 }
-                Err(rejection) => Ok(rejection_response(&rejection)),
+                Err(denial) => Ok(denial_response(&denial)),
             }
         })
     }

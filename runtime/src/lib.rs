@@ -25,6 +25,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum_layer;
+pub mod bearer;
 pub mod clock;
 pub mod codes;
 pub mod events;
@@ -38,6 +39,7 @@ pub mod spec;
 pub mod telemetry;
 mod verifier;
 
+pub use bearer::{Authenticated, Denial};
 pub use events::{Event, EventListenerId, FieldValue, Level, Listeners};
 pub use host::{Runtime, after_fork_in_child};
 pub use metrics_registry::{MetricFamily, MetricKind, MetricSample, MetricsSnapshot, snapshot as metrics_snapshot};

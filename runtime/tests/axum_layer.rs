@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tokenkeep::axum_layer::JwtAuthLayer;
-use tokenkeep::{VerifiedToken, Verifier};
+use tokenkeep::{Authenticated, VerifiedToken, Verifier};
 use tokenkeep_dev_issuer::{DevIssuerConfig, OutageMode};
 
 async fn me(Extension(verified): Extension<Arc<VerifiedToken>>) -> String {
@@ -21,9 +21,17 @@ async fn me(Extension(verified): Extension<Arc<VerifiedToken>>) -> String {
     .to_string()
 }
 
+async fn scopes(Extension(authenticated): Extension<Authenticated>) -> String {
+    authenticated.scopes.join(",")
+}
+
 /// Serves `/me` behind the layer on 127.0.0.1; returns the base URL.
 async fn serve(verifier: Verifier) -> (String, tokio::task::JoinHandle<()>) {
-    let app = Router::new().route("/me", get(me)).layer(JwtAuthLayer::new(verifier));
+    serve_with(JwtAuthLayer::new(verifier)).await
+}
+
+async fn serve_with(layer: JwtAuthLayer) -> (String, tokio::task::JoinHandle<()>) {
+    let app = Router::new().route("/me", get(me)).route("/scopes", get(scopes)).layer(layer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -89,6 +97,30 @@ async fn axum_layer_answers_200_with_claims_401_with_rfc6750_challenges_and_503_
         let challenge = format!(r#"Bearer error="invalid_token", error_description="{reason}""#);
         assert_eq!(header(&response, "www-authenticate"), Some(challenge), "{reason}");
     }
+    server.abort();
+
+    // Scopes the layer requires, and a realm in every challenge.
+    let layer = JwtAuthLayer::new(verifier.clone()).require_scopes(["orders:read"]).realm("api");
+    let (url, server) = serve_with(layer).await;
+    let scoped = |scope: &str| {
+        issuer.mint(json!({"sub": "a", "aud": AUD, "scope": scope}), "ES256", Duration::from_secs(60)).unwrap()
+    };
+    let response = client.get(format!("{url}/scopes")).bearer_auth(scoped("profile")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        header(&response, "www-authenticate").as_deref(),
+        Some(r#"Bearer realm="api", error="insufficient_scope", scope="orders:read""#)
+    );
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+    let response = client.get(format!("{url}/scopes")).bearer_auth(scoped("profile orders:read")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "profile,orders:read");
+    let response = client.get(format!("{url}/scopes")).send().await.unwrap();
+    assert_eq!(
+        header(&response, "www-authenticate").as_deref(),
+        Some(r#"Bearer realm="api", error="invalid_request""#)
+    );
     server.abort();
     verifier.shutdown().await;
 
