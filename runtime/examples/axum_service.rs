@@ -9,14 +9,15 @@
 //! Environment: `ISSUER` (required; keys come from its OIDC discovery
 //! document), `AUDIENCE` (required), `JWKS_URL` (optional: skip discovery),
 //! `LISTEN` (default `127.0.0.1:8080`). `/healthz` is public and reports the
-//! key cache; `/me` answers the verified subject and claims.
+//! key cache; `/me` answers the verified subject and claims; `/orders` also
+//! needs the `orders:read` scope (else 403 `insufficient_scope`).
 
 use axum::routing::get;
 use axum::{Extension, Router};
 use std::sync::Arc;
 use std::time::Duration;
 use tokenkeep::axum_layer::JwtAuthLayer;
-use tokenkeep::{IssuerConfig, VerifiedToken, Verifier};
+use tokenkeep::{Authenticated, IssuerConfig, VerifiedToken, Verifier};
 
 async fn me(Extension(token): Extension<Arc<VerifiedToken>>) -> String {
     serde_json::json!({
@@ -24,6 +25,10 @@ async fn me(Extension(token): Extension<Arc<VerifiedToken>>) -> String {
         "claims": token.claims.as_map(),
     })
     .to_string()
+}
+
+async fn orders(Extension(caller): Extension<Authenticated>) -> String {
+    serde_json::json!({"sub": caller.token.claims.subject(), "scopes": caller.scopes}).to_string()
 }
 
 fn required(name: &str) -> String {
@@ -50,9 +55,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let health_verifier = verifier.clone();
+    let scoped = Router::new()
+        .route("/orders", get(orders))
+        .layer(JwtAuthLayer::new(verifier.clone()).require_scopes(["orders:read"]).realm("orders"));
     let app = Router::new()
         .route("/me", get(me))
         .layer(JwtAuthLayer::new(verifier.clone()))
+        .merge(scoped)
         // Routes added after the layer are not protected.
         .route(
             "/healthz",
