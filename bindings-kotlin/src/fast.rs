@@ -50,7 +50,7 @@ fn lookup(id: jlong) -> Option<tokenkeep::Verifier> {
 /// `now_ms` of `Long.MIN_VALUE` means "the real clock".
 const NO_TIME: jlong = jlong::MIN;
 
-/// The answer as texts: `["ok", issuer, subject, alg, kid, typ, claims]`
+/// The answer as texts: `["ok", issuer, subject, alg, kid, typ, claims, scopes]`
 /// (absent values null) or `[kind, code, detail, extra]` for an error.
 type Answer = Vec<Option<String>>;
 
@@ -77,6 +77,7 @@ fn guarded_answer(f: impl FnOnce() -> Result<Answer, NativeError>) -> Answer {
 }
 
 pub(crate) fn answer(t: &Arc<tokenkeep::VerifiedToken>) -> Answer {
+    let (claims, scopes) = crate::token_json(t);
     vec![
         Some("ok".to_owned()),
         Some(t.issuer().to_owned()),
@@ -84,7 +85,8 @@ pub(crate) fn answer(t: &Arc<tokenkeep::VerifiedToken>) -> Answer {
         Some(t.header.alg.name().to_owned()),
         t.header.kid.as_deref().map(str::to_owned),
         t.header.typ.as_deref().map(str::to_owned),
-        Some(crate::claims_json(t)),
+        Some(claims),
+        Some(scopes),
     ]
 }
 

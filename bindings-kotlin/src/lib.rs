@@ -187,6 +187,42 @@ fn verified(result: Result<Arc<tokenkeep::VerifiedToken>, Rejection>) -> Result<
     Ok(Arc::new(NativeVerifiedToken { inner: result? }))
 }
 
+/// What `authenticate` answers: `tokenkeep::Authenticated` or the `Denial`
+/// to send (a value, not an error: refusing a request is an HTTP layer's
+/// ordinary answer).
+#[derive(uniffi::Enum)]
+pub enum NativeAuthentication {
+    /// The token verified and grants every required scope (its granted
+    /// scopes are the token's `fields()`).
+    Authenticated {
+        /// The verified token.
+        token: Arc<NativeVerifiedToken>,
+    },
+    /// The request is refused: the answer to send (never the token).
+    Denied {
+        /// 401, 403 or 503.
+        status: i32,
+        /// The rejection code, or `insufficient_scope`.
+        error: String,
+        /// The `WWW-Authenticate` challenge (401 and 403).
+        www_authenticate: Option<String>,
+        /// Seconds for `Retry-After` (503).
+        retry_after: Option<i32>,
+    },
+}
+
+fn authentication(result: Result<tokenkeep::Authenticated, tokenkeep::Denial>) -> NativeAuthentication {
+    match result {
+        Ok(ok) => NativeAuthentication::Authenticated { token: Arc::new(NativeVerifiedToken { inner: ok.token }) },
+        Err(denial) => NativeAuthentication::Denied {
+            status: i32::from(denial.status),
+            error: denial.error.to_owned(),
+            www_authenticate: denial.www_authenticate,
+            retry_after: denial.retry_after.map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
+        },
+    }
+}
+
 #[uniffi::export]
 impl NativeVerifier {
     /// Starts a verifier from the spec's JSON text (`{"issuer": ..., "audience": ...}`).
@@ -219,6 +255,34 @@ impl NativeVerifier {
     /// Verifies with the keys at hand; never waits, never fetches.
     pub fn verify_cached(&self, token: String, now_ms: Option<i64>) -> Result<Arc<NativeVerifiedToken>, NativeError> {
         guard(|| verified(self.inner.verify_cached_at(&token, unix_time(now_ms))))
+    }
+
+    /// HTTP bearer authentication: verifies the token of `authorization` (an
+    /// `Authorization` header value, none when absent) and checks that it
+    /// grants every scope in `required` (`tokenkeep::Verifier::authenticate`).
+    pub async fn authenticate(
+        &self,
+        authorization: Option<String>,
+        required: Vec<String>,
+        realm: Option<String>,
+    ) -> Result<NativeAuthentication, NativeError> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            Ok(authentication(inner.authenticate(authorization.as_deref(), &required, realm.as_deref()).await))
+        })
+        .await
+    }
+
+    /// The blocking twin of `authenticate`.
+    pub fn authenticate_blocking(
+        &self,
+        authorization: Option<String>,
+        required: Vec<String>,
+        realm: Option<String>,
+    ) -> Result<NativeAuthentication, NativeError> {
+        guard(|| {
+            Ok(authentication(self.inner.authenticate_blocking(authorization.as_deref(), &required, realm.as_deref())))
+        })
     }
 
     /// Registers this verifier for the JNI fast path (`fast.rs`); the id the
@@ -313,21 +377,31 @@ impl NativeVerifier {
     }
 }
 
-/// The token's claims as JSON text, built once per verified token.
-struct ClaimsJson(String);
+/// The token's claims and granted scopes as JSON text, built once per
+/// verified token.
+struct TokenJson {
+    /// Every claim, one JSON object.
+    claims: String,
+    /// The scopes the token grants (`Claims::scopes()`: `scope`, then `scp`,
+    /// each once), one JSON array of strings.
+    scopes: String,
+}
 
-/// Every claim of `t` as one JSON object (built once, reused on cache hits).
-fn claims_json(t: &tokenkeep::VerifiedToken) -> String {
-    t.memo(|v| ClaimsJson(serde_json::Value::Object(v.claims.as_map().clone()).to_string()))
-        .map(|c| c.0.clone())
-        .unwrap_or_else(|| "{}".to_owned())
+/// `t`'s claims and scopes as JSON (built once, reused on cache hits).
+fn token_json(t: &tokenkeep::VerifiedToken) -> (String, String) {
+    t.memo(|v| TokenJson {
+        claims: serde_json::Value::Object(v.claims.as_map().clone()).to_string(),
+        scopes: serde_json::Value::from(v.claims.scopes()).to_string(),
+    })
+    .map(|j| (j.claims.clone(), j.scopes.clone()))
+    .unwrap_or_else(|| ("{}".to_owned(), "[]".to_owned()))
 }
 
 #[uniffi::export]
 impl NativeVerifiedToken {
     /// Every value in one crossing, the fast path's shape: `["ok", issuer,
-    /// subject, alg, kid, typ, claims JSON]` (absent values null; the claims'
-    /// JSON is built once per token and reused on cache hits).
+    /// subject, alg, kid, typ, claims JSON, scopes JSON]` (absent values null;
+    /// the JSON is built once per token and reused on cache hits).
     pub fn fields(&self) -> Vec<Option<String>> {
         guard_value(Vec::new(), || fast::answer(&self.inner))
     }

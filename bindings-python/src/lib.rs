@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 mod asyncio;
+mod bearer;
 mod claims;
 mod dispatch;
 mod errors;

@@ -2,7 +2,7 @@
 //! call passes only the token (no borrow flag, no Python-level wrapper).
 
 use crate::rotations::{self, RotationIterator};
-use crate::{asyncio, claims, errors, events, fast, options};
+use crate::{asyncio, bearer, claims, errors, events, fast, options};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokenkeep::spec::VerifierSpec;
-use tokenkeep::{Rejection, RejectionCode, UnixTime, VerifiedToken};
+use tokenkeep::{Authenticated, Denial, Rejection, RejectionCode, UnixTime, VerifiedToken};
 
 /// Verifies JWTs of one or several issuers; keys are fetched, cached and
 /// refreshed in the background.
@@ -159,6 +159,17 @@ fn outcome(py: Python<'_>, result: Result<Arc<VerifiedToken>, Rejection>, into: 
     }
 }
 
+/// What `authenticate` answers: `(claims, scopes)` or `tokenkeep.Denied`.
+fn authenticated(py: Python<'_>, result: Result<Authenticated, Denial>) -> PyResult<Py<PyAny>> {
+    match result {
+        Ok(ok) => {
+            let claims = claims_object(py, ok.token, None)?;
+            bearer::admitted(py, claims, &ok.scopes)
+        }
+        Err(denial) => Err(bearer::denied(py, &denial)),
+    }
+}
+
 impl Verifier {
     fn start(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Verifier> {
         let spec: VerifierSpec = options::read(py, options.as_any())?;
@@ -282,6 +293,46 @@ impl Verifier {
                 }
             };
             asyncio::spawn(py, future, move |py, result| outcome(py, result, into.as_ref()))
+        })
+    }
+
+    /// HTTP bearer authentication in one call: verifies the token of
+    /// `authorization` (an `Authorization` header value; None when the
+    /// request has none) as `verify` does (GIL released), then checks that it
+    /// grants every scope in `scopes`. Returns `(claims, granted_scopes)`;
+    /// a refusal raises `tokenkeep.Denied` with the status, code and headers
+    /// to answer with. `realm`, when given, is named in every challenge.
+    #[pyo3(signature = (authorization, scopes=Vec::new(), *, realm=None))]
+    #[pyo3(text_signature = "(self, authorization, scopes=(), *, realm=None)")]
+    fn authenticate(
+        &self,
+        py: Python<'_>,
+        authorization: Option<PyBackedStr>,
+        scopes: Vec<String>,
+        realm: Option<PyBackedStr>,
+    ) -> PyResult<Py<PyAny>> {
+        errors::guard(|| {
+            let (authorization, realm) = (authorization.as_deref(), realm.as_deref());
+            let result = py.detach(|| self.inner.authenticate_blocking(authorization, &scopes, realm));
+            authenticated(py, result)
+        })
+    }
+
+    /// `authenticate` as an asyncio awaitable; the event loop never blocks.
+    #[pyo3(signature = (authorization, scopes=Vec::new(), *, realm=None))]
+    #[pyo3(text_signature = "(self, authorization, scopes=(), *, realm=None)")]
+    fn authenticate_async<'py>(
+        &self,
+        py: Python<'py>,
+        authorization: Option<String>,
+        scopes: Vec<String>,
+        realm: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        errors::guard(|| {
+            let verifier = self.inner.clone();
+            let future =
+                async move { verifier.authenticate(authorization.as_deref(), &scopes, realm.as_deref()).await };
+            asyncio::spawn(py, future, authenticated)
         })
     }
 

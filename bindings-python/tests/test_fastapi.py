@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, Security
 from fastapi.testclient import TestClient
 
 import tokenkeep
-from tokenkeep.fastapi import JWTBearer, Principal, bearer_token, lifespan, scopes_of
+from tokenkeep.fastapi import JWTBearer, Principal, lifespan
 
 
 class OrderClaims(pydantic.BaseModel):
@@ -89,6 +89,32 @@ def test_missing_scope_is_403_insufficient_scope(client: TestClient, issuer: Dev
     r = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
     assert r.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="orders:read"'
+    assert r.json() == {"detail": "insufficient_scope"}
+
+
+def test_required_scopes_are_the_dependencys_then_the_routes_each_once(issuer: DevIssuer) -> None:
+    verifier = tokenkeep.Verifier(issuer=issuer.url, audience="api")
+    auth = JWTBearer(verifier, scopes=["orders:write", "api"], realm="shop")
+    app = FastAPI()
+
+    @app.get("/orders")
+    async def orders(
+        user: Principal[Dict[str, Any]] = Security(auth, scopes=["api", "orders:read"]),
+    ) -> Dict[str, Any]:
+        return {"scopes": sorted(user.scopes)}
+
+    with TestClient(app) as c:
+        r = c.get("/orders", headers={"Authorization": f"Bearer {issuer.mint({'scope': 'api orders:read'})}"})
+        assert r.status_code == 403
+        assert r.headers["www-authenticate"] == (
+            'Bearer realm="shop", error="insufficient_scope", scope="orders:write api orders:read"'
+        )
+        r = c.get("/orders")
+        assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="shop", error="invalid_request"'
+        token = issuer.mint({"scp": ["orders:read", "orders:write"], "scope": "api"})
+        r = c.get("/orders", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json() == {"scopes": ["api", "orders:read", "orders:write"]}
+    verifier.close()
 
 
 def closed_port() -> int:
@@ -117,11 +143,3 @@ def test_no_usable_keys_is_503_with_retry_after(issuer: DevIssuer) -> None:
     assert "www-authenticate" not in r.headers
     assert r.json() == {"detail": "keys_unavailable"}
     verifier.close()
-
-
-def test_helpers() -> None:
-    assert bearer_token("Bearer abc") == "abc"
-    assert bearer_token("BEARER  abc ") == "abc"
-    assert bearer_token("Basic abc") is None and bearer_token(None) is None
-    assert scopes_of({"scope": "a b", "scp": "c"}) == {"a", "b", "c"}
-    assert scopes_of({"scp": ["a", 1]}) == {"a"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional
 
 import msgspec
 import pydantic
@@ -44,9 +44,22 @@ async def asynchronous(verifier: tokenkeep.Verifier, token: str) -> bool:
     return bool(claims) and model.sub == "x" and await verifier.ready_async(1.0)
 
 
+async def bearer(verifier: tokenkeep.Verifier, header: Optional[str]) -> List[str]:
+    try:
+        claims, scopes = verifier.authenticate(header, ["orders:read"], realm="api")
+        claims, scopes = await verifier.authenticate_async(header, ("orders:read",))
+    except tokenkeep.Denied as e:
+        status: int = e.status
+        headers: Dict[str, str] = e.headers
+        print(status, headers, e.code)
+        return []
+    print(claims["sub"])
+    return scopes
+
+
 def fastapi_types(verifier: tokenkeep.Verifier) -> None:
     plain: JWTBearer[Dict[str, Any]] = JWTBearer(verifier, scopes=["a"])
-    typed: JWTBearer[Claims] = JWTBearer(verifier, claims=Claims)
+    typed: JWTBearer[Claims] = JWTBearer(verifier, claims=Claims, realm="api")
     principal: Principal[Claims] = Principal[Claims](subject="s", scopes=frozenset(), claims=Claims(sub="s"))
     print(plain, typed, principal.claims.sub)
 

@@ -2,6 +2,7 @@
 
 >>> verifier = tokenkeep.Verifier(issuer="https://idp.example", audience="api")
 >>> claims = verifier.verify(token)               # or: await verifier.verify_async(token)
+>>> claims, scopes = verifier.authenticate(request.headers.get("authorization"), ["orders:read"])
 
 Outbound credentials kept fresh in the background:
 
@@ -25,6 +26,7 @@ from ._errors import (
     AlgNotAllowed,
     ConfigError,
     ConfigErrorCode,
+    Denied,
     CredentialErrorCode,
     CredentialUnavailable,
     Expired,
@@ -77,6 +79,7 @@ __all__ = [
     "ConfigErrorCode",
     "CredentialErrorCode",
     "CredentialUnavailable",
+    "Denied",
     "Expired",
     "FileToken",
     "HmacError",

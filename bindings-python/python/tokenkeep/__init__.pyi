@@ -2,6 +2,7 @@
 
 >>> verifier = tokenkeep.Verifier(issuer="https://idp.example", audience="api")
 >>> claims = verifier.verify(token)               # or: await verifier.verify_async(token)
+>>> claims, scopes = verifier.authenticate(request.headers.get("authorization"), ["orders:read"])
 
 Outbound credentials kept fresh in the background:
 
@@ -22,6 +23,7 @@ from ._errors import (
     AlgNotAllowed as AlgNotAllowed,
     ConfigError as ConfigError,
     ConfigErrorCode as ConfigErrorCode,
+    Denied as Denied,
     CredentialErrorCode as CredentialErrorCode,
     CredentialUnavailable as CredentialUnavailable,
     Expired as Expired,
@@ -66,6 +68,7 @@ __all__ = [
     "ConfigErrorCode",
     "CredentialErrorCode",
     "CredentialUnavailable",
+    "Denied",
     "Expired",
     "FileToken",
     "HmacError",

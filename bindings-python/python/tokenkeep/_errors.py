@@ -197,6 +197,30 @@ class TokenTooLarge(Rejected):
     code = "token_too_large"
 
 
+class Denied(TokenkeepError):
+    """A request ``Verifier.authenticate`` refused, with the answer to send:
+    ``status`` (401 for a missing or rejected token, 403 for missing scopes,
+    503 when no key is usable), ``code`` (the rejection code, or
+    ``insufficient_scope``) and ``headers`` (``WWW-Authenticate`` for 401 and
+    403, ``Retry-After`` for 503). In FastAPI:
+    ``raise HTTPException(e.status, detail=e.code, headers=e.headers)``."""
+
+    code: str = "missing_token"
+    status: int = 401
+    headers: Dict[str, str]
+
+    def __init__(
+        self,
+        message: str,
+        code: Optional[str] = None,
+        status: int = 401,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> None:
+        super().__init__(message, code)
+        self.status = status
+        self.headers = dict(headers or {})
+
+
 REJECTION_CLASSES: Dict[str, Type[Rejected]] = {
     cls.code: cls
     for cls in (

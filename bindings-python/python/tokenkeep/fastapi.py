@@ -7,11 +7,14 @@
 ... async def orders(user: Principal = Security(auth, scopes=["orders:read"])): ...
 
 The scheme appears in the OpenAPI document as HTTP bearer (Swagger UI's
-Authorize button works). Answers follow RFC 6750:
+Authorize button works). Each request is one ``verifier.authenticate_async``
+call: the runtime parses the header, checks the scopes and gives the answer
+(the same as every other tokenkeep host's), which follows RFC 6750:
 
 - no ``Authorization: Bearer`` header: 401, ``WWW-Authenticate: Bearer error="invalid_request"``;
 - a rejected token: 401, ``Bearer error="invalid_token", error_description="<code>"``;
-- missing scopes: 403, ``Bearer error="insufficient_scope", scope="<required>"``;
+- missing scopes: 403, ``Bearer error="insufficient_scope", scope="<required>"``
+  (the dependency's scopes, then the route's);
 - no usable keys (``keys_unavailable``, an IdP outage): the status and
   ``Retry-After`` the runtime gives (503), never a 401.
 """
@@ -29,6 +32,7 @@ from typing import (
     Generic,
     Optional,
     Sequence,
+    Tuple,
     Type,
     TypeVar,
     overload,
@@ -40,10 +44,10 @@ from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, ConfigDict
 
-from ._errors import Rejected
+from ._errors import Denied
 from ._native import Verifier
 
-__all__ = ["JWTBearer", "Principal", "bearer_token", "lifespan", "scopes_of"]
+__all__ = ["JWTBearer", "Principal", "lifespan"]
 
 ClaimsT = TypeVar("ClaimsT")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -52,8 +56,9 @@ logger = logging.getLogger("tokenkeep")
 
 
 class Principal(BaseModel, Generic[ClaimsT]):
-    """Who called: ``subject`` (``sub``), ``scopes`` (from ``scope`` or
-    ``scp``) and the verified ``claims`` (a dict, or the ``claims=`` model)."""
+    """Who called: ``subject`` (``sub``), ``scopes`` (granted by ``scope``
+    and ``scp``, as the runtime reads them) and the verified ``claims`` (a
+    dict, or the ``claims=`` model)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -62,43 +67,14 @@ class Principal(BaseModel, Generic[ClaimsT]):
     claims: ClaimsT
 
 
-def scopes_of(claims: Dict[str, Any]) -> FrozenSet[str]:
-    """Granted scopes: ``scope`` (RFC 8693/9068, space-separated) and ``scp``
-    (a list or a string, as Azure AD and Okta write it)."""
-    granted = set()
-    for name in ("scope", "scp"):
-        value = claims.get(name)
-        if isinstance(value, str):
-            granted.update(value.split())
-        elif isinstance(value, (list, tuple)):
-            granted.update(v for v in value if isinstance(v, str))
-    return frozenset(granted)
-
-
-def bearer_token(authorization: Optional[str]) -> Optional[str]:
-    """The token of an ``Authorization: Bearer <token>`` header (scheme
-    case-insensitive, RFC 6750 section 2.1), else None."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return None
-    return token
-
-
-def _challenge(error: str, **params: str) -> str:
-    extra = "".join(f', {k}="{v}"' for k, v in params.items())
-    return f'Bearer error="{error}"{extra}'
-
-
 class JWTBearer(SecurityBase, Generic[ClaimsT]):
-    """A FastAPI security dependency verifying the request's bearer token
-    with ``verifier.verify_async``; returns a :class:`Principal`.
+    """A FastAPI security dependency authenticating the request's bearer
+    token with ``verifier.authenticate_async``; returns a :class:`Principal`.
 
     ``scopes`` are required on every route using it; ``Security(auth,
     scopes=[...])`` adds route-specific ones. With ``claims=Model`` (a
-    pydantic model) the principal's claims are validated into it.
+    pydantic model) the principal's claims are validated into it; with
+    ``realm="..."`` every challenge names that realm.
     """
 
     @overload
@@ -110,6 +86,7 @@ class JWTBearer(SecurityBase, Generic[ClaimsT]):
         claims: None = None,
         scheme_name: Optional[str] = None,
         description: Optional[str] = None,
+        realm: Optional[str] = None,
     ) -> None: ...
 
     @overload
@@ -121,6 +98,7 @@ class JWTBearer(SecurityBase, Generic[ClaimsT]):
         claims: Type[ModelT],
         scheme_name: Optional[str] = None,
         description: Optional[str] = None,
+        realm: Optional[str] = None,
     ) -> None: ...
 
     def __init__(
@@ -131,53 +109,32 @@ class JWTBearer(SecurityBase, Generic[ClaimsT]):
         claims: Optional[Type[BaseModel]] = None,
         scheme_name: Optional[str] = None,
         description: Optional[str] = None,
+        realm: Optional[str] = None,
     ) -> None:
         self.verifier = verifier
-        self.scopes: FrozenSet[str] = frozenset(scopes)
+        self.scopes: Tuple[str, ...] = tuple(dict.fromkeys(scopes))
         self.claims_model = claims
         self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
         self.scheme_name = scheme_name or type(self).__name__
+        self.realm = realm
 
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal[ClaimsT]:
-        token = bearer_token(request.headers.get("authorization"))
-        if token is None:
-            raise HTTPException(
-                status_code=401,
-                detail="missing_token",
-                headers={"WWW-Authenticate": _challenge("invalid_request")},
-            )
+        # The dependency's scopes, then the route's, each once (FastAPI lists
+        # a scope again when nested dependencies repeat it).
+        required = list(dict.fromkeys((*self.scopes, *security_scopes.scopes)))
         try:
-            claims: Dict[str, Any] = await self.verifier.verify_async(token)
-        except Rejected as rejected:
-            raise _rejection_response(rejected) from None
-        granted = scopes_of(claims)
-        required = self.scopes | frozenset(security_scopes.scopes)
-        if not required <= granted:
-            raise HTTPException(
-                status_code=403,
-                detail="insufficient_scope",
-                headers={"WWW-Authenticate": _challenge("insufficient_scope", scope=" ".join(sorted(required)))},
+            claims, scopes = await self.verifier.authenticate_async(
+                request.headers.get("authorization"), required, realm=self.realm
             )
+        except Denied as denied:
+            raise HTTPException(status_code=denied.status, detail=denied.code, headers=denied.headers) from None
         subject = claims.get("sub")
         typed: Any = claims if self.claims_model is None else self.claims_model.model_validate(claims)
         return Principal[Any](
             subject=subject if isinstance(subject, str) else None,
-            scopes=granted,
+            scopes=frozenset(scopes),
             claims=typed,
         )
-
-
-def _rejection_response(rejected: Rejected) -> HTTPException:
-    headers: Dict[str, str] = {}
-    if rejected.retry_after is not None:
-        headers["Retry-After"] = str(rejected.retry_after)
-    if rejected.status == 401:
-        headers["WWW-Authenticate"] = (
-            _challenge("invalid_request")
-            if rejected.code == "missing_token"
-            else _challenge("invalid_token", error_description=rejected.code)
-        )
-    return HTTPException(status_code=rejected.status, detail=rejected.code, headers=headers)
 
 
 def lifespan(

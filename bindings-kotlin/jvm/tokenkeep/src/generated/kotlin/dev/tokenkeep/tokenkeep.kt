@@ -716,6 +716,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_add_event_listener(
     ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_authenticate(
+    ): Int
+    external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_authenticate_blocking(
+    ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_close_blocking(
     ): Int
     external fun uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_fast_path_id(
@@ -839,6 +843,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_add_event_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_authenticate(`ptr`: Long,`authorization`: RustBuffer.ByValue,`required`: RustBuffer.ByValue,`realm`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_authenticate_blocking(`ptr`: Long,`authorization`: RustBuffer.ByValue,`required`: RustBuffer.ByValue,`realm`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_close_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_tokenkeep_kotlin_fn_method_nativeverifier_fast_path_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1068,10 +1076,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tokenkeep_kotlin_checksum_func_metrics_snapshot() and 0xFFFF) != 31301) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_fields() and 0xFFFF) != 3121) {
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifiedtoken_fields() and 0xFFFF) != 39568) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_add_event_listener() and 0xFFFF) != 1831) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_authenticate() and 0xFFFF) != 35257) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_authenticate_blocking() and 0xFFFF) != 43588) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tokenkeep_kotlin_checksum_method_nativeverifier_close_blocking() and 0xFFFF) != 16467) {
@@ -2535,8 +2549,8 @@ public interface NativeVerifiedTokenInterface {
     
     /**
      * Every value in one crossing, the fast path's shape: `["ok", issuer,
-     * subject, alg, kid, typ, claims JSON]` (absent values null; the claims'
-     * JSON is built once per token and reused on cache hits).
+     * subject, alg, kid, typ, claims JSON, scopes JSON]` (absent values null;
+     * the JSON is built once per token and reused on cache hits).
      */
     fun `fields`(): List<kotlin.String?>
     
@@ -2651,8 +2665,8 @@ open class NativeVerifiedToken: Disposable, AutoCloseable, NativeVerifiedTokenIn
     
     /**
      * Every value in one crossing, the fast path's shape: `["ok", issuer,
-     * subject, alg, kid, typ, claims JSON]` (absent values null; the claims'
-     * JSON is built once per token and reused on cache hits).
+     * subject, alg, kid, typ, claims JSON, scopes JSON]` (absent values null;
+     * the JSON is built once per token and reused on cache hits).
      */override fun `fields`(): List<kotlin.String?> {
             return FfiConverterSequenceOptionalString.lift(
     callWithHandle {
@@ -2809,6 +2823,18 @@ public interface NativeVerifierInterface {
      * Calls `listener` with every event of this verifier (on the producing thread).
      */
     fun `addEventListener`(`listener`: NativeEventListener): kotlin.Long
+    
+    /**
+     * HTTP bearer authentication: verifies the token of `authorization` (an
+     * `Authorization` header value, none when absent) and checks that it
+     * grants every scope in `required` (`tokenkeep::Verifier::authenticate`).
+     */
+    suspend fun `authenticate`(`authorization`: kotlin.String?, `required`: List<kotlin.String>, `realm`: kotlin.String?): NativeAuthentication
+    
+    /**
+     * The blocking twin of `authenticate`.
+     */
+    fun `authenticateBlocking`(`authorization`: kotlin.String?, `required`: List<kotlin.String>, `realm`: kotlin.String?): NativeAuthentication
     
     /**
      * Stops every background task without waiting for them to end (idempotent).
@@ -3025,6 +3051,55 @@ open class NativeVerifier: Disposable, AutoCloseable, NativeVerifierInterface
         it,
         
         FfiConverterTypeNativeEventListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * HTTP bearer authentication: verifies the token of `authorization` (an
+     * `Authorization` header value, none when absent) and checks that it
+     * grants every scope in `required` (`tokenkeep::Verifier::authenticate`).
+     */
+    @Throws(NativeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `authenticate`(`authorization`: kotlin.String?, `required`: List<kotlin.String>, `realm`: kotlin.String?) : NativeAuthentication {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifier_authenticate(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`authorization`),
+        FfiConverterSequenceString.lower(`required`),
+        FfiConverterOptionalString.lower(`realm`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tokenkeep_kotlin_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeNativeAuthentication.lift(it) },
+        // Error FFI converter
+        NativeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The blocking twin of `authenticate`.
+     */
+    @Throws(NativeException::class)override fun `authenticateBlocking`(`authorization`: kotlin.String?, `required`: List<kotlin.String>, `realm`: kotlin.String?): NativeAuthentication {
+            return FfiConverterTypeNativeAuthentication.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NativeException) { _status ->
+    UniffiLib.uniffi_tokenkeep_kotlin_fn_method_nativeverifier_authenticate_blocking(
+        it,
+        
+        FfiConverterOptionalString.lower(`authorization`),
+        FfiConverterSequenceString.lower(`required`),
+        FfiConverterOptionalString.lower(`realm`),_status)
 }
     }
     )
@@ -4099,6 +4174,151 @@ public object FfiConverterTypeFieldValue : FfiConverterRustBuffer<FieldValue>{
 
 
 
+/**
+ * What `authenticate` answers: `tokenkeep::Authenticated` or the `Denial`
+ * to send (a value, not an error: refusing a request is an HTTP layer's
+ * ordinary answer).
+ */
+sealed class NativeAuthentication: Disposable  {
+    
+    /**
+     * The token verified and grants every required scope (its granted
+     * scopes are the token's `fields()`).
+     */
+    data class Authenticated(
+        /**
+         * The verified token.
+         */
+        val `token`: dev.tokenkeep.NativeVerifiedToken) : NativeAuthentication()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The request is refused: the answer to send (never the token).
+     */
+    data class Denied(
+        /**
+         * 401, 403 or 503.
+         */
+        val `status`: kotlin.Int, 
+        /**
+         * The rejection code, or `insufficient_scope`.
+         */
+        val `error`: kotlin.String, 
+        /**
+         * The `WWW-Authenticate` challenge (401 and 403).
+         */
+        val `wwwAuthenticate`: kotlin.String?, 
+        /**
+         * Seconds for `Retry-After` (503).
+         */
+        val `retryAfter`: kotlin.Int?) : NativeAuthentication()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        when(this) {
+            is NativeAuthentication.Authenticated -> {
+                
+    Disposable.destroy(
+        this.`token`
+    )
+                
+            }
+            is NativeAuthentication.Denied -> {
+                
+    Disposable.destroy(
+        this.`status`,
+        this.`error`,
+        this.`wwwAuthenticate`,
+        this.`retryAfter`
+    )
+                
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNativeAuthentication : FfiConverterRustBuffer<NativeAuthentication>{
+    override fun read(buf: ByteBuffer): NativeAuthentication {
+        return when(buf.getInt()) {
+            1 -> NativeAuthentication.Authenticated(
+                FfiConverterTypeNativeVerifiedToken.read(buf),
+                )
+            2 -> NativeAuthentication.Denied(
+                FfiConverterInt.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterOptionalString.read(buf),
+                FfiConverterOptionalInt.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: NativeAuthentication): ULong = when(value) {
+        is NativeAuthentication.Authenticated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeNativeVerifiedToken.allocationSize(value.`token`)
+            )
+        }
+        is NativeAuthentication.Denied -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterInt.allocationSize(value.`status`)
+                + FfiConverterString.allocationSize(value.`error`)
+                + FfiConverterOptionalString.allocationSize(value.`wwwAuthenticate`)
+                + FfiConverterOptionalInt.allocationSize(value.`retryAfter`)
+            )
+        }
+    }
+
+    override fun write(value: NativeAuthentication, buf: ByteBuffer) {
+        when(value) {
+            is NativeAuthentication.Authenticated -> {
+                buf.putInt(1)
+                FfiConverterTypeNativeVerifiedToken.write(value.`token`, buf)
+                Unit
+            }
+            is NativeAuthentication.Denied -> {
+                buf.putInt(2)
+                FfiConverterInt.write(value.`status`, buf)
+                FfiConverterString.write(value.`error`, buf)
+                FfiConverterOptionalString.write(value.`wwwAuthenticate`, buf)
+                FfiConverterOptionalInt.write(value.`retryAfter`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -4398,6 +4618,38 @@ internal object uniffiCallbackInterfaceNativeEventListener {
  * @suppress
  */
 public object FfiConverterTypeNativeEventListener: FfiConverterCallbackInterface<NativeEventListener>()
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Int?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterInt.write(value, buf)
+        }
+    }
+}
 
 
 

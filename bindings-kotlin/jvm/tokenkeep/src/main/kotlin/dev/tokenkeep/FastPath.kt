@@ -71,7 +71,7 @@ internal object FastPath {
 
     /** The fast path's answer as a [VerifiedToken], or its error as the public exception. */
     fun lift(a: Array<String?>): VerifiedToken = when (a.firstOrNull()) {
-        "ok" -> VerifiedToken(a[1]!!, a[2], a[3]!!, a[4], a[5], a[6]!!)
+        "ok" -> VerifiedToken(a[1]!!, a[2], a[3]!!, a[4], a[5], a[6]!!, a[7]!!)
         "rejected" -> throw TokenRejectedException(a[1]!!, a[2]!!, a[3]!!.toInt())
         "config" -> throw ConfigException(a[1]!!, a[3]!!, a[2]!!)
         "credential" -> throw CredentialUnavailableException(a[1]!!, a[2]!!)

@@ -1,11 +1,12 @@
 package dev.tokenkeep
 
 import kotlinx.serialization.json.Json
-import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
 
 /**
  * A token that verified: the runtime's values, read in one native call (a
@@ -25,6 +26,8 @@ class VerifiedToken internal constructor(
     val typ: String?,
     /** Every claim as one JSON object's text (for Jackson, Gson, …). */
     val claimsJson: String,
+    /** The granted scopes as the runtime gives them: one JSON array of strings. */
+    private val scopesJson: String,
 ) {
     internal companion object {
         /** The uniffi path's token, its values in one crossing. */
@@ -41,17 +44,14 @@ class VerifiedToken internal constructor(
     fun claimString(name: String): String? = (claims[name] as? JsonPrimitive)?.takeIf { it.isString }?.content
 
     /**
-     * The OAuth scopes granted: `scope` (space-separated, RFC 8693/9068) or `scp`
-     * (a list or a string, as Entra ID and Okta write it). What a framework layer
-     * checks a route's required scopes against.
+     * The OAuth scopes granted, in order, each once: `scope` (space-separated,
+     * RFC 8693/9068), then `scp` (a list or a string, as Entra ID and Okta write
+     * it), as the runtime reads them (the same on every host). What a framework
+     * layer checks a route's required scopes against; [Verifier.authenticate]
+     * does that check in the runtime.
      */
     val scopes: Set<String> by lazy {
-        fun words(e: JsonElement?): List<String> = when (e) {
-            is JsonPrimitive -> if (e.isString) e.content.split(' ').filter(String::isNotEmpty) else emptyList()
-            is JsonArray -> e.mapNotNull { (it as? JsonPrimitive)?.takeIf { p -> p.isString }?.content }
-            else -> emptyList()
-        }
-        (words(claims["scope"]) + words(claims["scp"])).toSet()
+        Json.parseToJsonElement(scopesJson).jsonArray.mapTo(LinkedHashSet()) { it.jsonPrimitive.content }
     }
 
     override fun toString(): String = "VerifiedToken(issuer=$issuer, subject=$subject, alg=$alg, kid=$kid)"

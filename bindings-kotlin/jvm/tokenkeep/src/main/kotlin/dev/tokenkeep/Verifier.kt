@@ -59,6 +59,28 @@ class Verifier private constructor(private val handle: NativeVerifier) : AutoClo
         return FastPath.lift(answer)
     }
 
+    /**
+     * HTTP bearer authentication in one call: verifies the token of
+     * [authorization] (an `Authorization` header value; null when the request
+     * has none) as [verify] does and checks that it grants every scope in
+     * [scopes]. The answer is the runtime's: [Authentication.Authenticated], or
+     * [Authentication.Denied] with the status, code, `WWW-Authenticate` and
+     * `Retry-After` to send. [realm], when given, is named in every challenge.
+     */
+    suspend fun authenticate(
+        authorization: String?,
+        scopes: List<String> = emptyList(),
+        realm: String? = null,
+    ): Authentication = native { Authentication.of(handle.authenticate(authorization, scopes, realm)) }
+
+    /** The blocking twin of [authenticate]. */
+    @JvmOverloads
+    fun authenticateBlocking(
+        authorization: String?,
+        scopes: List<String> = emptyList(),
+        realm: String? = null,
+    ): Authentication = native { Authentication.of(handle.authenticateBlocking(authorization, scopes, realm)) }
+
     /** Waits until every issuer has usable keys; false after [timeout] or once closed. */
     suspend fun ready(timeout: Duration = 5.seconds): Boolean = native { handle.ready(timeout.inWholeMilliseconds) }
 

@@ -45,7 +45,8 @@ class KtorExampleTest {
 
                     val none = get(orders, null)
                     assertEquals(401, none.statusCode())
-                    assertEquals("Bearer realm=\"api\"", none.headers().firstValue("WWW-Authenticate").get())
+                    assertEquals("Bearer realm=\"api\", error=\"invalid_request\"", none.headers().firstValue("WWW-Authenticate").get())
+                    assertEquals("{\"error\":\"missing_token\"}", none.body())
 
                     val wrongAudience = get(orders, issuer.mint("alice", "other", extra = mapOf("scope" to "orders:read")))
                     assertEquals(401, wrongAudience.statusCode())
@@ -58,7 +59,10 @@ class KtorExampleTest {
                     val noScope = get(orders, issuer.mint("bob", "api", extra = mapOf("scope" to "profile")))
                     assertEquals(403, noScope.statusCode())
                     assertEquals("{\"error\":\"insufficient_scope\"}", noScope.body())
-                    assertTrue(noScope.headers().firstValue("WWW-Authenticate").get().contains("error=\"insufficient_scope\""))
+                    assertEquals(
+                        "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"orders:read\"",
+                        noScope.headers().firstValue("WWW-Authenticate").get(),
+                    )
                 } finally {
                     server.stop(100, 1000)
                 }
@@ -79,6 +83,7 @@ class KtorExampleTest {
                     assertEquals(503, response.statusCode())
                     assertEquals("{\"error\":\"keys_unavailable\"}", response.body())
                     assertNull(response.headers().firstValue("WWW-Authenticate").orElse(null))
+                    assertEquals("5", response.headers().firstValue("Retry-After").get())
                 } finally {
                     server.stop(100, 1000)
                     issuer.outage(0)
