@@ -13,6 +13,7 @@
 
 import { Core } from "./wasm/tokenkeep_wasm.js";
 import { TokenkeepError, isTokenkeepError } from "../lib/errors.cjs";
+import { authorizationArg, authOptions, bearerAnswer } from "../lib/bearer.cjs";
 
 export { TokenkeepError, isTokenkeepError };
 
@@ -267,6 +268,30 @@ export class Verifier {
    * names a key the cache does not have (within the cooldown).
    */
   async verify(token, options = {}) {
+    return this.#run(token, options, undefined);
+  }
+
+  /**
+   * HTTP bearer authentication in one call, as the Node build's: verifies
+   * the token of `authorization` (the `Authorization` header value;
+   * undefined when the request has none) and checks that it grants every
+   * scope in `options.scopes`. Resolves to `{ ok: true, claims, scopes }`,
+   * or to the answer to send: `{ ok: false, status, headers, body: { error }
+   * }` (401 with its `WWW-Authenticate`, 403 `insufficient_scope`, 503 with
+   * `Retry-After`); `options.realm` is named in every challenge. `now` and
+   * `waitUntil` as for `verify`. The module decides all of it (the header's
+   * token, the granted scopes, the answer); this only sequences the calls.
+   */
+  async authenticate(authorization, options = {}) {
+    const admission = authOptions(options);
+    const token = Core.bearerToken(authorizationArg(authorization) ?? "") ?? "";
+    return this.#run(token, options ?? {}, admission);
+  }
+
+  // Verifies `token`: the claims, or throws the rejection. With `admission`
+  // (`{ scopes, realm }`, from `authenticate`) the module's answer follows
+  // each outcome at once, before another request can move the core on.
+  async #run(token, options, admission) {
     const keysNow = Date.now();
     const tokenNow = tokenTime(options.now, keysNow);
     try {
@@ -287,6 +312,13 @@ export class Verifier {
       // One async frame for the whole verification: the usual path awaits
       // only WebCrypto.
       for (;;) {
+        if (admission !== undefined && (typeof answer !== "number" || answer === REJECTED)) {
+          const admitted = JSON.parse(core.admit(admission.scopes, admission.realm) ?? "null");
+          if (admitted === null) throw internalError(new Error("no answer to admit"));
+          if (answer === REJECTED) this.#rejection(token);
+          const claims = typeof answer === "string" ? this.#verified(answer) : typeof answer === "object" ? answer : undefined;
+          return bearerAnswer(admitted, claims);
+        }
         if (typeof answer === "string") return this.#verified(answer);
         if (typeof answer === "object") return answer;
         if (answer === REJECTED) throw this.#rejection(token);

@@ -7,8 +7,9 @@ const { authenticate } = require('./http-auth.cjs')
 /** Middleware verifying `Authorization: Bearer`; `scopes` must all be granted (else 403). */
 function jwtAuth(verifier, options) {
   const scopes = (options && options.scopes) || []
+  const realm = options && options.realm
   return function tokenkeepJwtAuth(req, res, next) {
-    authenticate(verifier, req.headers.authorization, scopes).then((result) => {
+    authenticate(verifier, req.headers.authorization, scopes, realm).then((result) => {
       if (result.ok) {
         req.auth = result.claims
         next()

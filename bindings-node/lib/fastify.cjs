@@ -12,7 +12,7 @@ async function tokenkeepAuth(fastify, options) {
   fastify.decorateRequest('auth', null)
   fastify.addHook('onRequest', async (request, reply) => {
     const routeScopes = (request.routeOptions && request.routeOptions.config && request.routeOptions.config.scopes) || []
-    const result = await authenticate(verifier, request.headers.authorization, [...scopes, ...routeScopes])
+    const result = await authenticate(verifier, request.headers.authorization, [...scopes, ...routeScopes], options.realm)
     if (result.ok) {
       request.auth = result.claims
       return

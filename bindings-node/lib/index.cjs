@@ -10,6 +10,7 @@ const { TokenkeepError, isTokenkeepError, isErrorCode } = require('./errors.cjs'
 const codes = require('./codes.cjs')
 
 const { HTTP_STATUS, rejected, fromNative, specJson, settled } = require('./convert.cjs')
+const { authorizationArg, authOptions, bearerAnswer } = require('./bearer.cjs')
 const outbound = require('./outbound.cjs')
 
 const EVENT_NAMES = new Set(codes.EVENT_NAMES)
@@ -86,6 +87,28 @@ class Verifier extends EventEmitter {
     r = await settled(r)
     if (typeof r === 'string') return JSON.parse(r)
     throw rejected(r)
+  }
+
+  /**
+   * HTTP bearer authentication in one call: verifies the token of
+   * `authorization` (the `Authorization` header value; undefined when the
+   * request has none) and checks that it grants every scope in
+   * `options.scopes`. Resolves to `{ ok: true, claims, scopes }` (the granted
+   * scopes, from `scope` then `scp`), or to the runtime's answer to send:
+   * `{ ok: false, status, headers, body: { error } }` (401 with its
+   * `WWW-Authenticate`, 403 `insufficient_scope`, 503 with `Retry-After`);
+   * `options.realm` is named in every challenge.
+   */
+  async authenticate(authorization, options) {
+    const { scopes, realm } = authOptions(options)
+    let r
+    try {
+      r = this.#native.authenticate(authorizationArg(authorization), scopes, realm)
+    } catch (e) {
+      throw fromNative(e)
+    }
+    r = await settled(r)
+    return bearerAnswer(r, r.status === undefined ? JSON.parse(r.claims) : undefined)
   }
 
   /** Resolves true once every issuer has usable keys, false after `timeoutMs`. */

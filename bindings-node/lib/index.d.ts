@@ -118,6 +118,41 @@ export interface VerifyOptions {
   now?: number
 }
 
+/** What `authenticate` checks beyond the token. */
+export interface AuthenticateOptions {
+  /** Scopes the token must all grant (`scope`, then `scp`); else 403 `insufficient_scope`. */
+  scopes?: string[]
+  /** The realm every challenge names (`Bearer realm="…", error=…`). */
+  realm?: string | null
+}
+
+/** A request `authenticate` let through. */
+export interface Authenticated<C extends Claims = Claims> {
+  ok: true
+  /** The verified token's claims. */
+  claims: C
+  /** The scopes it grants (`scope`, then `scp`), each once, in order of appearance. */
+  scopes: string[]
+}
+
+/**
+ * The runtime's answer to a refused request, ready to send: 401 with
+ * `www-authenticate` (`Bearer error="invalid_request"` without a bearer
+ * token, else `error="invalid_token", error_description="<code>"`), 403
+ * `insufficient_scope` naming the required scopes, or 503 with `retry-after`
+ * and no challenge when no key is usable. Never holds the token.
+ */
+export interface Denied {
+  ok: false
+  status: 401 | 403 | 503
+  /** `content-type`, and `www-authenticate` or `retry-after`. */
+  headers: Record<string, string>
+  /** `error`: the rejection code or `insufficient_scope`. */
+  body: { error: RejectionCode | 'insufficient_scope' }
+}
+
+export type AuthenticateResult<C extends Claims = Claims> = Authenticated<C> | Denied
+
 /** An event, as the runtime produced it. */
 export interface TokenkeepEvent<N extends EventName = EventName> {
   name: N
@@ -144,6 +179,13 @@ export declare class Verifier extends EventEmitter {
   verifySync<C extends Claims = Claims>(token: string, options?: VerifyOptions): C
   /** Verifies, waiting only for one key refetch when the token names an unknown kid. */
   verify<C extends Claims = Claims>(token: string, options?: VerifyOptions): Promise<C>
+  /**
+   * HTTP bearer authentication: verifies the token of an `Authorization`
+   * header value (undefined or null: none) and checks `options.scopes`; the
+   * claims and granted scopes, or the answer to send. Throws only for what is
+   * not a token's fault (a wrong argument, a bug).
+   */
+  authenticate<C extends Claims = Claims>(authorization: string | null | undefined, options?: AuthenticateOptions): Promise<AuthenticateResult<C>>
   /** True once every issuer has usable keys, false after `timeoutMs` (default 5000). */
   ready(timeoutMs?: number): Promise<boolean>
   health(): IssuerHealth[]

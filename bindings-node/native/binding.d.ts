@@ -68,6 +68,13 @@ export declare class NativeVerifier {
    * once, or a Promise of it.
    */
   verify(token: string, now?: number | undefined | null): string | Rejected | Promise<string | Rejected>
+  /**
+   * HTTP bearer authentication (`Verifier::authenticate`): the token of
+   * `authorization` (an `Authorization` header value, none when absent)
+   * verified and checked for every scope in `scopes`; the grant or the
+   * denial to send, at once or as a Promise.
+   */
+  authenticate(authorization: string | undefined | null, scopes: Array<string>, realm?: string | undefined | null): BearerGrant | BearerDenial | Promise<BearerGrant | BearerDenial>
   /** Whether every issuer has usable keys within `timeout_ms`: at once, or a Promise. */
   ready(timeoutMs: number): boolean | Promise<boolean>
   /** Health of every issuer's keys. */
@@ -96,6 +103,30 @@ export declare function _debugPanic(): void
 
 /** Test only: panics inside a future that runs on tokenkeep's runtime. */
 export declare function _debugPanicAsync(): Promise<void>
+
+/** The runtime's answer to a refused request (`tokenkeep::Denial`). */
+export interface BearerDenial {
+  /** 401, 403 or 503. */
+  status: number
+  /** The rejection code, or `insufficient_scope`. */
+  error: string
+  /** The `WWW-Authenticate` challenge (401 and 403). */
+  wwwAuthenticate?: string
+  /** Seconds for `Retry-After` (503). */
+  retryAfter?: number
+}
+
+/**
+ * A request `authenticate` let through: the verified claims (JSON text,
+ * the same memo `verify` answers from) and the scopes the runtime found
+ * granted (`scope`, then `scp`).
+ */
+export interface BearerGrant {
+  /** The verified claims as JSON text. */
+  claims: string
+  /** The granted scopes, each once, in order of appearance. */
+  scopes: Array<string>
+}
 
 /** A health snapshot of an outbound handle (the runtime's `CredentialHealth`). */
 export interface CredentialHealth {

@@ -154,6 +154,50 @@ where
     Ok(Either::B(promise))
 }
 
+/// A request `authenticate` let through: the verified claims (JSON text,
+/// the same memo `verify` answers from) and the scopes the runtime found
+/// granted (`scope`, then `scp`).
+#[napi(object)]
+pub struct BearerGrant {
+    /// The verified claims as JSON text.
+    pub claims: String,
+    /// The granted scopes, each once, in order of appearance.
+    pub scopes: Vec<String>,
+}
+
+/// The runtime's answer to a refused request (`tokenkeep::Denial`).
+#[napi(object)]
+pub struct BearerDenial {
+    /// 401, 403 or 503.
+    pub status: u32,
+    /// The rejection code, or `insufficient_scope`.
+    pub error: String,
+    /// The `WWW-Authenticate` challenge (401 and 403).
+    pub www_authenticate: Option<String>,
+    /// Seconds for `Retry-After` (503).
+    pub retry_after: Option<u32>,
+}
+
+impl From<tokenkeep::Denial> for BearerDenial {
+    fn from(d: tokenkeep::Denial) -> Self {
+        BearerDenial {
+            status: u32::from(d.status),
+            error: d.error.to_owned(),
+            www_authenticate: d.www_authenticate,
+            retry_after: d.retry_after,
+        }
+    }
+}
+
+type Admission = Either<BearerGrant, BearerDenial>;
+
+fn admission(result: std::result::Result<tokenkeep::Authenticated, tokenkeep::Denial>) -> Admission {
+    match result {
+        Ok(ok) => Either::A(BearerGrant { claims: claims_json(&ok.token).to_owned(), scopes: ok.scopes }),
+        Err(denial) => Either::B(BearerDenial::from(denial)),
+    }
+}
+
 /// Health of one issuer's keys.
 #[napi(object)]
 pub struct IssuerHealth {
@@ -271,6 +315,26 @@ impl NativeVerifier {
                     None => verifier.verify(&token).await,
                 };
                 verdict(result)
+            })
+        })
+    }
+
+    /// HTTP bearer authentication (`Verifier::authenticate`): the token of
+    /// `authorization` (an `Authorization` header value, none when absent)
+    /// verified and checked for every scope in `scopes`; the grant or the
+    /// denial to send, at once or as a Promise.
+    #[napi(ts_return_type = "BearerGrant | BearerDenial | Promise<BearerGrant | BearerDenial>")]
+    pub fn authenticate<'env>(
+        &self,
+        env: &'env Env,
+        authorization: Option<String>,
+        scopes: Vec<String>,
+        realm: Option<String>,
+    ) -> std::result::Result<Either<Admission, Object<'env>>, Failure> {
+        guarded(|| {
+            let verifier = self.inner.clone();
+            settle(env, async move {
+                admission(verifier.authenticate(authorization.as_deref(), &scopes, realm.as_deref()).await)
             })
         })
     }

@@ -10,8 +10,13 @@
 //!
 //! A verification is `step` (answer, or a signature for the host to check,
 //! or keys to wait for), then `complete` with the host's signature outcome.
+//! HTTP bearer authentication is the same verification of the header's token
+//! (`bearerToken`) followed by `admit`: the core's `bearer` rules give the
+//! granted scopes or the answer to send.
 
+use std::rc::Rc;
 use std::time::Duration;
+use tokenkeep_core::bearer::{self, Denial};
 use tokenkeep_core::http::{HttpOutcome, HttpResponse, RequestId, TransportError};
 use tokenkeep_core::jwks::{
     self, Check, ImportOutcome, JwksCache, JwksEvent, KeySource, MissDecision, PersistedKeys, Prepared,
@@ -48,10 +53,24 @@ struct Parked {
 #[allow(clippy::large_enum_variant)]
 enum Out {
     None,
-    Verified { verified: Verified, issuer: usize, generation: u64, token: String },
+    Verified {
+        verified: Verified,
+        issuer: usize,
+        generation: u64,
+        token: String,
+    },
+    /// A verified-token cache hit, with the scopes its claims grant.
+    Hit(Rc<[String]>),
     Rejected(Rejection),
-    Wait { issuer: usize, generation: u64 },
+    Wait {
+        issuer: usize,
+        generation: u64,
+    },
 }
+
+/// A verified-token cache entry's answer: the JS claims object, and the
+/// scopes the claims grant (for `admit` on a hit).
+type Remembered = (JsValue, Rc<[String]>);
 
 /// One isolate's verifier state: the issuers' policies and key caches, the
 /// verified-token cache (its values are the JS claims objects), and the
@@ -60,7 +79,7 @@ enum Out {
 pub struct Core {
     issuers: Vec<Issuer>,
     max_token_bytes: usize,
-    tokens: Option<TokenCache<JsValue>>,
+    tokens: Option<TokenCache<Remembered>>,
     /// Algorithms checked here (ring, ed25519-dalek) instead of by the host.
     native: AlgSet,
     parked: Vec<Option<Parked>>,
@@ -99,6 +118,14 @@ fn at(ms: f64) -> UnixTime {
 
 fn ms(t: UnixTime) -> f64 {
     t.as_millis() as f64
+}
+
+/// A denial as `admit` answers it (the field names of the Node build's `Denied`).
+fn denial_json(d: &Denial) -> String {
+    serde_json::json!({
+        "status": d.status, "error": d.error, "wwwAuthenticate": d.www_authenticate, "retryAfter": d.retry_after,
+    })
+    .to_string()
 }
 
 fn spec_error(e: &SpecError) -> JsValue {
@@ -328,8 +355,37 @@ impl Core {
         if let (Out::Verified { verified, issuer, generation, token }, Some(tokens)) =
             (std::mem::replace(&mut self.out, Out::None), self.tokens.as_mut())
         {
-            tokens.insert(&token, issuer, &verified, generation, value);
+            let scopes = verified.claims.scopes().into();
+            tokens.insert(&token, issuer, &verified, generation, (value, scopes));
         }
+    }
+
+    /// The token of an `Authorization` header value (`Bearer <token>`, the
+    /// scheme in any case), or `undefined`: the host then verifies `""`,
+    /// which is rejected as `missing_token` like any other rejection.
+    #[wasm_bindgen(js_name = bearerToken)]
+    pub fn bearer_token(authorization: &str) -> Option<String> {
+        bearer::bearer_token(authorization).map(str::to_owned)
+    }
+
+    /// HTTP bearer authentication's answer to the last `step` / `complete`
+    /// (a verified token, a cache hit or a rejection; call it before
+    /// `remember`), as JSON: `{"scopes": [...]}` when the token grants every
+    /// scope in `required`, else the denial to send, `{"status", "error",
+    /// "wwwAuthenticate", "retryAfter"}` (`realm` named in its challenge).
+    /// `undefined` after any other answer.
+    pub fn admit(&self, required: Vec<String>, realm: Option<String>) -> Option<String> {
+        let realm = realm.as_deref();
+        let granted = match &self.out {
+            Out::Verified { verified, .. } => verified.claims.scopes(),
+            Out::Hit(scopes) => scopes.to_vec(),
+            Out::Rejected(r) => return Some(denial_json(&Denial::rejected(r.code(), realm))),
+            Out::None | Out::Wait { .. } => return None,
+        };
+        Some(match bearer::missing_scopes(&required, &granted, realm) {
+            Some(denial) => denial_json(&denial),
+            None => serde_json::json!({ "scopes": granted }).to_string(),
+        })
     }
 
     /// The rejection's stable code (after a `-2` answer).
@@ -577,11 +633,13 @@ impl Core {
     fn cached(&mut self, token: &str, token_now: UnixTime, keys_now: UnixTime) -> Option<JsValue> {
         let tokens = self.tokens.as_mut()?;
         let issuers = &self.issuers;
-        tokens.get(token, token_now, |issuer, key, seen| {
+        let (claims, scopes) = tokens.get(token, token_now, |issuer, key, seen| {
             let snapshot = issuers.get(issuer)?.cache.snapshot();
             let keys = snapshot.usable_keys(keys_now)?;
             (snapshot.generation() == seen || TokenCache::<()>::key_in(keys, key)).then_some(snapshot.generation())
-        })
+        })?;
+        self.out = Out::Hit(scopes);
+        Some(claims)
     }
 
     fn reject(&mut self, r: Rejection) -> JsValue {

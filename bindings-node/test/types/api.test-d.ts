@@ -9,6 +9,7 @@ import {
   type RejectionCode,
   type EventName,
   type TokenkeepEvent,
+  type AuthenticateResult,
 } from 'tokenkeep'
 import { jwtAuth as expressAuth } from 'tokenkeep/express'
 import { jwtAuth as honoAuth, type AuthVariables } from 'tokenkeep/hono'
@@ -56,7 +57,21 @@ export async function usage(): Promise<void> {
   await using disposable = new Verifier({ issuer: 'https://idp.example' })
   void claims, tenant, ready, state, e, rc, en, disposable
   registerMetrics(new Registry())
-  void expressAuth(verifier, { scopes: ['a'] }), honoAuth(verifier), tokenkeepAuth
+  void expressAuth(verifier, { scopes: ['a'], realm: 'api' }), honoAuth(verifier), tokenkeepAuth
+  const answer: AuthenticateResult = await verifier.authenticate('Bearer t', { scopes: ['a'], realm: 'api' })
+  if (answer.ok) {
+    const granted: string[] = answer.scopes
+    const sub: string | undefined = answer.claims.sub
+    void granted, sub
+  } else {
+    const status: 401 | 403 | 503 = answer.status
+    const challenge: string | undefined = answer.headers['www-authenticate']
+    const error: RejectionCode | 'insufficient_scope' = answer.body.error
+    void status, challenge, error
+  }
+  await verifier.authenticate(undefined)
+  // @ts-expect-error: scopes are strings
+  await verifier.authenticate('Bearer t', { scopes: [1] })
   const vars: AuthVariables = { auth: { sub: 'x' } }
   void vars
 }

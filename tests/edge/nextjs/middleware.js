@@ -19,7 +19,7 @@ let verifier;
 export async function middleware(request, event) {
   verifier ??= new tokenkeep.Verifier(verifierOptions());
   const headers = { "x-tokenkeep-edge": identity };
-  const result = await authenticate(tokenkeep, verifier, request, headers, { waitUntil: (p) => event.waitUntil(p) });
+  const result = await authenticate(verifier, request, headers, { waitUntil: (p) => event.waitUntil(p) });
   if (result.response) return result.response;
   // The route handler sees who the middleware verified.
   const forwarded = new Headers(request.headers);

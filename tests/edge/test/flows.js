@@ -26,6 +26,7 @@ export const flows = {
       assert.match(expired.header, /error_description="expired"/);
       const missing = await edge.call("/verify");
       assert.deepEqual([missing.status, missing.body.code], [401, "missing_token"]);
+      assert.equal(missing.header, 'Bearer error="invalid_request"');
     } finally {
       await edge.dispose();
     }

@@ -44,7 +44,7 @@ test("Hono on workerd with tokenkeep/hono", { skip: exported ? false : "tokenkee
     assert.match(expired.challenge, /error="invalid_token", error_description="expired"/);
     const scoped = await get("/admin/me", await idp.mint({ scope: "read" }));
     assert.equal(scoped.status, 403);
-    assert.match(scoped.challenge, /insufficient_scope/);
+    assert.equal(scoped.challenge, 'Bearer realm="admin", error="insufficient_scope", scope="admin"');
     // A new verifier (the /admin guard builds one per request) with the IdP down: 503.
     await idp.outage(30, "503");
     const down = await get("/admin/me", await idp.mint({ scope: "admin" }));

@@ -1,5 +1,5 @@
 // A Hono app on workerd guarded by the package's Hono middleware
-// (`tokenkeep/hono`, written against the public Verifier API), with the
+// (`tokenkeep/hono`, over the Verifier's `authenticate`), with the
 // Verifier the workerd condition picks: the wasm build.
 import { Hono } from "hono";
 import { Verifier } from "tokenkeep";
@@ -13,7 +13,7 @@ app.use("/api/*", (c, next) => {
   return guard(c, next);
 });
 app.use("/admin/*", (c, next) =>
-  jwtAuth(new Verifier({ issuer: c.env.ISSUER, audience: "api://edge" }, { keyCache: false }), { scopes: ["admin"] })(c, next),
+  jwtAuth(new Verifier({ issuer: c.env.ISSUER, audience: "api://edge" }, { keyCache: false }), { scopes: ["admin"], realm: "admin" })(c, next),
 );
 app.get("/api/me", (c) => c.json({ sub: c.get("auth").sub }));
 app.get("/admin/me", (c) => c.json({ sub: c.get("auth").sub }));

@@ -1,6 +1,7 @@
-// What the middleware (edge) and the route handler (Node) answer, from the
-// package's public API only: the status is the runtime's (`err.httpStatus`:
-// 503 `keys_unavailable`, else 401), the challenge RFC 6750's.
+// What the middleware (edge, wasm build) and the route handler (Node, native
+// addon) answer: both verifiers' `authenticate`, so the token's parsing, the
+// status and the challenge are the runtime's; this only turns its answer
+// into a Response.
 
 /** The verifier's options: the issuer the test starts on 127.0.0.1. */
 export function verifierOptions() {
@@ -13,21 +14,10 @@ export function verifierOptions() {
   };
 }
 
-function bearer(authorization) {
-  const [scheme, token] = (authorization ?? "").split(" ", 2);
-  return scheme?.toLowerCase() === "bearer" ? (token ?? "").trim() : "";
-}
-
 /** `{ claims }`, or the Response to send. Errors that are not a token's are thrown. */
-export async function authenticate(tokenkeep, verifier, request, headers, verifyOptions) {
-  try {
-    return { claims: await verifier.verify(bearer(request.headers.get("authorization")), verifyOptions) };
-  } catch (err) {
-    if (!tokenkeep.isTokenkeepError(err) || err.httpStatus === undefined) throw err;
-    const h = new Headers({ ...headers, "content-type": "application/json" });
-    if (err.httpStatus === 503) h.set("retry-after", "5");
-    else if (err.code === "missing_token") h.set("www-authenticate", 'Bearer error="invalid_request"');
-    else h.set("www-authenticate", `Bearer error="invalid_token", error_description="${err.code}"`);
-    return { response: new Response(JSON.stringify({ error: err.code }), { status: err.httpStatus, headers: h }) };
-  }
+export async function authenticate(verifier, request, headers, options) {
+  const result = await verifier.authenticate(request.headers.get("authorization"), options);
+  if (result.ok) return { claims: result.claims };
+  const h = new Headers({ ...headers, ...result.headers });
+  return { response: new Response(JSON.stringify(result.body), { status: result.status, headers: h }) };
 }

@@ -18,7 +18,7 @@ export async function GET(request) {
   verifier ??= new tokenkeep.Verifier(verifierOptions());
   identity ??= `${process.env.NEXT_RUNTIME} ${build()}`;
   const headers = { "x-tokenkeep-node": identity };
-  const result = await authenticate(tokenkeep, verifier, request, headers);
+  const result = await authenticate(verifier, request, headers);
   if (result.response) return result.response;
   const body = { sub: result.claims.sub, edgeVerified: request.headers.get("x-verified-sub") };
   return Response.json(body, { headers });

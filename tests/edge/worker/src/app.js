@@ -46,15 +46,8 @@ export async function handle(request, env, waitUntil) {
     const hit = await globalThis.caches?.default?.match(url.searchParams.get("key"));
     return json({ present: Boolean(hit) });
   }
-  const auth = request.headers.get("authorization") ?? "";
-  const token = auth.startsWith("Bearer ") ? auth.slice(7) : "";
-  try {
-    const claims = await verifier.verify(token, url.searchParams.has("blocking") ? {} : { waitUntil });
-    return json({ ok: true, sub: claims.sub });
-  } catch (error) {
-    if (!isTokenkeepError(error)) throw error;
-    return json({ ok: false, code: error.code }, error.httpStatus ?? 500, {
-      "www-authenticate": `Bearer error="invalid_token", error_description="${error.code}"`,
-    });
-  }
+  // The module's answer: the header's token, the status and the challenge are the core's.
+  const result = await verifier.authenticate(request.headers.get("authorization"), url.searchParams.has("blocking") ? {} : { waitUntil });
+  if (result.ok) return json({ ok: true, sub: result.claims.sub });
+  return json({ ok: false, code: result.body.error }, result.status, result.headers);
 }
