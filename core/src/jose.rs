@@ -305,30 +305,107 @@ pub(crate) struct Registered {
     pub iat: Member<f64>,
 }
 
-/// Names of the claims object's members, for `required_claims`.
+/// Names of the claims object's members, for `required_claims`; from the
+/// direct scan also each member's value, so a binding builds its native
+/// object from this scan instead of reading the JSON again.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Names {
-    few: [(u32, u32); FEW_NAMES],
+    /// Names (and values, when `spans`) within the first 64 KiB of the JSON,
+    /// as 16-bit offsets: the parsed token is moved a few times per token,
+    /// and this keeps it as small as the names alone took with 32 bits.
+    few: [MemberSpan; FEW_NAMES],
     len: usize,
     more: Vec<Text>,
+    /// Set by the direct scan: every member is in `few`, with its value, and
+    /// every name and string value there is free of escapes, every number a
+    /// plain integer of at most 18 digits.
+    spans: bool,
 }
+
+/// Where a member's name and value (its JSON text) are in the claims JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct MemberSpan {
+    name: (u16, u16),
+    value: (u16, u16),
+}
+
+/// Claims JSON longer than this is scanned by serde_json (offsets are 16-bit).
+const SPAN_MAX: usize = u16::MAX as usize;
 
 impl Names {
     pub(crate) fn contains(&self, name: &str, json: &str) -> bool {
-        self.few[..self.len].iter().any(|&(a, b)| json.get(a as usize..b as usize) == Some(name))
+        self.few[..self.len].iter().any(|m| json.get(usize::from(m.name.0)..usize::from(m.name.1)) == Some(name))
             || self.more.iter().any(|t| t.get(json) == name)
     }
 
     fn push(&mut self, text: Text) {
         match text {
-            Text::At(a, b) if self.len < FEW_NAMES => {
-                self.few[self.len] = (a, b);
-                self.len += 1;
-            }
+            Text::At(a, b) if self.len < FEW_NAMES => match (u16::try_from(a), u16::try_from(b)) {
+                (Ok(a), Ok(b)) => {
+                    self.few[self.len] = MemberSpan { name: (a, b), value: (0, 0) };
+                    self.len += 1;
+                }
+                _ => self.more.push(text),
+            },
             other => self.more.push(other),
         }
     }
+
+    /// The members with their values' JSON text, in the token's order (None
+    /// unless the direct scan read the object).
+    pub(crate) fn members<'j>(&'j self, json: &'j str) -> Option<Members<'j>> {
+        self.spans.then(|| Members { json, members: self.few[..self.len].iter() })
+    }
 }
+
+/// The claims object's members, as the strict scan found them: each name
+/// with its value (see [`crate::Claims::members`]).
+#[derive(Clone, Debug)]
+pub struct Members<'j> {
+    json: &'j str,
+    members: std::slice::Iter<'j, MemberSpan>,
+}
+
+/// A member's value, as [`crate::Claims::members`] gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimValue<'j> {
+    /// A string, free of escapes: its text (between the quotes).
+    Str(&'j str),
+    /// A non-negative integer of at most 18 digits (no fraction, no exponent).
+    Int(u64),
+    /// Any other value (array, object, `true`, `false`, `null`): its JSON
+    /// text, strict like the whole (no member repeated at any depth).
+    Json(&'j str),
+}
+
+impl<'j> Iterator for Members<'j> {
+    type Item = (&'j str, ClaimValue<'j>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let &MemberSpan { name: (a, b), value: (c, d) } = self.members.next()?;
+        let json = self.json;
+        let name = json.get(usize::from(a)..usize::from(b)).unwrap_or_default();
+        let text = json.get(usize::from(c)..usize::from(d)).unwrap_or_default();
+        let value = match text.as_bytes() {
+            // Both ends are ASCII quotes: char boundaries.
+            [b'"', .., b'"'] => ClaimValue::Str(text.get(1..text.len() - 1).unwrap_or_default()),
+            [b'0'..=b'9', ..] => {
+                ClaimValue::Int(
+                    text.bytes().fold(0u64, |n, d| n.wrapping_mul(10).wrapping_add(u64::from(d.wrapping_sub(b'0')))),
+                )
+            }
+            _ => ClaimValue::Json(text),
+        };
+        Some((name, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.members.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Members<'_> {}
 
 /// What one pass over the claims JSON found.
 #[derive(Debug, Default, PartialEq)]
@@ -821,13 +898,17 @@ mod simple {
     /// Whether the fast path could read `json`; when not, `out` may be partly
     /// written and the caller asks serde_json.
     pub(super) fn scan_into(json: &str, out: &mut ClaimsScan) -> bool {
+        if json.len() > super::SPAN_MAX {
+            return false;
+        }
         let mut c = Cursor { bytes: json.as_bytes(), at: 0 };
         c.skip_ws();
         if c.claims_object(out).is_none() {
             return false;
         }
         c.skip_ws();
-        c.at == c.bytes.len()
+        out.names.spans = c.at == c.bytes.len();
+        out.names.spans
     }
 
     impl Cursor<'_> {
@@ -983,7 +1064,10 @@ mod simple {
                 _ => Member::WrongType,
             };
             self.object(1, |c, (a, b)| {
+                // `object` refuses a member past FEW_NAMES: each one has its slot.
+                let slot = names.len;
                 names.push(Text::At(a, b));
+                let start = c.at;
                 match ClaimMember::of_bytes(&c.bytes[a as usize..b as usize]) {
                     ClaimMember::Iss => registered.iss = text(c.value(1)?),
                     ClaimMember::Sub => registered.sub = text(c.value(1)?),
@@ -995,6 +1079,8 @@ mod simple {
                         c.value(1)?;
                     }
                 }
+                // Offsets fit: `scan_into` takes JSON of at most SPAN_MAX bytes.
+                names.few.get_mut(slot)?.value = (u16::try_from(start).ok()?, u16::try_from(c.at).ok()?);
                 Some(())
             })
         }

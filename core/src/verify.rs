@@ -15,7 +15,7 @@
 use crate::alg::Algorithm;
 use crate::header_cache::HeaderCache;
 use crate::jose::{
-    self, Audiences, ClaimsScan, Member, Names, Registered, b64_decode, b64_decode_uninit, b64_decoded_len,
+    self, Audiences, ClaimsScan, Member, Members, Names, Registered, b64_decode, b64_decode_uninit, b64_decoded_len,
     b64_is_canonical, is_duplicate_error, parse_strict_json, split_compact_with,
 };
 use crate::jwk::{KeySet, VerificationKey};
@@ -170,6 +170,7 @@ impl std::fmt::Display for HeaderText {
 pub struct Claims {
     json: Box<str>,
     registered: Registered,
+    names: Names,
     map: OnceLock<Map<String, Value>>,
 }
 
@@ -179,6 +180,16 @@ impl Claims {
     /// native object from it in one pass.
     pub fn json(&self) -> &str {
         &self.json
+    }
+
+    /// The claims object's members in the token's order, each name with its
+    /// value, from the same strict scan that read the registered claims: a
+    /// binding builds its native object from these without reading the JSON
+    /// again. `None` when that scan could not record them (a name or string
+    /// with an escape, a number that is not a plain integer of at most 18
+    /// digits, more than 16 members, deep nesting): read [`Claims::json`] then.
+    pub fn members(&self) -> Option<Members<'_>> {
+        self.names.members(&self.json)
     }
 
     /// One claim.
@@ -554,7 +565,7 @@ pub(crate) fn check_policy_rules(
         return Err(Rejection::TokenTooLarge { len: parsed.token_len, limit: policy.max_token_bytes });
     }
     check_issuer(parsed.issuer(), policy)?;
-    check_claims(&parsed.header, &parsed.claims, &parsed.names, policy, now)
+    check_claims(&parsed.header, &parsed.claims, policy, now)
 }
 
 /// Most signature bytes kept on the stack: RSA up to 4096 bits and every
@@ -579,7 +590,6 @@ pub struct ParsedToken<'t> {
     pub(crate) token_len: usize,
     pub(crate) header: TokenHeader,
     pub(crate) claims: Claims,
-    pub(crate) names: Names,
     pub(crate) signing_input: &'t str,
     /// Checked to be canonical base64url; decoded only where it is checked,
     /// so the parsed token stays small (it is moved a few times per token).
@@ -672,8 +682,7 @@ fn parse_token_into<'t>(
     Ok(ParsedToken {
         token_len: token.len(),
         header,
-        claims: Claims { json, registered: scan.registered, map: OnceLock::new() },
-        names: scan.names,
+        claims: Claims { json, registered: scan.registered, names: scan.names, map: OnceLock::new() },
         signing_input: parts.signing_input,
         signature_b64: parts.signature_b64,
         signature: decoded.flatten(),
@@ -778,11 +787,10 @@ fn time_rules(registered: &Registered, policy: &Policy) -> Result<TimeRules, Rej
 fn check_claims(
     header: &TokenHeader,
     claims: &Claims,
-    names: &Names,
     policy: &Policy,
     now: UnixTime,
 ) -> Result<TimeRules, Rejection> {
-    let (registered, json) = (&claims.registered, &*claims.json);
+    let (registered, names, json) = (&claims.registered, &claims.names, &*claims.json);
     let times = time_rules(registered, policy)?;
     let audiences: Option<&Audiences> = match &registered.aud {
         Member::Absent => None,
