@@ -384,18 +384,20 @@ impl<'j> Iterator for Members<'j> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let &MemberSpan { name: (a, b), value: (c, d) } = self.members.next()?;
-        let json = self.json;
+        let (json, c, d) = (self.json, usize::from(c), usize::from(d));
         let name = json.get(usize::from(a)..usize::from(b)).unwrap_or_default();
-        let text = json.get(usize::from(c)..usize::from(d)).unwrap_or_default();
-        let value = match text.as_bytes() {
-            // Both ends are ASCII quotes: char boundaries.
-            [b'"', .., b'"'] => ClaimValue::Str(text.get(1..text.len() - 1).unwrap_or_default()),
-            [b'0'..=b'9', ..] => {
-                ClaimValue::Int(
-                    text.bytes().fold(0u64, |n, d| n.wrapping_mul(10).wrapping_add(u64::from(d.wrapping_sub(b'0')))),
-                )
-            }
-            _ => ClaimValue::Json(text),
+        let value = match json.as_bytes().get(c) {
+            // The scan's strings: the text between the quotes (ASCII, so
+            // char boundaries).
+            Some(b'"') => ClaimValue::Str(json.get(c + 1..d.saturating_sub(1)).unwrap_or_default()),
+            Some(b'0'..=b'9') => ClaimValue::Int(
+                json.as_bytes()
+                    .get(c..d)
+                    .unwrap_or_default()
+                    .iter()
+                    .fold(0u64, |n, d| n.wrapping_mul(10).wrapping_add(u64::from(d.wrapping_sub(b'0')))),
+            ),
+            _ => ClaimValue::Json(json.get(c..d).unwrap_or_default()),
         };
         Some((name, value))
     }
