@@ -814,7 +814,7 @@ impl<'de> Visitor<'de> for AudSeed {
 /// accepts a subset of what serde_json accepts and finds the same facts
 /// (proven by the property tests below).
 mod simple {
-    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, Text};
+    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, MemberSpan, Text};
 
     /// Deeper nesting is left to serde_json (which refuses past 128).
     const MAX_DEPTH: usize = 32;
@@ -1066,9 +1066,6 @@ mod simple {
                 _ => Member::WrongType,
             };
             self.object(1, |c, (a, b)| {
-                // `object` refuses a member past FEW_NAMES: each one has its slot.
-                let slot = names.len;
-                names.push(Text::At(a, b));
                 let start = c.at;
                 match ClaimMember::of_bytes(&c.bytes[a as usize..b as usize]) {
                     ClaimMember::Iss => registered.iss = text(c.value(1)?),
@@ -1081,8 +1078,11 @@ mod simple {
                         c.value(1)?;
                     }
                 }
-                // Offsets fit: `scan_into` takes JSON of at most SPAN_MAX bytes.
-                names.few.get_mut(slot)?.value = (u16::try_from(start).ok()?, u16::try_from(c.at).ok()?);
+                // `object` refuses a member past FEW_NAMES, so each one has its
+                // slot; the offsets fit: `scan_into` takes at most SPAN_MAX bytes.
+                *names.few.get_mut(names.len)? =
+                    MemberSpan { name: (a as u16, b as u16), value: (start as u16, c.at as u16) };
+                names.len += 1;
                 Some(())
             })
         }
@@ -1308,8 +1308,8 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     mod claims_scan {
         use super::super::{ClaimValue, ClaimsScan, scan_claims_with_serde, simple};
-        use serde_json::Value;
         use proptest::prelude::*;
+        use serde_json::Value;
 
         fn ws() -> impl Strategy<Value = &'static str> {
             prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\n\t ")]

@@ -411,7 +411,7 @@ pub fn verify(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Res
     // The signature is decoded here, once, while the token is split.
     let mut signature = [std::mem::MaybeUninit::<u8>::uninit(); INLINE_SIGNATURE];
     let parsed = parse_token_into(token, policy.max_token_bytes, Some(keys.header_cache()), Some(&mut signature))?;
-    check_parsed_natively(parsed, keys, policy, now).map_err(Failure::into_rejection)
+    check_parsed_natively(parsed, keys, policy, now, Ok, |f| Err(f.into_rejection()))
 }
 
 /// Why [`check_parsed_natively`] did not verify.
@@ -434,13 +434,38 @@ impl Failure {
 /// Every rule, key selection and the signature check with the compiled-in
 /// backend. `parsed` is used in place (its signature bytes are not copied);
 /// its header cache, if it missed, learns the header when the token verifies.
-pub(crate) fn check_parsed_natively(
+/// The answer is `verified(...)` or `failed(...)`, so each caller wraps the
+/// verified token (a few hundred bytes) where it is built, not by moving it
+/// out of a `Result` into its own.
+#[inline]
+pub(crate) fn check_parsed_natively<T>(
     parsed: ParsedToken<'_>,
     keys: &KeySet,
     policy: &Policy,
     now: UnixTime,
-) -> Result<Verified, Failure> {
-    let times = check_policy_rules(&parsed, policy, now).map_err(Failure::Rule)?;
+    verified: impl FnOnce(Verified) -> T,
+    failed: impl FnOnce(Failure) -> T,
+) -> T {
+    match check_parsed_natively_rules(&parsed, keys, policy, now) {
+        Ok((key, times)) => {
+            if let Some(cache) = parsed.remember_header_in {
+                cache.remember(parsed.header_segment, &parsed.header);
+            }
+            let ParsedToken { header, claims, .. } = parsed;
+            verified(Verified { key: key.clone(), header, claims, times })
+        }
+        Err(failure) => failed(failure),
+    }
+}
+
+/// [`check_parsed_natively`]'s checks: the key that verified and the time rules.
+fn check_parsed_natively_rules<'k>(
+    parsed: &ParsedToken<'_>,
+    keys: &'k KeySet,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<(&'k Arc<VerificationKey>, TimeRules), Failure> {
+    let times = check_policy_rules(parsed, policy, now).map_err(Failure::Rule)?;
     let candidates = select_keys(keys, &parsed.header).map_err(Failure::Rule)?;
     let (alg, input) = (parsed.header.alg, parsed.signing_input.as_bytes());
     let find = |signature: &[u8]| candidates.iter().find(|k| k.verify_signature(alg, input, signature));
@@ -453,11 +478,7 @@ pub(crate) fn check_parsed_natively(
         return Err(Failure::BadSignature { kid: parsed.header.kid.as_deref().map(sanitize) });
     };
     times.check(now).map_err(Failure::Rule)?;
-    if let Some(cache) = parsed.remember_header_in {
-        cache.remember(parsed.header_segment, &parsed.header);
-    }
-    let ParsedToken { header, claims, .. } = parsed;
-    Ok(Verified { key: key.clone(), header, claims, times })
+    Ok((key, times))
 }
 
 /// Completes a [`PendingCheck`] with the host's signature outcome.
@@ -784,12 +805,7 @@ fn time_rules(registered: &Registered, policy: &Policy) -> Result<TimeRules, Rej
     })
 }
 
-fn check_claims(
-    header: &TokenHeader,
-    claims: &Claims,
-    policy: &Policy,
-    now: UnixTime,
-) -> Result<TimeRules, Rejection> {
+fn check_claims(header: &TokenHeader, claims: &Claims, policy: &Policy, now: UnixTime) -> Result<TimeRules, Rejection> {
     let (registered, names, json) = (&claims.registered, &claims.names, &*claims.json);
     let times = time_rules(registered, policy)?;
     let audiences: Option<&Audiences> = match &registered.aud {

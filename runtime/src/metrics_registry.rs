@@ -127,10 +127,7 @@ struct Histogram {
 
 impl Histogram {
     const fn new() -> Histogram {
-        Histogram {
-            buckets: [const { AtomicU64::new(0) }; DURATION_BUCKETS.len() + 1],
-            sum_nanos: AtomicU64::new(0),
-        }
+        Histogram { buckets: [const { AtomicU64::new(0) }; DURATION_BUCKETS.len() + 1], sum_nanos: AtomicU64::new(0) }
     }
 
     fn observe(&self, seconds: f64) {
