@@ -1,20 +1,23 @@
-//! Claims as Python objects, built in one pass over the claims JSON that
-//! creates the dict, lists, strings and numbers directly (no intermediate
-//! tree): JSON objects become dicts, arrays lists, integers ints (floats past
-//! 64 bits, as serde_json reads them, the same as the core's own tree),
-//! other numbers floats, `null` None.
+//! Claims as Python objects, created directly (no intermediate tree): JSON
+//! objects become dicts, arrays lists, integers ints (floats past 64 bits,
+//! as serde_json reads them, the same as the core's own tree), other numbers
+//! floats, `null` None.
 //!
-//! Claims as IdPs write them (no escapes in strings, integer numbers) take a
-//! direct byte scan ([`Flat`]); anything else (an escape, a fraction or
-//! exponent, an integer past i64, deep nesting) is read by a serde visitor
-//! instead, from the start. Both give the same objects.
+//! Claims as IdPs write them (no escapes in strings, integer numbers, up to
+//! 16 members) come with their members already found by the core's strict
+//! scan ([`tokenkeep::Claims::members`]): the dict is built from those, and
+//! only a value that is an array or an object is read here, by a direct byte
+//! scan ([`Flat`]). Without the members, the same scan reads the whole JSON;
+//! anything it leaves (an escape, a fraction or exponent, an integer past
+//! i64, deep nesting) is read by a serde visitor instead, from the start.
+//! All give the same objects.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::cell::RefCell;
 use std::fmt;
-use tokenkeep::Claims;
+use tokenkeep::{ClaimValue, Claims};
 
 /// The claims of a verified token as a new dict, built in one pass over the
 /// claims JSON the token carried (the core's strict parser already accepted
@@ -22,6 +25,9 @@ use tokenkeep::Claims;
 pub(crate) fn to_dict<'py>(py: Python<'py>, claims: &Claims) -> PyResult<Bound<'py, PyDict>> {
     // One thread-local lookup per dict, not one per member.
     STRINGS.with(|strings| {
+        if let Some(dict) = from_members(py, strings, claims)? {
+            return Ok(dict);
+        }
         let mut flat = Flat { py, strings, json: claims.json(), at: 0 };
         if let Some(dict) = flat.claims()? {
             return Ok(dict);
@@ -34,6 +40,41 @@ pub(crate) fn to_dict<'py>(py: Python<'py>, claims: &Claims) -> PyResult<Bound<'
             .cast_into::<PyDict>()
             .map_err(|_| pyo3::exceptions::PyValueError::new_err("the claims are not a JSON object"))
     })
+}
+
+/// The dict from the members the core's scan found (`Ok(None)`: it did not
+/// record them, or a nested value is one the direct scan leaves to serde).
+fn from_members<'py>(
+    py: Python<'py>,
+    strings: &RefCell<Strings>,
+    claims: &Claims,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(members) = claims.members() else { return Ok(None) };
+    let dict = PyDict::new(py);
+    for (name, value) in members {
+        let key = cached(py, strings, Table::Names, name);
+        let value = match value {
+            ClaimValue::Str(text) if SHARED_VALUES.contains(&name) => {
+                cached(py, strings, Table::Values, text).into_any()
+            }
+            ClaimValue::Str(text) => PyString::new(py, text).into_any(),
+            ClaimValue::Int(n) => {
+                let Ok(n) = n.into_pyobject(py);
+                n.into_any()
+            }
+            ClaimValue::Json(json) => {
+                let mut flat = Flat { py, strings, json, at: 0 };
+                match flat.value(1, SHARED_VALUES.contains(&name))? {
+                    Some(value) if flat.at == json.len() => value,
+                    _ => return Ok(None),
+                }
+            }
+            // A kind this binding does not know yet: the whole JSON instead.
+            _ => return Ok(None),
+        };
+        dict.set_item(key, value)?;
+    }
+    Ok(Some(dict))
 }
 
 /// Members whose string values are the same in every token of an issuer or
@@ -117,18 +158,29 @@ impl<'py, 'j> Flat<'py, '_, 'j> {
             self.space();
             let Some(value) = self.value(depth + 1, shared)? else { return Ok(None) };
             dict.set_item(key, value)?;
-            self.space();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.space();
-                }
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(Some(dict));
-                }
-                _ => return Ok(None),
+            match self.separator_or_close(b'}') {
+                Some(false) => {}
+                Some(true) => return Ok(Some(dict)),
+                None => return Ok(None),
             }
+        }
+    }
+
+    /// After a member or an item: `,` (`Some(false)`: another follows) or
+    /// `close` (`Some(true)`: the object or array ends); None for anything else.
+    fn separator_or_close(&mut self, close: u8) -> Option<bool> {
+        self.space();
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                self.space();
+                Some(false)
+            }
+            b if b == close => {
+                self.at += 1;
+                Some(true)
+            }
+            _ => None,
         }
     }
 
@@ -144,17 +196,10 @@ impl<'py, 'j> Flat<'py, '_, 'j> {
         loop {
             let Some(item) = self.value(depth + 1, shared)? else { return Ok(None) };
             list.append(item)?;
-            self.space();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.space();
-                }
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(Some(list));
-                }
-                _ => return Ok(None),
+            match self.separator_or_close(b']') {
+                Some(false) => {}
+                Some(true) => return Ok(Some(list)),
+                None => return Ok(None),
             }
         }
     }
@@ -351,6 +396,18 @@ thread_local! {
     });
 }
 
+/// Equal bytes, compared eight at a time then one by one: these strings are
+/// short (a call to memcmp costs more), but an `iss` URL is not a few bytes.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or_default());
+    a8.by_ref().zip(b8.by_ref()).all(|(x, y)| word(x) == word(y))
+        && a8.remainder().iter().zip(b8.remainder()).all(|(x, y)| x == y)
+}
+
 /// `text` as a Python `str`, from the cache when it was met before.
 fn cached<'py>(py: Python<'py>, strings: &RefCell<Strings>, table: Table, text: &str) -> Bound<'py, PyString> {
     if text.len() > CACHED_MAX {
@@ -377,8 +434,7 @@ fn cached<'py>(py: Python<'py>, strings: &RefCell<Strings>, table: Table, text: 
         Table::Values => &mut strings.values,
     };
     if let Some((kept, object)) = &slots[slot] {
-        // Short strings: a byte loop beats a call to memcmp.
-        if kept.len() == text.len() && kept.bytes().zip(text.bytes()).all(|(a, b)| a == b) {
+        if same(kept.as_bytes(), bytes) {
             return object.bind(py).clone();
         }
     }

@@ -305,30 +305,109 @@ pub(crate) struct Registered {
     pub iat: Member<f64>,
 }
 
-/// Names of the claims object's members, for `required_claims`.
+/// Names of the claims object's members, for `required_claims`; from the
+/// direct scan also each member's value, so a binding builds its native
+/// object from this scan instead of reading the JSON again.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Names {
-    few: [(u32, u32); FEW_NAMES],
+    /// Names (and values, when `spans`) within the first 64 KiB of the JSON,
+    /// as 16-bit offsets: the parsed token is moved a few times per token,
+    /// and this keeps it as small as the names alone took with 32 bits.
+    few: [MemberSpan; FEW_NAMES],
     len: usize,
     more: Vec<Text>,
+    /// Set by the direct scan: every member is in `few`, with its value, and
+    /// every name and string value there is free of escapes, every number a
+    /// plain integer of at most 18 digits.
+    spans: bool,
 }
+
+/// Where a member's name and value (its JSON text) are in the claims JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct MemberSpan {
+    name: (u16, u16),
+    value: (u16, u16),
+}
+
+/// Claims JSON longer than this is scanned by serde_json (offsets are 16-bit).
+const SPAN_MAX: usize = u16::MAX as usize;
 
 impl Names {
     pub(crate) fn contains(&self, name: &str, json: &str) -> bool {
-        self.few[..self.len].iter().any(|&(a, b)| json.get(a as usize..b as usize) == Some(name))
+        self.few[..self.len].iter().any(|m| json.get(usize::from(m.name.0)..usize::from(m.name.1)) == Some(name))
             || self.more.iter().any(|t| t.get(json) == name)
     }
 
     fn push(&mut self, text: Text) {
         match text {
-            Text::At(a, b) if self.len < FEW_NAMES => {
-                self.few[self.len] = (a, b);
-                self.len += 1;
-            }
+            Text::At(a, b) if self.len < FEW_NAMES => match (u16::try_from(a), u16::try_from(b)) {
+                (Ok(a), Ok(b)) => {
+                    self.few[self.len] = MemberSpan { name: (a, b), value: (0, 0) };
+                    self.len += 1;
+                }
+                _ => self.more.push(text),
+            },
             other => self.more.push(other),
         }
     }
+
+    /// The members with their values' JSON text, in the token's order (None
+    /// unless the direct scan read the object).
+    pub(crate) fn members<'j>(&'j self, json: &'j str) -> Option<Members<'j>> {
+        self.spans.then(|| Members { json, members: self.few[..self.len].iter() })
+    }
 }
+
+/// The claims object's members, as the strict scan found them: each name
+/// with its value (see [`crate::Claims::members`]).
+#[derive(Clone, Debug)]
+pub struct Members<'j> {
+    json: &'j str,
+    members: std::slice::Iter<'j, MemberSpan>,
+}
+
+/// A member's value, as [`crate::Claims::members`] gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimValue<'j> {
+    /// A string, free of escapes: its text (between the quotes).
+    Str(&'j str),
+    /// A non-negative integer of at most 18 digits (no fraction, no exponent).
+    Int(u64),
+    /// Any other value (array, object, `true`, `false`, `null`): its JSON
+    /// text, strict like the whole (no member repeated at any depth).
+    Json(&'j str),
+}
+
+impl<'j> Iterator for Members<'j> {
+    type Item = (&'j str, ClaimValue<'j>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let &MemberSpan { name: (a, b), value: (c, d) } = self.members.next()?;
+        let (json, c, d) = (self.json, usize::from(c), usize::from(d));
+        let name = json.get(usize::from(a)..usize::from(b)).unwrap_or_default();
+        let value = match json.as_bytes().get(c) {
+            // The scan's strings: the text between the quotes (ASCII, so
+            // char boundaries).
+            Some(b'"') => ClaimValue::Str(json.get(c + 1..d.saturating_sub(1)).unwrap_or_default()),
+            Some(b'0'..=b'9') => ClaimValue::Int(
+                json.as_bytes()
+                    .get(c..d)
+                    .unwrap_or_default()
+                    .iter()
+                    .fold(0u64, |n, d| n.wrapping_mul(10).wrapping_add(u64::from(d.wrapping_sub(b'0')))),
+            ),
+            _ => ClaimValue::Json(json.get(c..d).unwrap_or_default()),
+        };
+        Some((name, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.members.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Members<'_> {}
 
 /// What one pass over the claims JSON found.
 #[derive(Debug, Default, PartialEq)]
@@ -735,7 +814,7 @@ impl<'de> Visitor<'de> for AudSeed {
 /// accepts a subset of what serde_json accepts and finds the same facts
 /// (proven by the property tests below).
 mod simple {
-    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, Text};
+    use super::{Audiences, ClaimMember, ClaimsScan, FEW_NAMES, Member, MemberSpan, Text};
 
     /// Deeper nesting is left to serde_json (which refuses past 128).
     const MAX_DEPTH: usize = 32;
@@ -821,13 +900,17 @@ mod simple {
     /// Whether the fast path could read `json`; when not, `out` may be partly
     /// written and the caller asks serde_json.
     pub(super) fn scan_into(json: &str, out: &mut ClaimsScan) -> bool {
+        if json.len() > super::SPAN_MAX {
+            return false;
+        }
         let mut c = Cursor { bytes: json.as_bytes(), at: 0 };
         c.skip_ws();
         if c.claims_object(out).is_none() {
             return false;
         }
         c.skip_ws();
-        c.at == c.bytes.len()
+        out.names.spans = c.at == c.bytes.len();
+        out.names.spans
     }
 
     impl Cursor<'_> {
@@ -983,7 +1066,7 @@ mod simple {
                 _ => Member::WrongType,
             };
             self.object(1, |c, (a, b)| {
-                names.push(Text::At(a, b));
+                let start = c.at;
                 match ClaimMember::of_bytes(&c.bytes[a as usize..b as usize]) {
                     ClaimMember::Iss => registered.iss = text(c.value(1)?),
                     ClaimMember::Sub => registered.sub = text(c.value(1)?),
@@ -995,6 +1078,11 @@ mod simple {
                         c.value(1)?;
                     }
                 }
+                // `object` refuses a member past FEW_NAMES, so each one has its
+                // slot; the offsets fit: `scan_into` takes at most SPAN_MAX bytes.
+                *names.few.get_mut(names.len)? =
+                    MemberSpan { name: (a as u16, b as u16), value: (start as u16, c.at as u16) };
+                names.len += 1;
                 Some(())
             })
         }
@@ -1219,8 +1307,9 @@ mod tests {
 
     #[cfg(not(target_arch = "wasm32"))]
     mod claims_scan {
-        use super::super::{scan_claims_with_serde, simple};
+        use super::super::{ClaimValue, ClaimsScan, scan_claims_with_serde, simple};
         use proptest::prelude::*;
+        use serde_json::Value;
 
         fn ws() -> impl Strategy<Value = &'static str> {
             prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\n\t ")]
@@ -1303,7 +1392,8 @@ mod tests {
             #[test]
             fn fast_scan_agrees_with_serde(text in prop_oneof![claims(), mutated()]) {
                 if let Some(fast) = simple::scan(&text) {
-                    prop_assert_eq!(Some(fast), scan_claims_with_serde(&text).ok().flatten(), "{}", text);
+                    prop_assert!(members_agree_with_serde(&text, &fast), "{}", text);
+                    prop_assert_eq!(Some(names_only(fast)), scan_claims_with_serde(&text).ok().flatten(), "{}", text);
                 }
             }
         }
@@ -1317,6 +1407,29 @@ mod tests {
             }
         }
 
+        /// The facts serde_json's scan finds too: the names without their values.
+        fn names_only(mut scan: ClaimsScan) -> ClaimsScan {
+            scan.names.few.iter_mut().for_each(|m| m.value = (0, 0));
+            scan.names.spans = false;
+            scan
+        }
+
+        /// Every member the fast scan recorded is the member serde_json
+        /// reads, with the same value, and none is missing.
+        fn members_agree_with_serde(text: &str, scan: &ClaimsScan) -> bool {
+            let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else { return false };
+            let Some(members) = scan.names.members(text) else { return false };
+            members.len() == map.len()
+                && members.into_iter().all(|(name, value)| {
+                    let expected = map.get(name);
+                    match value {
+                        ClaimValue::Str(s) => expected == Some(&Value::String(s.to_owned())),
+                        ClaimValue::Int(n) => expected == Some(&Value::from(n)),
+                        ClaimValue::Json(json) => expected == serde_json::from_str::<Value>(json).ok().as_ref(),
+                    }
+                })
+        }
+
         #[test]
         fn typical_claims_take_the_fast_path() {
             for text in [
@@ -1324,9 +1437,9 @@ mod tests {
                 r#"{"aud":["a","b"],"exp":1767229200,"iss":"https://kubernetes.default.svc","kubernetes.io":{"namespace":"default","pod":{"name":"p","uid":"u"},"serviceaccount":{"name":"s","uid":"v"}},"nbf":1767225540,"sub":"system:serviceaccount:default:s"}"#,
                 r#" { "iss" : "i" , "roles" : [ ] , "ok" : true , "n" : null } "#,
             ] {
-                let fast = simple::scan(text);
-                assert!(fast.is_some(), "{text}");
-                assert_eq!(fast, scan_claims_with_serde(text).ok().flatten());
+                let fast = simple::scan(text).expect(text);
+                assert!(members_agree_with_serde(text, &fast), "{text}");
+                assert_eq!(Some(names_only(fast)), scan_claims_with_serde(text).ok().flatten());
             }
             for text in [r#"{"exp":1.5}"#, r#"{"a":"\n"}"#, r#"{"a":1,"a":2}"#, r#"{"a":-1}"#, "[]", r#"{"a":1} x"#] {
                 assert!(simple::scan(text).is_none(), "{text}");

@@ -531,15 +531,14 @@ pub fn check_parsed_at(
     };
     // The kid is copied (sanitized) only when a miss is reported.
     let kid_if_no_keys = if keys.is_empty() { parsed.header().kid.as_deref().map(sanitize) } else { None };
-    match verify::check_parsed_natively(parsed, keys, policy, token_now) {
-        Ok(v) => Check::Verified(v),
-        Err(Failure::BadSignature { kid }) => miss(MissKind::BadSignature, kid, Rejection::InvalidSignature),
-        Err(Failure::Rule(Rejection::UnknownKid { kid })) => {
+    verify::check_parsed_natively(parsed, keys, policy, token_now, Check::Verified, |failure| match failure {
+        Failure::BadSignature { kid } => miss(MissKind::BadSignature, kid, Rejection::InvalidSignature),
+        Failure::Rule(Rejection::UnknownKid { kid }) => {
             miss(MissKind::UnknownKid, kid.clone(), Rejection::UnknownKid { kid })
         }
-        Err(Failure::Rule(r @ Rejection::KeysUnavailable)) => miss(MissKind::NoKeys, kid_if_no_keys, r),
-        Err(Failure::Rule(r)) => Check::Rejected(r),
-    }
+        Failure::Rule(r @ Rejection::KeysUnavailable) => miss(MissKind::NoKeys, kid_if_no_keys, r),
+        Failure::Rule(r) => Check::Rejected(r),
+    })
 }
 
 /// The snapshot's usable keys, or the answer when there are none: rules that

@@ -53,7 +53,7 @@ pub use alg::{AlgSet, Algorithm};
 /// Name of the compiled-in crypto backend (`aws-lc-rs` natively, `ring` on wasm32).
 pub use crypto::BACKEND_NAME as CRYPTO_BACKEND;
 pub use header_cache::HeaderCache;
-pub use jose::{DecodeError, UnverifiedToken, decode_unverified};
+pub use jose::{ClaimValue, DecodeError, Members, UnverifiedToken, decode_unverified};
 pub use jwk::{JwksError, KeyKind, KeySet, SkipReason, SkippedKey, VerificationKey};
 pub use jwks::{CacheConfig, CacheState, JwksCache, JwksEvent, KeySnapshot, KeySource};
 pub use policy::{Policy, PolicyConfig, PolicyError, SpiffeRule, TypeRule};

@@ -15,7 +15,7 @@
 use crate::alg::Algorithm;
 use crate::header_cache::HeaderCache;
 use crate::jose::{
-    self, Audiences, ClaimsScan, Member, Names, Registered, b64_decode, b64_decode_uninit, b64_decoded_len,
+    self, Audiences, ClaimsScan, Member, Members, Names, Registered, b64_decode, b64_decode_uninit, b64_decoded_len,
     b64_is_canonical, is_duplicate_error, parse_strict_json, split_compact_with,
 };
 use crate::jwk::{KeySet, VerificationKey};
@@ -170,6 +170,7 @@ impl std::fmt::Display for HeaderText {
 pub struct Claims {
     json: Box<str>,
     registered: Registered,
+    names: Names,
     map: OnceLock<Map<String, Value>>,
 }
 
@@ -179,6 +180,16 @@ impl Claims {
     /// native object from it in one pass.
     pub fn json(&self) -> &str {
         &self.json
+    }
+
+    /// The claims object's members in the token's order, each name with its
+    /// value, from the same strict scan that read the registered claims: a
+    /// binding builds its native object from these without reading the JSON
+    /// again. `None` when that scan could not record them (a name or string
+    /// with an escape, a number that is not a plain integer of at most 18
+    /// digits, more than 16 members, deep nesting): read [`Claims::json`] then.
+    pub fn members(&self) -> Option<Members<'_>> {
+        self.names.members(&self.json)
     }
 
     /// One claim.
@@ -406,7 +417,7 @@ pub fn verify(token: &str, keys: &KeySet, policy: &Policy, now: UnixTime) -> Res
     // The signature is decoded here, once, while the token is split.
     let mut signature = [std::mem::MaybeUninit::<u8>::uninit(); INLINE_SIGNATURE];
     let parsed = parse_token_into(token, policy.max_token_bytes, Some(keys.header_cache()), Some(&mut signature))?;
-    check_parsed_natively(parsed, keys, policy, now).map_err(Failure::into_rejection)
+    check_parsed_natively(parsed, keys, policy, now, Ok, |f| Err(f.into_rejection()))
 }
 
 /// Why [`check_parsed_natively`] did not verify.
@@ -429,13 +440,38 @@ impl Failure {
 /// Every rule, key selection and the signature check with the compiled-in
 /// backend. `parsed` is used in place (its signature bytes are not copied);
 /// its header cache, if it missed, learns the header when the token verifies.
-pub(crate) fn check_parsed_natively(
+/// The answer is `verified(...)` or `failed(...)`, so each caller wraps the
+/// verified token (a few hundred bytes) where it is built, not by moving it
+/// out of a `Result` into its own.
+#[inline]
+pub(crate) fn check_parsed_natively<T>(
     parsed: ParsedToken<'_>,
     keys: &KeySet,
     policy: &Policy,
     now: UnixTime,
-) -> Result<Verified, Failure> {
-    let times = check_policy_rules(&parsed, policy, now).map_err(Failure::Rule)?;
+    verified: impl FnOnce(Verified) -> T,
+    failed: impl FnOnce(Failure) -> T,
+) -> T {
+    match check_parsed_natively_rules(&parsed, keys, policy, now) {
+        Ok((key, times)) => {
+            if let Some(cache) = parsed.remember_header_in {
+                cache.remember(parsed.header_segment, &parsed.header);
+            }
+            let ParsedToken { header, claims, .. } = parsed;
+            verified(Verified { key: key.clone(), header, claims, times })
+        }
+        Err(failure) => failed(failure),
+    }
+}
+
+/// [`check_parsed_natively`]'s checks: the key that verified and the time rules.
+fn check_parsed_natively_rules<'k>(
+    parsed: &ParsedToken<'_>,
+    keys: &'k KeySet,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<(&'k Arc<VerificationKey>, TimeRules), Failure> {
+    let times = check_policy_rules(parsed, policy, now).map_err(Failure::Rule)?;
     let candidates = select_keys(keys, &parsed.header).map_err(Failure::Rule)?;
     let (alg, input) = (parsed.header.alg, parsed.signing_input.as_bytes());
     let find = |signature: &[u8]| candidates.iter().find(|k| k.verify_signature(alg, input, signature));
@@ -448,11 +484,7 @@ pub(crate) fn check_parsed_natively(
         return Err(Failure::BadSignature { kid: parsed.header.kid.as_deref().map(sanitize) });
     };
     times.check(now).map_err(Failure::Rule)?;
-    if let Some(cache) = parsed.remember_header_in {
-        cache.remember(parsed.header_segment, &parsed.header);
-    }
-    let ParsedToken { header, claims, .. } = parsed;
-    Ok(Verified { key: key.clone(), header, claims, times })
+    Ok((key, times))
 }
 
 /// Completes a [`PendingCheck`] with the host's signature outcome.
@@ -560,7 +592,7 @@ pub(crate) fn check_policy_rules(
         return Err(Rejection::TokenTooLarge { len: parsed.token_len, limit: policy.max_token_bytes });
     }
     check_issuer(parsed.issuer(), policy)?;
-    check_claims(&parsed.header, &parsed.claims, &parsed.names, policy, now)
+    check_claims(&parsed.header, &parsed.claims, policy, now)
 }
 
 /// Most signature bytes kept on the stack: RSA up to 4096 bits and every
@@ -585,7 +617,6 @@ pub struct ParsedToken<'t> {
     pub(crate) token_len: usize,
     pub(crate) header: TokenHeader,
     pub(crate) claims: Claims,
-    pub(crate) names: Names,
     pub(crate) signing_input: &'t str,
     /// Checked to be canonical base64url; decoded only where it is checked,
     /// so the parsed token stays small (it is moved a few times per token).
@@ -678,8 +709,7 @@ fn parse_token_into<'t>(
     Ok(ParsedToken {
         token_len: token.len(),
         header,
-        claims: Claims { json, registered: scan.registered, map: OnceLock::new() },
-        names: scan.names,
+        claims: Claims { json, registered: scan.registered, names: scan.names, map: OnceLock::new() },
         signing_input: parts.signing_input,
         signature_b64: parts.signature_b64,
         signature: decoded.flatten(),
@@ -781,14 +811,8 @@ fn time_rules(registered: &Registered, policy: &Policy) -> Result<TimeRules, Rej
     })
 }
 
-fn check_claims(
-    header: &TokenHeader,
-    claims: &Claims,
-    names: &Names,
-    policy: &Policy,
-    now: UnixTime,
-) -> Result<TimeRules, Rejection> {
-    let (registered, json) = (&claims.registered, &*claims.json);
+fn check_claims(header: &TokenHeader, claims: &Claims, policy: &Policy, now: UnixTime) -> Result<TimeRules, Rejection> {
+    let (registered, names, json) = (&claims.registered, &claims.names, &*claims.json);
     let times = time_rules(registered, policy)?;
     let audiences: Option<&Audiences> = match &registered.aud {
         Member::Absent => None,

@@ -48,6 +48,13 @@ impl KeyStore {
         self.snapshot.load_full()
     }
 
+    /// The current snapshot for the length of one verification, without
+    /// touching its reference count (an atomic add and subtract on a count
+    /// every verifying thread shares).
+    pub(crate) fn snapshot_guard(&self) -> arc_swap::Guard<Arc<KeySnapshot>> {
+        self.snapshot.load()
+    }
+
     fn lock(&self) -> MutexGuard<'_, JwksCache> {
         // A panic while holding the lock cannot leave the cache half-updated in
         // a way that matters more than stopping verification would.

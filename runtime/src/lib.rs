@@ -48,7 +48,7 @@ pub use tokenkeep_core as core;
 pub use tokenkeep_core::UnixTime;
 pub use tokenkeep_core::jwks::{CacheConfig, CacheHealth, CacheState};
 pub use tokenkeep_core::{
-    Algorithm, Claims, KeySet, Policy, PolicyConfig, Rejection, RejectionCode, SpiffeRule, Verified,
+    Algorithm, ClaimValue, Claims, KeySet, Policy, PolicyConfig, Rejection, RejectionCode, SpiffeRule, Verified,
 };
 pub use verifier::{ConfigError, IssuerConfig, IssuerHealth, Keys, VerifiedToken, Verifier};
 

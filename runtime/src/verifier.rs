@@ -516,12 +516,12 @@ impl Verifier {
             return Step::Done(Ok(hit));
         }
         let only = match &self.inner.issuers[..] {
-            [issuer] => Some(issuer.store.snapshot()),
+            [issuer] => Some(issuer.store.snapshot_guard()),
             _ => None,
         };
         // Parsed in place and routed by reference: the parsed token is a few
         // hundred bytes, and every move of it is a copy.
-        let parsed = match self.parse(token, only.as_deref()) {
+        let parsed = match self.parse(token, only.as_deref().map(|arc| &**arc)) {
             Ok(parsed) => parsed,
             Err(r) => return Step::Done(Err(r)),
         };
@@ -532,7 +532,7 @@ impl Verifier {
         let store = &self.inner.issuers[index].store;
         let loaded;
         let snapshot = match &only {
-            Some(snapshot) => snapshot,
+            Some(guard) => &**guard,
             None => {
                 loaded = store.snapshot();
                 &loaded
