@@ -44,14 +44,19 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
 /// write it). Values of any other type grant nothing.
 #[must_use]
 pub fn granted_scopes(claims: &Map<String, Value>) -> Vec<String> {
+    scopes_of(claims.get("scope"), claims.get("scp"))
+}
+
+/// [`granted_scopes`] from the two claims' values.
+pub(crate) fn scopes_of(scope: Option<&Value>, scp: Option<&Value>) -> Vec<String> {
     let mut granted: Vec<String> = Vec::new();
     let mut grant = |scope: &str| {
         if !scope.is_empty() && !granted.iter().any(|g| g == scope) {
             granted.push(scope.to_owned());
         }
     };
-    for name in ["scope", "scp"] {
-        match claims.get(name) {
+    for value in [scope, scp] {
+        match value {
             Some(Value::String(text)) => text.split(' ').for_each(&mut grant),
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(&mut grant),
             _ => {}

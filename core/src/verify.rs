@@ -241,7 +241,28 @@ impl Claims {
     /// The scopes granted (`scope`, then `scp`), each once: see
     /// [`crate::bearer::granted_scopes`].
     pub fn scopes(&self) -> Vec<String> {
-        crate::bearer::granted_scopes(self.as_map())
+        // From the scan's members when it recorded them: only `scope` and
+        // `scp` are read, not the whole tree (hosts ask on every verified
+        // token they remember).
+        let Some(members) = self.members() else {
+            return crate::bearer::granted_scopes(self.as_map());
+        };
+        let (mut scope, mut scp) = (None, None);
+        for (name, value) in members {
+            let value = match value {
+                crate::jose::ClaimValue::Str(text) => Value::String(text.to_owned()),
+                crate::jose::ClaimValue::Json(text) if text.starts_with('[') => {
+                    parse_strict_json(text.as_bytes()).unwrap_or(Value::Null)
+                }
+                _ => continue,
+            };
+            match name {
+                "scope" => scope = Some(value),
+                "scp" => scp = Some(value),
+                _ => {}
+            }
+        }
+        crate::bearer::scopes_of(scope.as_ref(), scp.as_ref())
     }
 
     /// All claims, owned.
@@ -956,6 +977,25 @@ mod tests {
         }
         assert_ne!(HeaderText::from("a"), HeaderText::from("a\0"));
         assert_ne!(HeaderText::from(&long[1..]), HeaderText::from(long.as_str()));
+    }
+
+    #[test]
+    fn scopes_from_the_scan_agree_with_the_whole_tree() {
+        for json in [
+            r#"{"scope":"a b a","scp":["c","b",1]}"#,
+            r#"{"scp":"x y","scope":["z"]}"#,
+            r#"{"sub":"s","scope":5,"scp":{"a":1}}"#,
+            r#"{"sub":"s"}"#,
+            r#"{"scope":"a\u0020b","scp":["\u0063"]}"#,
+            r#"{"scope":"a","exp":1.5}"#,
+        ] {
+            let mut scan = ClaimsScan::default();
+            let text = crate::jose::b64_encode(json.as_bytes());
+            let json = parse_claims(&text, &mut scan).expect(json);
+            let claims = Claims { json, registered: scan.registered, names: scan.names, map: OnceLock::new() };
+            let whole = crate::bearer::granted_scopes(&serde_json::from_str(claims.json()).unwrap());
+            assert_eq!(claims.scopes(), whole, "{}", claims.json());
+        }
     }
 
     #[test]
