@@ -9,6 +9,7 @@ import logging
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,16 @@ def issued(secret: str) -> str:
         if secret.count(".") == 2:
             SECRETS.append(secret.rsplit(".", 1)[1])
     return secret
+
+
+def free_port() -> int:
+    """A loopback port free right now (bound, then released): for a server to
+    listen on or, with nobody listening, a key endpoint that refuses every
+    connection (an IdP outage from the start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
 def output_file(name: str) -> pathlib.Path:

@@ -5,23 +5,15 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
 from typing import Dict, List, Optional
 
 import httpx
-from conftest import output_file
+from conftest import free_port, output_file
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 class Server:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
-from conftest import VECTOR_DIR, DevIssuer, note
+from conftest import VECTOR_DIR, DevIssuer, free_port, note
 
 import tokenkeep
 
@@ -98,16 +97,9 @@ def test_scopes_must_be_a_sequence_of_str(verifier: tokenkeep.Verifier) -> None:
         verifier.authenticate(None, "orders:read")  # type: ignore[arg-type]  # a str is not a list of scopes
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 def test_no_usable_keys_is_503_with_retry_after(issuer: DevIssuer) -> None:
     with tokenkeep.Verifier(
-        issuer=issuer.url, audience=AUDIENCE, jwks_url=f"http://127.0.0.1:{closed_port()}/jwks"
+        issuer=issuer.url, audience=AUDIENCE, jwks_url=f"http://127.0.0.1:{free_port()}/jwks"
     ) as outage:
         with pytest.raises(tokenkeep.Denied) as info:
             outage.authenticate(f"Bearer {issuer.mint()}", ["orders:read"], realm="api")

@@ -4,12 +4,11 @@ insufficient_scope, 503 + Retry-After on keys_unavailable)."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any, Dict, Iterator
 
 import pydantic
 import pytest
-from conftest import DevIssuer
+from conftest import DevIssuer, free_port
 from fastapi import Depends, FastAPI, Security
 from fastapi.testclient import TestClient
 
@@ -117,17 +116,10 @@ def test_required_scopes_are_the_dependencys_then_the_routes_each_once(issuer: D
     verifier.close()
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 def test_no_usable_keys_is_503_with_retry_after(issuer: DevIssuer) -> None:
     # Keys from a port nobody listens on: an IdP outage from the start.
     verifier = tokenkeep.Verifier(
-        issuer=issuer.url, audience="api", jwks_url=f"http://127.0.0.1:{closed_port()}/jwks"
+        issuer=issuer.url, audience="api", jwks_url=f"http://127.0.0.1:{free_port()}/jwks"
     )
     app = FastAPI()
     auth = JWTBearer(verifier)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-import socket
 import time
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
-from conftest import DevIssuer
+from conftest import DevIssuer, free_port
 from pythonjsonlogger.json import JsonFormatter
 
 import tokenkeep
@@ -81,10 +80,7 @@ def test_fields_named_like_record_attributes_do_not_clobber_them(json_lines: Cal
 
 
 def test_a_failing_jwks_url_logs_from_the_background(json_lines: Callable[[], List[Dict[str, Any]]]) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    verifier = tokenkeep.Verifier(issuer="https://idp.example", jwks_url=f"http://127.0.0.1:{port}/jwks")
+    verifier = tokenkeep.Verifier(issuer="https://idp.example", jwks_url=f"http://127.0.0.1:{free_port()}/jwks")
     failures = wait_for(json_lines, "jwks_refresh_failed")
     assert failures and failures[0]["error"] == "connect" and failures[0]["serving_stale"] is False
     verifier.close()
