@@ -141,8 +141,10 @@ mod tests {
     /// The generators from SEC 2 / FIPS 186-4.
     const P256_GX: &str = "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296";
     const P256_GY: &str = "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
-    const P384_GX: &str = "aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7";
-    const P384_GY: &str = "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f";
+    const P384_GX: &str =
+        "aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7";
+    const P384_GY: &str =
+        "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f";
 
     #[test]
     fn generators_are_on_their_curves() {
@@ -158,7 +160,8 @@ mod tests {
         let mut moved = gy.clone();
         *moved.last_mut().unwrap() ^= 1;
         assert!(!is_on_curve(Curve::P256, &gx, &moved));
-        let be = |n: &Num, len: usize| -> Vec<u8> { n.iter().rev().flat_map(|l| l.to_be_bytes()).skip(48 - len).collect() };
+        let be =
+            |n: &Num, len: usize| -> Vec<u8> { n.iter().rev().flat_map(|l| l.to_be_bytes()).skip(48 - len).collect() };
         let y = from_be_bytes(&gy).unwrap();
         // (x, p − y) is the generator's negation: on the curve.
         assert!(is_on_curve(Curve::P256, &gx, &be(&wrapping_sub(&P256_P, &y), 32)));
