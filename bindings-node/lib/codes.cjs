@@ -8,6 +8,7 @@ const CONCERNS = Object.freeze({
   credential_error: Object.freeze(["not_yet_obtained","expired","fatal","closed"]),
   credential_kind: Object.freeze(["vault_token","vault_secret","vault_lease","file_token","hmac_keyring"]),
   credential_state: Object.freeze(["empty","fresh","refreshing","degraded","expired","fatal"]),
+  denial: Object.freeze(["insufficient_scope"]),
   event: Object.freeze(["jwks_refreshed","jwks_not_modified","jwks_refresh_failed","jwks_stale","jwks_expired","oidc_discovered","jwt_validation_failed","credential_state_changed","credential_attempt_started","credential_obtained","credential_rotated","credential_renewed","credential_no_progress","credential_attempt_failed","credential_gone","credential_fatal","credential_token_rejected","credential_expired","credential_previous_retired","credential_abandoned","credential_revoked","credential_revoke_failed"]),
   hmac: Object.freeze(["no_key","secret_too_short","stale_version","unknown_key_version","key_retired","timestamp_too_old","timestamp_in_future","bad_signature","malformed_signature","invalid_input"]),
   hmac_source: Object.freeze(["empty","unreadable","missing_field","secret_too_short","stale_version"]),

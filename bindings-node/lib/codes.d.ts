@@ -39,6 +39,10 @@ export type CredentialStateCode =
   | "expired"
   | "fatal"
 
+/** The `error` of an HTTP refusal (`authenticate`) that is not a rejection code: the token verified but lacks a required scope (403). */
+export type DenialCode =
+  | "insufficient_scope"
+
 /** Names of the events handles emit (`events().add(...)`, logging `event` field). */
 export type EventCode =
   | "jwks_refreshed"
@@ -253,6 +257,7 @@ export declare const CONCERNS: {
   readonly credential_error: readonly CredentialErrorCode[]
   readonly credential_kind: readonly CredentialKindCode[]
   readonly credential_state: readonly CredentialStateCode[]
+  readonly denial: readonly DenialCode[]
   readonly event: readonly EventCode[]
   readonly hmac: readonly HmacCode[]
   readonly hmac_source: readonly HmacSourceCode[]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import typing
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
@@ -35,6 +36,8 @@ def answer(outcome: Any) -> Dict[str, Any]:
     """The outcome in the vectors' form."""
     if isinstance(outcome, tokenkeep.Denied):
         note(outcome)
+        # Every refusal's code is one of the listed ones (tests/vectors/codes.json).
+        assert outcome.code in typing.get_args(tokenkeep.RejectionCode) + typing.get_args(tokenkeep.DenialCode)
         assert set(outcome.headers) <= {"WWW-Authenticate", "Retry-After"}
         retry = outcome.headers.get("Retry-After")
         return {

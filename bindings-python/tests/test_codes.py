@@ -44,6 +44,7 @@ def test_literals_equal_the_code_lists() -> None:
     assert list(typing.get_args(tokenkeep.RejectionCode)) == codes("rejection")
     assert list(typing.get_args(tokenkeep.ConfigErrorCode)) == codes("spec")
     assert list(typing.get_args(tokenkeep.HostErrorCode)) == codes("host")
+    assert list(typing.get_args(tokenkeep.DenialCode)) == codes("denial")
 
 
 def test_the_native_module_agrees() -> None:
@@ -53,7 +54,7 @@ def test_the_native_module_agrees() -> None:
 
 
 def test_codes_are_snake_case() -> None:
-    for concern in ("rejection", "spec", "host"):
+    for concern in ("rejection", "spec", "host", "denial"):
         for code in codes(concern):
             assert re.fullmatch(r"[a-z]+(_[a-z0-9]+)*", code), code
 

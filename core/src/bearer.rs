@@ -24,9 +24,14 @@
 use crate::rejection::RejectionCode;
 use serde_json::{Map, Value};
 
-/// `error` of a request refused for missing scopes (RFC 6750 §3.1); every
-/// other refusal's `error` is its [`RejectionCode`].
-pub const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
+crate::codes::code_enum! {
+    /// The `error` of a refusal that is not a [`RejectionCode`]: the token
+    /// verified, but the request needs more (RFC 6750 §3.1).
+    pub enum DenialCode {
+        /// A required scope is not granted (403).
+        InsufficientScope => "insufficient_scope",
+    }
+}
 
 /// The token of an `Authorization` header value `Bearer <token>` (the scheme
 /// case-insensitive, RFC 6750 §2.1 and RFC 9110 §11.1); `None` for another
@@ -73,7 +78,7 @@ pub struct Denial {
     /// 401 (the token's fault), 403 (missing scopes) or 503 (no usable keys:
     /// an IdP outage is not the caller's fault).
     pub status: u16,
-    /// The rejection code, or [`INSUFFICIENT_SCOPE`].
+    /// The [`RejectionCode`], or a [`DenialCode`].
     pub error: &'static str,
     /// The challenge for 401 and 403; none for 503.
     pub www_authenticate: Option<String>,
@@ -101,8 +106,8 @@ impl Denial {
         let scope = required.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ");
         Denial {
             status: 403,
-            error: INSUFFICIENT_SCOPE,
-            www_authenticate: Some(challenge(realm, INSUFFICIENT_SCOPE, Some(("scope", &scope)))),
+            error: DenialCode::InsufficientScope.as_str(),
+            www_authenticate: Some(challenge(realm, DenialCode::InsufficientScope.as_str(), Some(("scope", &scope)))),
             retry_after: None,
         }
     }

@@ -91,6 +91,12 @@ pub fn concerns() -> Vec<Concern> {
         ),
         concern("spec", "Why options were refused (with the field path).", SpecErrorCode::ALL, SpecErrorCode::as_str),
         concern(
+            "denial",
+            "The `error` of an HTTP refusal (`authenticate`) that is not a rejection code: the token verified but lacks a required scope (403).",
+            crate::bearer::DenialCode::ALL,
+            crate::bearer::DenialCode::as_str,
+        ),
+        concern(
             "skip_reason",
             "Why one key of a JWKS was skipped (the rest of the set works).",
             SkipReason::ALL,

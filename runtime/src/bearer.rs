@@ -8,7 +8,7 @@ use crate::{VerifiedToken, Verifier};
 use std::sync::Arc;
 use tokenkeep_core::Rejection;
 use tokenkeep_core::bearer::missing_scopes;
-pub use tokenkeep_core::bearer::{Denial, INSUFFICIENT_SCOPE, bearer_token, granted_scopes};
+pub use tokenkeep_core::bearer::{Denial, DenialCode, bearer_token, granted_scopes};
 
 /// A request [`Verifier::authenticate`] let through.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Verifier, isTokenkeepError } from 'tokenkeep'
+import { Verifier, isTokenkeepError, CONCERNS } from 'tokenkeep'
 import { startDevIssuer, vectorsDir } from './helpers.mjs'
 
 const AUD = 'api://bearer'
@@ -27,6 +27,8 @@ after(async () => {
 function answer(result) {
   if (result.ok) return { status: 200, scopes: result.scopes }
   const { status, headers, body } = result
+  // Every refusal's error is a listed code (tests/vectors/codes.json).
+  assert.ok([...CONCERNS.rejection, ...CONCERNS.denial].includes(body.error), body.error)
   return { status, error: body.error, www_authenticate: headers['www-authenticate'] ?? null, retry_after: headers['retry-after'] === undefined ? null : Number(headers['retry-after']) }
 }
 

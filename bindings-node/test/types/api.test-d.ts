@@ -7,6 +7,7 @@ import {
   type IssuerHealth,
   type TokenkeepErrorCode,
   type RejectionCode,
+  type DenialCode,
   type EventName,
   type TokenkeepEvent,
   type AuthenticateResult,
@@ -66,8 +67,11 @@ export async function usage(): Promise<void> {
   } else {
     const status: 401 | 403 | 503 = answer.status
     const challenge: string | undefined = answer.headers['www-authenticate']
-    const error: RejectionCode | 'insufficient_scope' = answer.body.error
-    void status, challenge, error
+    const error: RejectionCode | DenialCode = answer.body.error
+    const scopeError: DenialCode = 'insufficient_scope'
+    // @ts-expect-error: not a code
+    const notACode: DenialCode = 'insufficient_scopes'
+    void status, challenge, error, scopeError, notACode
   }
   await verifier.authenticate(undefined)
   // @ts-expect-error: scopes are strings

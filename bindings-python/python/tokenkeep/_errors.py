@@ -30,6 +30,10 @@ RejectionCode = Literal[
     "token_too_large",
 ]
 
+# The ``code`` of a ``Denied`` that is not a rejection code: the token
+# verified but lacks a required scope (403).
+DenialCode = Literal["insufficient_scope"]
+
 ConfigErrorCode = Literal[
     "syntax",
     "unknown_field",
@@ -200,8 +204,8 @@ class TokenTooLarge(Rejected):
 class Denied(TokenkeepError):
     """A request ``Verifier.authenticate`` refused, with the answer to send:
     ``status`` (401 for a missing or rejected token, 403 for missing scopes,
-    503 when no key is usable), ``code`` (the rejection code, or
-    ``insufficient_scope``) and ``headers`` (``WWW-Authenticate`` for 401 and
+    503 when no key is usable), ``code`` (a ``RejectionCode``, or a
+    ``DenialCode``: ``insufficient_scope``) and ``headers`` (``WWW-Authenticate`` for 401 and
     403, ``Retry-After`` for 503). In FastAPI:
     ``raise HTTPException(e.status, detail=e.code, headers=e.headers)``."""
 

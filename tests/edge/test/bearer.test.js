@@ -10,6 +10,7 @@ import { repo, startIssuer } from "./support.js";
 
 const AUD = "api://edge";
 const { cases } = JSON.parse(readFileSync(`${repo}tests/vectors/bearer.json`, "utf8"));
+const codes = JSON.parse(readFileSync(`${repo}tests/vectors/codes.json`, "utf8")).concerns;
 let idp;
 
 before(async () => {
@@ -22,6 +23,8 @@ after(() => idp.stop());
 function answer(result) {
   if (result.ok) return { status: 200, scopes: result.scopes };
   const { status, headers, body } = result;
+  // Every refusal's error is a listed code (tests/vectors/codes.json).
+  assert.ok([...codes.rejection.codes, ...codes.denial.codes].includes(body.error), body.error);
   const retry = headers["retry-after"];
   return { status, error: body.error, www_authenticate: headers["www-authenticate"] ?? null, retry_after: retry === undefined ? null : Number(retry) };
 }

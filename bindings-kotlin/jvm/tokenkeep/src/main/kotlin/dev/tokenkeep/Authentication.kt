@@ -26,7 +26,7 @@ sealed class Authentication {
     class Denied internal constructor(
         /** 401 (no token or a rejected one), 403 (missing scopes) or 503 (no usable keys). */
         val status: Int,
-        /** The rejection code (`missing_token`, `expired`, …) or `insufficient_scope`. */
+        /** The rejection code (`missing_token`, `expired`, …) or a denial code (`insufficient_scope`; both lists in tests/vectors/codes.json). */
         val error: String,
         /** The `WWW-Authenticate` challenge (RFC 6750), for 401 and 403. */
         val wwwAuthenticate: String?,

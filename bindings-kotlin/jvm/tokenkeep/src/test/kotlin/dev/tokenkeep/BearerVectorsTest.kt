@@ -56,6 +56,8 @@ class BearerVectorsTest {
             assertTrue(a.headers.keys.all { it == "WWW-Authenticate" || it == "Retry-After" }, "${a.headers}")
             assertEquals(a.wwwAuthenticate, a.headers["WWW-Authenticate"])
             assertEquals(a.retryAfter?.toString(), a.headers["Retry-After"])
+            // Every refusal's error is a listed code (tests/vectors/codes.json).
+            assertTrue(a.error in Workspace.codes("rejection") + Workspace.codes("denial"), a.error)
             buildJsonObject {
                 put("status", a.status)
                 put("error", a.error)
