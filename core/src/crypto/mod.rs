@@ -3,7 +3,7 @@
 //! side): natively aws-lc-rs for RSA, ECDSA, HMAC and Ed25519 (keys
 //! pre-parsed; its Ed25519 check beat ed25519-dalek's by about 4-8% of time on
 //! this CPU, though it executes more instructions), on wasm32 (or with the
-//! `ring-backend` feature) ring, with ed25519-dalek for Ed25519. Ed25519 keys
+//! `ring-backend` feature) ring, with curve25519-dalek's arithmetic for Ed25519. Ed25519 keys
 //! are vetted by ed25519-dalek on every backend, once, when they are imported.
 
 use crate::alg::{AlgSet, Algorithm};
@@ -93,8 +93,8 @@ pub(crate) fn hmac_sign(key: &BackendKey, message: &[u8]) -> Option<Vec<u8>> {
 
 /// Ed25519 with ed25519-dalek: RFC 8032 §5.1.7 without the cofactor (`s`
 /// must be below the group order, `[s]B - [k]A` must encode to `R`'s bytes).
-/// The wasm32 backend's check, and the reference the native one is tested against.
-#[cfg_attr(not(any(target_arch = "wasm32", feature = "ring-backend", test)), allow(dead_code))]
+/// The reference both backends' checks are tested against.
+#[cfg(test)]
 fn dalek_ed25519_verify(key: &ed25519_dalek::VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
     ed25519_dalek::Signature::from_slice(signature)
         .is_ok_and(|sig| ed25519_dalek::Verifier::verify(key, message, &sig).is_ok())

@@ -3,6 +3,7 @@
 
 use super::{Curve, InvalidKeyMaterial};
 use crate::alg::{AlgSet, Algorithm};
+use curve25519_dalek::{edwards::EdwardsPoint, scalar::Scalar};
 use ring::{digest, hmac, signature};
 
 pub(super) const NAME: &str = "ring";
@@ -18,9 +19,14 @@ pub(crate) struct EcKey {
     key: signature::UnparsedPublicKey<Vec<u8>>,
 }
 
-/// Ed25519 stays with ed25519-dalek here: ring's check measured slower
-/// (`make bench`, natively), and wasm32 has no aws-lc.
-pub(crate) type Ed25519Key = ed25519_dalek::VerifyingKey;
+/// Ed25519 with curve25519-dalek's arithmetic (ring's own check measured
+/// slower, `make bench`, natively; wasm32 has no aws-lc) and ring's SHA-512,
+/// so the edge module carries one SHA-512, not ring's and the sha2 crate's.
+pub(crate) struct Ed25519Key {
+    encoded: [u8; 32],
+    /// −A, negated once here instead of per check.
+    minus_a: EdwardsPoint,
+}
 
 pub(crate) struct HmacKey {
     alg: Algorithm,
@@ -71,11 +77,25 @@ pub(super) fn ec_verify(key: &EcKey, alg: Algorithm, message: &[u8], sig: &[u8])
 }
 
 pub(super) fn ed25519_key(key: ed25519_dalek::VerifyingKey) -> Result<Ed25519Key, InvalidKeyMaterial> {
-    Ok(key)
+    Ok(Ed25519Key { encoded: key.to_bytes(), minus_a: -key.to_edwards() })
 }
 
+/// RFC 8032 §5.1.7 without the cofactor, step for step as ed25519-dalek's
+/// `verify`: `s` must be canonical (below the group order), and
+/// `[s]B − [k]A` with `k = SHA-512(R ‖ A ‖ M)` must encode to `R`'s bytes.
+/// The tests hold it to ed25519-dalek's answer on every nearby signature.
 pub(super) fn ed25519_verify(key: &Ed25519Key, message: &[u8], sig: &[u8]) -> bool {
-    super::dalek_ed25519_verify(key, message, sig)
+    let Ok(sig) = <&[u8; 64]>::try_from(sig) else { return false };
+    let (r, s) = sig.split_at(32);
+    let Ok(s) = <[u8; 32]>::try_from(s) else { return false };
+    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)) else { return false };
+    let mut hash = digest::Context::new(&digest::SHA512);
+    hash.update(r);
+    hash.update(&key.encoded);
+    hash.update(message);
+    let Ok(wide) = <[u8; 64]>::try_from(hash.finish().as_ref()) else { return false };
+    let k = Scalar::from_bytes_mod_order_wide(&wide);
+    EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &key.minus_a, &s).compress().as_bytes() == r
 }
 
 fn hmac_alg(alg: Algorithm) -> Option<hmac::Algorithm> {
