@@ -580,7 +580,7 @@ impl Core {
     #[wasm_bindgen(js_name = importKeys)]
     pub fn import_keys(&mut self, issuer: usize, json: &str, now_ms: f64) -> String {
         let Some(i) = self.issuers.get_mut(issuer) else { return "other_source".into() };
-        match serde_json::from_str::<PersistedKeys>(json) {
+        match serde_json::from_slice::<PersistedKeys>(json.as_bytes()) {
             Ok(p) => i.cache.import_keys(&p, at(now_ms)).as_str().to_owned(),
             Err(_) => ImportOutcome::Unreadable.as_str().to_owned(),
         }

@@ -162,7 +162,7 @@ pub(crate) struct RawHeader<'de> {
 /// Parses a JOSE header object, rejecting duplicate members at any depth.
 /// `Ok(None)` when the JSON is valid but not an object.
 pub(crate) fn parse_header(json: &str) -> Result<Option<RawHeader<'_>>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(json);
+    let mut de = serde_json::Deserializer::from_slice(json.as_bytes());
     let header = de.deserialize_any(HeaderVisitor)?;
     de.end()?;
     Ok(header)
@@ -438,7 +438,7 @@ pub(crate) fn scan_claims_into(json: &str, out: &mut ClaimsScan) -> Result<bool,
 
 /// The authority: serde_json with visitors that keep nothing but the facts.
 pub(crate) fn scan_claims_with_serde(json: &str) -> Result<Option<ClaimsScan>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(json);
+    let mut de = serde_json::Deserializer::from_slice(json.as_bytes());
     let scan = de.deserialize_any(ClaimsVisitor { base: json.as_ptr() as usize })?;
     de.end()?;
     Ok(scan)

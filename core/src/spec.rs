@@ -208,7 +208,7 @@ where
 
 /// Deserializes a spec type from JSON text.
 pub fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, SpecError> {
-    let mut de = serde_json::Deserializer::from_str(text);
+    let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
     let value: T = from_deserializer(&mut de)?;
     de.end().map_err(|e| SpecError::from_serde(String::new(), &e))?;
     Ok(value)
