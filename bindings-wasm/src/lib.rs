@@ -26,6 +26,9 @@ use tokenkeep_core::token_cache::TokenCache;
 use tokenkeep_core::{AlgSet, Algorithm, PendingCheck, Policy, Rejection, UnixTime, Verified};
 use wasm_bindgen::prelude::*;
 
+/// `complete`'s `matched` when the host cannot check the algorithm.
+const CANNOT_CHECK: i32 = -2;
+
 /// `step` / `complete` answers that are neither a cached claims object nor
 /// verified claims (JSON text).
 const REJECTED: f64 = -2.0;
@@ -209,6 +212,7 @@ impl Core {
 
     /// Checks `alg` here (ring / ed25519-dalek) instead of asking the host:
     /// where the runtime's WebCrypto lacks it, or when the host is told to.
+    #[cfg(feature = "module-signatures")]
     #[wasm_bindgen(js_name = checkNatively)]
     pub fn check_natively(&mut self, alg: &str) -> bool {
         match Algorithm::from_name(alg) {
@@ -275,11 +279,17 @@ impl Core {
     }
 
     /// Ends a parked signature check: `matched` is the index of the candidate
-    /// whose signature verified, or -1. Answers as `step` does.
+    /// whose signature verified, -1 for none, or -2 when the host cannot
+    /// check the algorithm at all (no WebCrypto for it, or no asynchronous
+    /// call possible, and no in-module check in this build): the token is
+    /// then refused as `unsupported_alg`. Answers as `step` does.
     pub fn complete(&mut self, id: u32, matched: i32, keys_now_ms: f64, may_fetch: bool) -> JsValue {
         let Some(parked) = self.parked.get_mut(id as usize).and_then(Option::take) else {
             return self.reject(Rejection::KeysUnavailable);
         };
+        if matched == CANNOT_CHECK {
+            return self.reject(Rejection::UnsupportedAlg { alg: parked.check.alg().name().to_owned() });
+        }
         let matched = usize::try_from(matched).ok();
         let check = jwks::complete_pending(parked.check, matched, parked.generation, parked.token_now);
         self.conclude(check, parked.issuer, parked.generation, parked.token, at(keys_now_ms), may_fetch)
@@ -287,6 +297,7 @@ impl Core {
 
     /// Ends a parked signature check inside the module (ring, ed25519-dalek):
     /// for a caller that cannot wait for WebCrypto. Never fetches.
+    #[cfg(feature = "module-signatures")]
     #[wasm_bindgen(js_name = completeNatively)]
     pub fn complete_natively(&mut self, id: u32, keys_now_ms: f64) -> JsValue {
         let Some(parked) = self.parked.get_mut(id as usize).and_then(Option::take) else {

@@ -1,8 +1,13 @@
 //! wasm32 backend (and native with the `ring-backend` feature): ring. ring has
 //! no pre-parsed RSA key, so the components are kept and parsed per check.
+//!
+//! Without the `signatures` feature the RSA, ECDSA and Ed25519 checks are not
+//! compiled (the host checks those through `prepare`/`complete`); a key then
+//! holds only what it was built from, and a check asked of it fails closed.
 
 use super::{Curve, InvalidKeyMaterial};
 use crate::alg::{AlgSet, Algorithm};
+#[cfg(feature = "signatures")]
 use curve25519_dalek::{edwards::EdwardsPoint, scalar::Scalar};
 use ring::{digest, hmac, signature};
 
@@ -16,6 +21,7 @@ pub(crate) struct RsaKey {
 
 pub(crate) struct EcKey {
     curve: Curve,
+    #[cfg(feature = "signatures")]
     key: signature::UnparsedPublicKey<Vec<u8>>,
 }
 
@@ -23,8 +29,10 @@ pub(crate) struct EcKey {
 /// slower, `make bench`, natively; wasm32 has no aws-lc) and ring's SHA-512,
 /// so the edge module carries one SHA-512, not ring's and the sha2 crate's.
 pub(crate) struct Ed25519Key {
+    #[cfg(feature = "signatures")]
     encoded: [u8; 32],
     /// −A, negated once here instead of per check.
+    #[cfg(feature = "signatures")]
     minus_a: EdwardsPoint,
 }
 
@@ -52,6 +60,7 @@ pub(super) fn rsa_key(n: &[u8], e: &[u8], algs: AlgSet) -> Result<RsaKey, Invali
     Ok(RsaKey { n: n.to_vec(), e: e.to_vec(), algs })
 }
 
+#[cfg(feature = "signatures")]
 pub(super) fn rsa_verify(key: &RsaKey, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
     if !key.algs.contains(alg) {
         return false;
@@ -60,6 +69,13 @@ pub(super) fn rsa_verify(key: &RsaKey, alg: Algorithm, message: &[u8], sig: &[u8
     signature::RsaPublicKeyComponents { n: &key.n, e: &key.e }.verify(params, message, sig).is_ok()
 }
 
+#[cfg(not(feature = "signatures"))]
+pub(super) fn rsa_verify(key: &RsaKey, _: Algorithm, _: &[u8], _: &[u8]) -> bool {
+    let _ = (&key.n, &key.e, key.algs);
+    false
+}
+
+#[cfg(feature = "signatures")]
 pub(super) fn ec_key(curve: Curve, point: Vec<u8>) -> Result<EcKey, InvalidKeyMaterial> {
     let alg: &'static signature::EcdsaVerificationAlgorithm = match curve {
         Curve::P256 => &signature::ECDSA_P256_SHA256_FIXED,
@@ -68,6 +84,12 @@ pub(super) fn ec_key(curve: Curve, point: Vec<u8>) -> Result<EcKey, InvalidKeyMa
     Ok(EcKey { curve, key: signature::UnparsedPublicKey::new(alg, point) })
 }
 
+#[cfg(not(feature = "signatures"))]
+pub(super) fn ec_key(curve: Curve, _: Vec<u8>) -> Result<EcKey, InvalidKeyMaterial> {
+    Ok(EcKey { curve })
+}
+
+#[cfg(feature = "signatures")]
 pub(super) fn ec_verify(key: &EcKey, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
     let expected = match key.curve {
         Curve::P256 => Algorithm::ES256,
@@ -76,14 +98,32 @@ pub(super) fn ec_verify(key: &EcKey, alg: Algorithm, message: &[u8], sig: &[u8])
     alg == expected && key.key.verify(message, sig).is_ok()
 }
 
+#[cfg(not(feature = "signatures"))]
+pub(super) fn ec_verify(key: &EcKey, _: Algorithm, _: &[u8], _: &[u8]) -> bool {
+    let _ = key.curve;
+    false
+}
+
+#[cfg(feature = "signatures")]
 pub(super) fn ed25519_key(key: ed25519_dalek::VerifyingKey) -> Result<Ed25519Key, InvalidKeyMaterial> {
     Ok(Ed25519Key { encoded: key.to_bytes(), minus_a: -key.to_edwards() })
+}
+
+#[cfg(not(feature = "signatures"))]
+pub(super) fn ed25519_key(_: ed25519_dalek::VerifyingKey) -> Result<Ed25519Key, InvalidKeyMaterial> {
+    Ok(Ed25519Key {})
+}
+
+#[cfg(not(feature = "signatures"))]
+pub(super) fn ed25519_verify(_: &Ed25519Key, _: &[u8], _: &[u8]) -> bool {
+    false
 }
 
 /// RFC 8032 §5.1.7 without the cofactor, step for step as ed25519-dalek's
 /// `verify`: `s` must be canonical (below the group order), and
 /// `[s]B − [k]A` with `k = SHA-512(R ‖ A ‖ M)` must encode to `R`'s bytes.
 /// The tests hold it to ed25519-dalek's answer on every nearby signature.
+#[cfg(feature = "signatures")]
 pub(super) fn ed25519_verify(key: &Ed25519Key, message: &[u8], sig: &[u8]) -> bool {
     let Ok(sig) = <&[u8; 64]>::try_from(sig) else { return false };
     let (r, s) = sig.split_at(32);

@@ -1,11 +1,14 @@
 // Every case of tests/vectors/bearer.json through the edge Verifier's
 // `authenticate` (the wasm build loaded by Node), with tokens the dev issuer
-// mints: signatures checked by WebCrypto and inside the module, and each
+// mints: signatures checked by WebCrypto (both builds) and inside the module
+// (`tokenkeep/full`), and each
 // case asked twice so the second answer comes from the verified-token cache.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import * as slim from "tokenkeep/wasm";
 import { Verifier, isTokenkeepError } from "tokenkeep/wasm";
+import * as full from "tokenkeep/full";
 import { repo, startIssuer } from "./support.js";
 
 const AUD = "api://edge";
@@ -29,8 +32,11 @@ function answer(result) {
   return { status, error: body.error, www_authenticate: headers["www-authenticate"] ?? null, retry_after: retry === undefined ? null : Number(retry) };
 }
 
-for (const signatures of ["webcrypto", "wasm"]) {
-  test(`every case of bearer.json gets its answer from the edge authenticate (${signatures})`, async () => {
+for (const [build, { Verifier }, signatures] of [
+  ["tokenkeep/wasm", slim, "webcrypto"],
+  ["tokenkeep/full", full, "wasm"],
+]) {
+  test(`every case of bearer.json gets its answer from the edge authenticate (${build}, ${signatures})`, async () => {
     const verifier = new Verifier({ issuer: idp.issuer, audience: AUD }, { signatures, keyCache: false });
     assert.equal(await verifier.ready(10_000), true);
     assert.ok(cases.length >= 20);

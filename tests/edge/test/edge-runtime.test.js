@@ -12,7 +12,8 @@ import { flows } from "./flows.js";
 
 const workerDir = fileURLToPath(new URL("../worker/", import.meta.url));
 let bundle;
-let wasmBytes;
+// The bundle's .wasm modules (the build with and without in-module checks), by path.
+const wasmBytes = new Map();
 
 async function bundled() {
   if (bundle) return bundle;
@@ -33,8 +34,8 @@ async function bundled() {
             namespace: "wasm-module",
           }));
           b.onLoad({ filter: /.*/, namespace: "wasm-module" }, (args) => {
-            wasmBytes = readFileSync(args.path);
-            return { contents: "export default globalThis.__TOKENKEEP_WASM_MODULE;", loader: "js" };
+            wasmBytes.set(args.path, readFileSync(args.path));
+            return { contents: `export default globalThis.__TOKENKEEP_WASM_MODULES[${JSON.stringify(args.path)}];`, loader: "js" };
           });
         },
       },
@@ -49,7 +50,10 @@ async function isolate(env) {
   // The module is compiled inside the runtime's own context, as the platform does.
   const runtime = new EdgeRuntime();
   runtime.context.TEST_ENV = env;
-  runtime.context.__TOKENKEEP_WASM_MODULE = new (runtime.evaluate("WebAssembly").Module)(new Uint8Array(wasmBytes));
+  const Module = runtime.evaluate("WebAssembly").Module;
+  runtime.context.__TOKENKEEP_WASM_MODULES = Object.fromEntries(
+    [...wasmBytes].map(([path, bytes]) => [path, new Module(new Uint8Array(bytes))]),
+  );
   runtime.evaluate(code);
   return {
     async call(path, token) {

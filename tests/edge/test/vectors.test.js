@@ -1,22 +1,39 @@
-// Every shared vector through the wasm build loaded directly by Node, once
-// with signatures checked by WebCrypto and once inside the module (ring,
-// ed25519-dalek): both paths must give the same claims or the same code.
+// Every shared vector through the wasm builds loaded directly by Node: the
+// build `tokenkeep` gives workerd and edge-light (public-key signatures
+// checked by WebCrypto only) and `tokenkeep/full`, once with signatures
+// checked by WebCrypto and once inside the module (ring, curve25519-dalek):
+// every path must give the same claims or the same code.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { Verifier, TokenkeepError, isTokenkeepError, webCryptoFallbacks } from "tokenkeep/wasm";
+import * as full from "tokenkeep/full";
 import { allVectors, codes } from "./support.js";
 
 const vectors = allVectors();
+const HMAC = new Set(["HS256", "HS384", "HS512"]);
+const algOf = (token) => {
+  try {
+    return JSON.parse(Buffer.from(token.split(".")[0], "base64url")).alg;
+  } catch {
+    return undefined;
+  }
+};
 
-for (const signatures of ["webcrypto", "wasm"]) {
-  test(`every shared vector verifies as expected (${signatures})`, async () => {
+for (const [build, api, signatures] of [
+  ["tokenkeep/wasm", { Verifier, webCryptoFallbacks }, "webcrypto"],
+  ["tokenkeep/full", full, "webcrypto"],
+  ["tokenkeep/full", full, "wasm"],
+]) {
+  test(`every shared vector verifies as expected (${build}, ${signatures})`, async () => {
+    const inModule = build === "tokenkeep/full";
     let passed = 0;
+    let refusedSync = 0;
     for (const v of vectors) {
       const options = { policy: v.policy, hmac_keys: v.hmac_keys };
-      const verifier = Verifier.fromJwks(v.jwks, options, { signatures });
+      const verifier = api.Verifier.fromJwks(v.jwks, options, { signatures });
       const outcomes = [];
-      for (const run of [() => verifier.verify(v.token, { now: v.now }), async () => verifier.verifySync(v.token, { now: v.now })]) {
+      for (const run of [() => verifier.verifySync(v.token, { now: v.now }), () => verifier.verify(v.token, { now: v.now })]) {
         try {
           outcomes.push({ claims: { ...(await run()) } });
         } catch (error) {
@@ -25,14 +42,39 @@ for (const signatures of ["webcrypto", "wasm"]) {
         }
       }
       const expected = v.expect.code !== undefined ? { code: v.expect.code } : { claims: v.expect.claims };
-      assert.deepEqual(outcomes[0], expected, `${v.name} (verify)`);
-      assert.deepEqual(outcomes[1], expected, `${v.name} (verifySync)`);
+      assert.deepEqual(outcomes[1], expected, `${v.name} (verify)`);
+      if (inModule || outcomes[0].code !== "unsupported_alg" || expected.code === "unsupported_alg") {
+        assert.deepEqual(outcomes[0], expected, `${v.name} (verifySync)`);
+      } else {
+        // Without in-module checks verifySync cannot check a public-key
+        // signature: only such a token is refused this way.
+        assert.ok(!HMAC.has(algOf(v.token)), `${v.name}: an HMAC token is checked inside every build`);
+        refusedSync++;
+      }
       passed++;
     }
     assert.equal(passed, vectors.length);
-    console.log(`# node ${signatures}: ${passed} vectors passed; WebCrypto lacks: ${JSON.stringify(webCryptoFallbacks())}`);
+    if (!inModule) assert.ok(refusedSync > 0, "verifySync refused the public-key tokens it cannot check");
+    console.log(
+      `# node ${build} ${signatures}: ${passed} vectors passed (${refusedSync} refused by verifySync); WebCrypto lacks: ${JSON.stringify(api.webCryptoFallbacks())}`,
+    );
   });
 }
+
+test("the build without in-module checks refuses signatures: \"wasm\" and answers verifySync from the verified-token cache", async () => {
+  const v = vectors.find((x) => x.name === "valid_rs256");
+  assert.throws(() => Verifier.fromJwks(v.jwks, { policy: v.policy }, { signatures: "wasm" }), (e) => {
+    assert.equal(e.code, "invalid_value");
+    assert.match(e.message, /tokenkeep\/full/);
+    return true;
+  });
+  const verifier = Verifier.fromJwks(v.jwks, { policy: v.policy });
+  assert.throws(() => verifier.verifySync(v.token, { now: v.now }), { code: "unsupported_alg" });
+  const claims = await verifier.verify(v.token, { now: v.now });
+  assert.equal(verifier.verifySync(v.token, { now: v.now }), claims);
+  const sync = full.Verifier.fromJwks(v.jwks, { policy: v.policy });
+  assert.deepEqual({ ...sync.verifySync(v.token, { now: v.now }) }, { ...claims });
+});
 
 test("a verified-token cache hit returns the same frozen claims; time rules still apply", async () => {
   const v = vectors.find((x) => x.name === "valid_es256");

@@ -1,6 +1,8 @@
 // The app every edge test runs (workerd, edge-runtime): a tiny API guarded
 // by tokenkeep, imported by package name as a user would.
 import { Verifier, isTokenkeepError, webCryptoFallbacks } from "tokenkeep";
+// The build with in-module signature checks, for `signatures: "wasm"`.
+import { Verifier as FullVerifier } from "tokenkeep/full";
 
 let verifier;
 const vectorVerifiers = new Map();
@@ -11,7 +13,7 @@ async function vector(request) {
   const key = JSON.stringify([spec, signatures]);
   let v = vectorVerifiers.get(key);
   if (!v) {
-    v = new Verifier(spec, { signatures, keyCache: false });
+    v = signatures === "wasm" ? new FullVerifier(spec, { signatures, keyCache: false }) : new Verifier(spec, { keyCache: false });
     vectorVerifiers.set(key, v);
   }
   try {
