@@ -64,7 +64,7 @@ bench-python: ## Python package (CPython 3.12) against ryjwt, oxyjwt, pyjwt-rs, 
 test-node: ## Node binding: builds the addon (NODE_PROFILE, default release), packs the npm package, runs its suite from a scratch install
 	NODE_PROFILE=$(NODE_PROFILE) scripts/test-node.sh
 
-edge-build: ## The edge module: tokenkeep-wasm for wasm32, wasm-bindgen and npm's wasm-opt into bindings-node/edge/wasm (prints its size)
+edge-build: ## The edge modules: tokenkeep-wasm for wasm32 with and without in-module signature checks, wasm-bindgen and npm's wasm-opt into bindings-node/edge/wasm{,-full} (prints their sizes)
 	scripts/edge-tools.sh
 	scripts/build-edge.sh $(EDGE_PROFILE)
 

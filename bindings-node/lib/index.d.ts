@@ -175,7 +175,12 @@ export declare class Verifier extends EventEmitter {
   constructor(options: VerifierOptions)
   /** A verifier for static keys. */
   static fromJwks(jwks: JwksDocument, options?: Omit<VerifierOptions, 'jwks'>): Verifier
-  /** Verifies with the keys at hand, never touching the network; throws a TokenkeepError. */
+  /**
+   * Verifies with the keys at hand, never touching the network; throws a TokenkeepError.
+   * The edge build of `tokenkeep` on workerd and edge-light checks public-key
+   * signatures only through WebCrypto (asynchronous): there a token that needs
+   * one is refused as `unsupported_alg` (`tokenkeep/full` checks them inside).
+   */
   verifySync<C extends Claims = Claims>(token: string, options?: VerifyOptions): C
   /** Verifies, waiting only for one key refetch when the token names an unknown kid. */
   verify<C extends Claims = Claims>(token: string, options?: VerifyOptions): Promise<C>
