@@ -179,3 +179,36 @@ test("an injected fetch that fails is a 503 keys_unavailable, never a 401", asyn
   assert.deepEqual([error.code, error.httpStatus], ["keys_unavailable", 503]);
   assert.equal(verifier.health()[0].cache.lastErrorCode, "connect");
 });
+
+test("an algorithm this runtime's WebCrypto lacks: checked inside tokenkeep/full, refused as unsupported_alg without in-module checks", async () => {
+  const { generateKeyPairSync, sign } = await import("node:crypto");
+  // A key no earlier test imported, so WebCrypto is asked for it here.
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid: "lacking", alg: "EdDSA", use: "sig" };
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: "EdDSA", kid: "lacking", typ: "JWT" })}.${b64({ iss: "https://lacking.example", aud: "api", sub: "s", exp: now + 600 })}`;
+  const token = `${input}.${sign(null, Buffer.from(input), privateKey).toString("base64url")}`;
+  const options = { issuer: "https://lacking.example", audience: "api" };
+  const subtle = globalThis.crypto.subtle;
+  const importKey = subtle.importKey;
+  subtle.importKey = function (format, keyData, algorithm, ...rest) {
+    if ((algorithm?.name ?? algorithm) === "Ed25519") return Promise.reject(new DOMException("not here", "NotSupportedError"));
+    return importKey.call(this, format, keyData, algorithm, ...rest);
+  };
+  try {
+    const slim = Verifier.fromJwks({ keys: [jwk] }, options);
+    await assert.rejects(slim.verify(token), (e) => {
+      assert.equal(e.code, "unsupported_alg");
+      assert.equal(e.httpStatus, 401);
+      return true;
+    });
+    assert.deepEqual(webCryptoFallbacks(), ["EdDSA"]);
+    const withChecks = full.Verifier.fromJwks({ keys: [jwk] }, options);
+    assert.equal((await withChecks.verify(token)).sub, "s");
+    assert.deepEqual(full.webCryptoFallbacks(), ["EdDSA"]);
+  } finally {
+    delete subtle.importKey;
+    if (subtle.importKey !== importKey) subtle.importKey = importKey;
+  }
+});
