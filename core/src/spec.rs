@@ -34,7 +34,7 @@ use crate::policy::{Policy, PolicyConfig, PolicyError};
 use crate::rejection::sanitize;
 use crate::token_cache::DEFAULT_CAPACITY as DEFAULT_VERIFIED_TOKENS;
 use core::fmt;
-use serde::de::{self, Deserializer};
+use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -195,29 +195,37 @@ fn join(prefix: &str, path: &str) -> String {
 }
 
 /// Deserializes any spec type from any serde format, naming the failing path.
-pub fn from_deserializer<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<T, SpecError>
+///
+/// The input is read into a JSON value first, then the spec type from that
+/// value (where paths are tracked), so every host gets its paths from the
+/// same code. An error of the format itself has no path.
+pub fn from_deserializer<'de, T: DeserializeOwned, D: Deserializer<'de>>(deserializer: D) -> Result<T, SpecError>
 where
     D::Error: fmt::Display,
 {
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        SpecError::from_serde(path, e.inner())
-    })
+    let value = Value::deserialize(deserializer).map_err(|e| SpecError::from_serde(String::new(), &e))?;
+    from_value_ref(&value)
 }
 
 /// Deserializes a spec type from JSON text.
-pub fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, SpecError> {
-    let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
-    let value: T = from_deserializer(&mut de)?;
-    de.end().map_err(|e| SpecError::from_serde(String::new(), &e))?;
-    Ok(value)
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, SpecError> {
+    // A syntax error has no path (serde_json's message names line and column,
+    // which `from_serde` drops).
+    let value: Value = serde_json::from_slice(text.as_bytes()).map_err(|e| SpecError::from_serde(String::new(), &e))?;
+    from_value_ref(&value)
 }
 
 /// Deserializes a spec type from a JSON value (what bindings build from a
 /// Python dict or a JS object).
-pub fn from_value<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, SpecError> {
-    from_deserializer(value)
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, SpecError> {
+    from_value_ref(&value)
+}
+
+fn from_value_ref<T: DeserializeOwned>(value: &Value) -> Result<T, SpecError> {
+    crate::spec_de::from_value(value).map_err(|e| {
+        let (path, message) = e.into_parts();
+        SpecError::from_serde(path, &message)
+    })
 }
 
 // ---------------------------------------------------------------------------
