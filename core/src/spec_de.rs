@@ -43,9 +43,14 @@ impl fmt::Display for Path<'_> {
     }
 }
 
-/// A deserialization error and the path where it was raised.
+/// A deserialization error and the path where it was raised. Boxed, as
+/// serde_json's is: every generic function passes it back, so a pointer-sized
+/// error keeps each instantiation smaller.
 #[derive(Debug)]
-pub(crate) struct Error {
+pub(crate) struct Error(Box<ErrorImpl>);
+
+#[derive(Debug)]
+struct ErrorImpl {
     path: Option<String>,
     message: String,
 }
@@ -54,21 +59,22 @@ impl Error {
     /// Records `path` unless a deeper one already is.
     #[cold]
     fn at(mut self, path: &Path<'_>) -> Error {
-        if self.path.is_none() {
-            self.path = Some(path.to_string());
+        if self.0.path.is_none() {
+            self.0.path = Some(path.to_string());
         }
         self
     }
 
     /// The path (empty: the whole document) and the message.
     pub(crate) fn into_parts(self) -> (String, String) {
-        (self.path.unwrap_or_default(), self.message)
+        let ErrorImpl { path, message } = *self.0;
+        (path.unwrap_or_default(), message)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
@@ -77,7 +83,7 @@ impl std::error::Error for Error {}
 impl de::Error for Error {
     #[cold]
     fn custom<T: fmt::Display>(msg: T) -> Error {
-        Error { path: None, message: msg.to_string() }
+        Error(Box::new(ErrorImpl { path: None, message: msg.to_string() }))
     }
 
     #[cold]
