@@ -21,7 +21,7 @@
 use core::fmt;
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, Expected, MapAccess, SeqAccess, Unexpected, Visitor};
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 
 /// Where a value sits: a chain of frames on the stack, rendered only when an
 /// error needs it.
@@ -130,27 +130,15 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let path = self.path;
         let result = match self.value {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-                (Some(u), _) => visitor.visit_u64(u),
-                (None, Some(i)) => visitor.visit_i64(i),
-                // Without arbitrary_precision, every other number is a finite f64.
-                (None, None) => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
-            },
+            Value::Number(n) => return self.number(n, visitor),
             Value::String(s) => visitor.visit_borrowed_str(s),
-            Value::Array(items) => {
-                let mut seq = SeqDe { items: items.iter(), index: 0, path };
-                visitor.visit_seq(&mut seq).and_then(|v| seq.end().map(|()| v))
-            }
-            Value::Object(map) => {
-                let mut access = MapDe { entries: map.iter(), pending: None, path };
-                visitor.visit_map(&mut access).and_then(|v| access.end().map(|()| v))
-            }
+            Value::Array(items) => return self.seq(items, visitor),
+            Value::Object(map) => return self.map(map, visitor),
         };
-        result.map_err(|e| e.at(path))
+        result.map_err(|e: Error| e.at(self.path))
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -167,10 +155,111 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
         visitor.visit_newtype_struct(self).map_err(|e| e.at(path))
     }
 
+    // The typed requests call the visitor only for their own kind and refuse
+    // the rest themselves (as serde_json's `Value` does, in the same words
+    // as the visitor's own refusal), so a visitor is not instantiated with
+    // every `visit_*` it would refuse anyway.
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Bool(b) => visitor.visit_bool::<Error>(*b).map_err(|e| e.at(self.path)),
+            _ => Err(self.refuse(&visitor)),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::String(s) => visitor.visit_borrowed_str::<Error>(s).map_err(|e| e.at(self.path)),
+            _ => Err(self.refuse(&visitor)),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Number(n) => self.number(n, visitor),
+            _ => Err(self.refuse(&visitor)),
+        }
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Array(items) => self.seq(items, visitor),
+            _ => Err(self.refuse(&visitor)),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Object(map) => self.map(map, visitor),
+            _ => Err(self.refuse(&visitor)),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        // serde_json reads a struct from an object or from an array of its fields.
+        match self.value {
+            Value::Object(map) => self.map(map, visitor),
+            Value::Array(items) => self.seq(items, visitor),
+            _ => Err(self.refuse(&visitor)),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct enum
-        identifier ignored_any
+        i8 i16 i32 i64 i128 u8 u16 u32 u128 f32 char bytes byte_buf unit
+        unit_struct tuple tuple_struct enum identifier ignored_any
+    }
+}
+
+impl<'de> ValueDe<'_, 'de> {
+    fn number<V: Visitor<'de>>(&self, n: &Number, visitor: V) -> Result<V::Value, Error> {
+        match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => visitor.visit_u64(u),
+            (None, Some(i)) => visitor.visit_i64(i),
+            // Without arbitrary_precision, every other number is a finite f64.
+            (None, None) => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
+        }
+        .map_err(|e: Error| e.at(self.path))
+    }
+
+    fn seq<V: Visitor<'de>>(&self, items: &'de [Value], visitor: V) -> Result<V::Value, Error> {
+        let mut seq = SeqDe { items: items.iter(), index: 0, path: self.path };
+        visitor.visit_seq(&mut seq).and_then(|v| seq.end().map(|()| v)).map_err(|e| e.at(self.path))
+    }
+
+    fn map<V: Visitor<'de>>(&self, map: &'de Map<String, Value>, visitor: V) -> Result<V::Value, Error> {
+        let mut access = MapDe { entries: map.iter(), pending: None, path: self.path };
+        visitor.visit_map(&mut access).and_then(|v| access.end().map(|()| v)).map_err(|e| e.at(self.path))
+    }
+
+    /// The error a visitor gives for a value of another kind, at this path.
+    #[cold]
+    fn refuse(&self, expected: &dyn Expected) -> Error {
+        let unexpected = match self.value {
+            Value::Null => Unexpected::Unit,
+            Value::Bool(b) => Unexpected::Bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => Unexpected::Unsigned(u),
+                (None, Some(i)) => Unexpected::Signed(i),
+                (None, None) => Unexpected::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => Unexpected::Str(s),
+            Value::Array(_) => Unexpected::Seq,
+            Value::Object(_) => Unexpected::Map,
+        };
+        <Error as de::Error>::invalid_type(unexpected, expected).at(self.path)
     }
 }
 
