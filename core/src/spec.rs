@@ -1138,6 +1138,78 @@ mod tests {
         }
     }
 
+    /// The three entry points name the same paths (spec_de tracks them for
+    /// all three): nested maps and sequences, missing fields at the field,
+    /// the document itself as the empty path, refused secrets unquoted.
+    #[test]
+    fn every_entry_point_names_the_same_path() {
+        let cases: &[(&str, &str, SpecErrorCode)] = &[
+            (
+                r#"{"issuers": [{"issuer": "https://a.example"}, {"issuer": "https://b.example", "cache": {"ttl": "soon"}}]}"#,
+                "issuers[1].cache.ttl",
+                SpecErrorCode::InvalidDuration,
+            ),
+            (r#"{"issuer": "x", "http": {"headers": {"X-Foo": 5}}}"#, "http.headers.X-Foo", SpecErrorCode::InvalidType),
+            (
+                r#"{"issuer": "x", "policy": {"spiffe": {}}}"#,
+                "policy.spiffe.trust_domains",
+                SpecErrorCode::MissingField,
+            ),
+            (
+                r#"{"issuer": "x", "hmac_keys": [{"kty": "oct", "alg": "HS256"}]}"#,
+                "hmac_keys[0].k",
+                SpecErrorCode::MissingField,
+            ),
+            (
+                r#"{"issuer": "x", "cache": {"verified_tokens": -1}}"#,
+                "cache.verified_tokens",
+                SpecErrorCode::InvalidValue,
+            ),
+            (
+                r#"{"issuer": "x", "cache": {"verified_tokens": 1.5}}"#,
+                "cache.verified_tokens",
+                SpecErrorCode::InvalidType,
+            ),
+            (r#"{"issuer": "x", "policy": {"issuers": ["a", null]}}"#, "policy.issuers[1]", SpecErrorCode::InvalidType),
+            (
+                r#"{"issuers": [{"issuer": "https://a.example", "jwks_uri": "u"}]}"#,
+                "issuers[0].jwks_uri",
+                SpecErrorCode::UnknownField,
+            ),
+            (
+                r#"{"issuer": "x", "cache": [null, null, null, null, null, null, null, null, null, 1]}"#,
+                "cache",
+                SpecErrorCode::InvalidValue,
+            ),
+            ("5", "", SpecErrorCode::InvalidType),
+        ];
+        for (json, path, code) in cases {
+            let value: Value = serde_json::from_str(json).unwrap();
+            let errors = [
+                from_json::<VerifierSpec>(json).unwrap_err(),
+                from_value::<VerifierSpec>(value).unwrap_err(),
+                from_deserializer::<VerifierSpec, _>(&mut serde_json::Deserializer::from_str(json)).unwrap_err(),
+            ];
+            for e in errors {
+                assert_eq!((e.path(), e.code()), (*path, *code), "{json}: {e}");
+            }
+        }
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x", "cache": {"verified_tokens": 1.5}}"#).unwrap_err();
+        assert_eq!(e.message(), "invalid type: floating point `1.5`, expected usize");
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x", "http": {"headers": {"X-Foo": null}}}"#).unwrap_err();
+        assert_eq!(e.message(), "invalid type: null, expected a string");
+        // A secret in the wrong place is never quoted back.
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x", "http": {"headers": "hunter2"}}"#).unwrap_err();
+        assert_eq!(e.to_string(), "http.headers: invalid type: a string, expected a map");
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x", "jwks": {"keys": []}, "hmac_keys": [{"kty": "oct", "alg": "HS256", "k": {"v": "hunter2"}}]}"#)
+            .unwrap_err();
+        assert_eq!((e.path(), e.code()), ("hmac_keys[0].k", SpecErrorCode::InvalidType));
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        // Text that is not JSON has no path.
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x""#).unwrap_err();
+        assert_eq!((e.path(), e.code()), ("", SpecErrorCode::Syntax));
+    }
+
     #[test]
     fn secrets_never_debug_printed() {
         let spec = VerifierSpec::from_json(
