@@ -210,8 +210,8 @@ where
 /// Deserializes a spec type from JSON text.
 pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, SpecError> {
     // A syntax error has no path (serde_json's message names line and column,
-    // which `from_serde` drops).
-    let value: Value = serde_json::from_slice(text.as_bytes()).map_err(|e| SpecError::from_serde(String::new(), &e))?;
+    // which `from_serde` drops); a key given twice names its object.
+    let value = crate::spec_de::parse_json(text).map_err(|(path, e)| SpecError::from_serde(path, &e))?;
     from_value_ref(&value)
 }
 
@@ -1208,6 +1208,18 @@ mod tests {
         // Text that is not JSON has no path.
         let e = from_json::<VerifierSpec>(r#"{"issuer": "x""#).unwrap_err();
         assert_eq!((e.path(), e.code()), ("", SpecErrorCode::Syntax));
+    }
+
+    /// A key given twice in options text is refused at its object, as it was
+    /// when the spec types read the text directly.
+    #[test]
+    fn a_repeated_key_is_refused() {
+        let e =
+            from_json::<VerifierSpec>(r#"{"issuer": "https://a.example", "issuer": "https://b.example"}"#).unwrap_err();
+        assert_eq!((e.path(), e.code(), e.message()), ("", SpecErrorCode::Syntax, "duplicate field `issuer`"));
+        let e =
+            from_json::<VerifierSpec>(r#"{"issuers": [{"issuer": "x", "cache": {"ttl": 5, "ttl": 6}}]}"#).unwrap_err();
+        assert_eq!((e.path(), e.code()), ("issuers[0].cache", SpecErrorCode::Syntax));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! sequence indexes as `[i]`, the document itself as the empty string. No
 //! spec type is an enum, so `deserialize_enum` is `deserialize_any`.
 
+use core::cell::Cell;
 use core::fmt;
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, Expected, MapAccess, SeqAccess, Unexpected, Visitor};
@@ -118,6 +119,95 @@ impl fmt::Display for Shown<'_> {
 /// Deserializes `T` from `value`; an error names its path.
 pub(crate) fn from_value<T: de::DeserializeOwned>(value: &Value) -> Result<T, Error> {
     T::deserialize(ValueDe { value, path: &Path::Root })
+}
+
+/// Parses options text into a `Value`, refusing a key given twice in one
+/// object: serde_json's own `Value` keeps the last one, but the spec types,
+/// when they read the text directly, refused `{"algorithms": …, "algorithms":
+/// …}`, and a repeated option passing silently is worse than an error. The
+/// error is reported as before: `duplicate field `…`` at the object's path.
+pub(crate) fn parse_json(text: &str) -> Result<Value, (String, serde_json::Error)> {
+    let duplicate_at = Cell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
+    let value = Strict { path: &Path::Root, duplicate_at: &duplicate_at }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+    value.map_err(|e| (duplicate_at.take().unwrap_or_default(), e))
+}
+
+/// A value of the text at `path` (see [`parse_json`]).
+struct Strict<'a> {
+    path: &'a Path<'a>,
+    duplicate_at: &'a Cell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let path = Path::Index(self.path, items.len());
+            match seq.next_element_seed(Strict { path: &path, duplicate_at: self.duplicate_at })? {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                self.duplicate_at.set(Some(self.path.to_string()));
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            let path = Path::Key(self.path, &key);
+            let value = access.next_value_seed(Strict { path: &path, duplicate_at: self.duplicate_at })?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
 }
 
 /// One value of the document, at `path`.
