@@ -4,11 +4,13 @@
 //! Why not `serde_path_to_error` over serde_json's own deserializers: that
 //! wrapper puts a second deserializer layer (its `Wrap` types around
 //! serde_json's text or `Value` deserializer) under every derived visitor of
-//! the spec, and monomorphisation copies both for each one. In the edge
-//! WebAssembly module that was about 9 KB of gzipped code. Here the options
+//! the spec, and monomorphisation copies both for each one. Here the options
 //! text is parsed once into a `Value` (the parser the module already has for
 //! JWKS documents), and this one layer, which keeps the path itself, is the
-//! only deserializer instantiated per visitor.
+//! only deserializer instantiated per visitor. Measured on the edge
+//! WebAssembly module (`scripts/build-edge.sh edge`): 174,201 -> 167,875
+//! bytes gzip (394,352 -> 373,258 raw), 964 bytes gzip of which are the
+//! duplicate-key check of [`parse_json`].
 //!
 //! It behaves as serde_json's `&Value` deserializer does (numbers as
 //! `u64`/`i64`/`f64`, `null` as `None` for options, arrays for structs as
