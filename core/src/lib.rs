@@ -38,6 +38,7 @@ pub mod policy;
 pub mod rejection;
 pub mod rng;
 pub mod spec;
+mod spec_de;
 mod spec_outbound;
 pub mod spiffe;
 pub mod text;

@@ -34,7 +34,7 @@ use crate::policy::{Policy, PolicyConfig, PolicyError};
 use crate::rejection::sanitize;
 use crate::token_cache::DEFAULT_CAPACITY as DEFAULT_VERIFIED_TOKENS;
 use core::fmt;
-use serde::de::{self, Deserializer};
+use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -195,29 +195,37 @@ fn join(prefix: &str, path: &str) -> String {
 }
 
 /// Deserializes any spec type from any serde format, naming the failing path.
-pub fn from_deserializer<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<T, SpecError>
+///
+/// The input is read into a JSON value first, then the spec type from that
+/// value (where paths are tracked), so every host gets its paths from the
+/// same code. An error of the format itself has no path.
+pub fn from_deserializer<'de, T: DeserializeOwned, D: Deserializer<'de>>(deserializer: D) -> Result<T, SpecError>
 where
     D::Error: fmt::Display,
 {
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        SpecError::from_serde(path, e.inner())
-    })
+    let value = Value::deserialize(deserializer).map_err(|e| SpecError::from_serde(String::new(), &e))?;
+    from_value_ref(&value)
 }
 
 /// Deserializes a spec type from JSON text.
-pub fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, SpecError> {
-    let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
-    let value: T = from_deserializer(&mut de)?;
-    de.end().map_err(|e| SpecError::from_serde(String::new(), &e))?;
-    Ok(value)
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, SpecError> {
+    // A syntax error has no path (serde_json's message names line and column,
+    // which `from_serde` drops); a key given twice names its object.
+    let value = crate::spec_de::parse_json(text).map_err(|(path, e)| SpecError::from_serde(path, &e))?;
+    from_value_ref(&value)
 }
 
 /// Deserializes a spec type from a JSON value (what bindings build from a
 /// Python dict or a JS object).
-pub fn from_value<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, SpecError> {
-    from_deserializer(value)
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, SpecError> {
+    from_value_ref(&value)
+}
+
+fn from_value_ref<T: DeserializeOwned>(value: &Value) -> Result<T, SpecError> {
+    crate::spec_de::from_value(value).map_err(|e| {
+        let (path, message) = e.into_parts();
+        SpecError::from_serde(path, &message)
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -1128,6 +1136,90 @@ mod tests {
             let e = err(json);
             assert_eq!((e.path(), e.code()), (*path, *code), "{json}: {e}");
         }
+    }
+
+    /// The three entry points name the same paths (spec_de tracks them for
+    /// all three): nested maps and sequences, missing fields at the field,
+    /// the document itself as the empty path, refused secrets unquoted.
+    #[test]
+    fn every_entry_point_names_the_same_path() {
+        let cases: &[(&str, &str, SpecErrorCode)] = &[
+            (
+                r#"{"issuers": [{"issuer": "https://a.example"}, {"issuer": "https://b.example", "cache": {"ttl": "soon"}}]}"#,
+                "issuers[1].cache.ttl",
+                SpecErrorCode::InvalidDuration,
+            ),
+            (r#"{"issuer": "x", "http": {"headers": {"X-Foo": 5}}}"#, "http.headers.X-Foo", SpecErrorCode::InvalidType),
+            (
+                r#"{"issuer": "x", "policy": {"spiffe": {}}}"#,
+                "policy.spiffe.trust_domains",
+                SpecErrorCode::MissingField,
+            ),
+            (
+                r#"{"issuer": "x", "hmac_keys": [{"kty": "oct", "alg": "HS256"}]}"#,
+                "hmac_keys[0].k",
+                SpecErrorCode::MissingField,
+            ),
+            (
+                r#"{"issuer": "x", "cache": {"verified_tokens": -1}}"#,
+                "cache.verified_tokens",
+                SpecErrorCode::InvalidValue,
+            ),
+            (
+                r#"{"issuer": "x", "cache": {"verified_tokens": 1.5}}"#,
+                "cache.verified_tokens",
+                SpecErrorCode::InvalidType,
+            ),
+            (r#"{"issuer": "x", "policy": {"issuers": ["a", null]}}"#, "policy.issuers[1]", SpecErrorCode::InvalidType),
+            (
+                r#"{"issuers": [{"issuer": "https://a.example", "jwks_uri": "u"}]}"#,
+                "issuers[0].jwks_uri",
+                SpecErrorCode::UnknownField,
+            ),
+            (
+                r#"{"issuer": "x", "cache": [null, null, null, null, null, null, null, null, null, 1]}"#,
+                "cache",
+                SpecErrorCode::InvalidValue,
+            ),
+            ("5", "", SpecErrorCode::InvalidType),
+        ];
+        for (json, path, code) in cases {
+            let value: Value = serde_json::from_str(json).unwrap();
+            let errors = [
+                from_json::<VerifierSpec>(json).unwrap_err(),
+                from_value::<VerifierSpec>(value).unwrap_err(),
+                from_deserializer::<VerifierSpec, _>(&mut serde_json::Deserializer::from_str(json)).unwrap_err(),
+            ];
+            for e in errors {
+                assert_eq!((e.path(), e.code()), (*path, *code), "{json}: {e}");
+            }
+        }
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x", "cache": {"verified_tokens": 1.5}}"#).unwrap_err();
+        assert_eq!(e.message(), "invalid type: floating point `1.5`, expected usize");
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x", "http": {"headers": {"X-Foo": null}}}"#).unwrap_err();
+        assert_eq!(e.message(), "invalid type: null, expected a string");
+        // A secret in the wrong place is never quoted back.
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x", "http": {"headers": "hunter2"}}"#).unwrap_err();
+        assert_eq!(e.to_string(), "http.headers: invalid type: a string, expected a map");
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x", "jwks": {"keys": []}, "hmac_keys": [{"kty": "oct", "alg": "HS256", "k": {"v": "hunter2"}}]}"#)
+            .unwrap_err();
+        assert_eq!((e.path(), e.code()), ("hmac_keys[0].k", SpecErrorCode::InvalidType));
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        // Text that is not JSON has no path.
+        let e = from_json::<VerifierSpec>(r#"{"issuer": "x""#).unwrap_err();
+        assert_eq!((e.path(), e.code()), ("", SpecErrorCode::Syntax));
+    }
+
+    /// A key given twice in options text is refused at its object, as it was
+    /// when the spec types read the text directly.
+    #[test]
+    fn a_repeated_key_is_refused() {
+        let e =
+            from_json::<VerifierSpec>(r#"{"issuer": "https://a.example", "issuer": "https://b.example"}"#).unwrap_err();
+        assert_eq!((e.path(), e.code(), e.message()), ("", SpecErrorCode::Syntax, "duplicate field `issuer`"));
+        let e =
+            from_json::<VerifierSpec>(r#"{"issuers": [{"issuer": "x", "cache": {"ttl": 5, "ttl": 6}}]}"#).unwrap_err();
+        assert_eq!((e.path(), e.code()), ("issuers[0].cache", SpecErrorCode::Syntax));
     }
 
     #[test]
