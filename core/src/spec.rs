@@ -203,7 +203,7 @@ pub fn from_deserializer<'de, T: DeserializeOwned, D: Deserializer<'de>>(deseria
 where
     D::Error: fmt::Display,
 {
-    let value = Value::deserialize(deserializer).map_err(|e| SpecError::from_serde(String::new(), &e))?;
+    let value = crate::spec_de::read_value(deserializer).map_err(|(path, e)| SpecError::from_serde(path, &e))?;
     from_value_ref(&value)
 }
 

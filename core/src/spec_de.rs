@@ -428,6 +428,96 @@ impl<'de> MapAccess<'de> for MapDe<'_, 'de> {
     }
 }
 
+/// Reads any serde format (Python objects) into a `Value`, naming the path of
+/// the value the format itself could not read (`cache.ttl` for an object no
+/// JSON can hold): `(path, message)`.
+pub(crate) fn read_value<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<Value, (String, String)>
+where
+    D::Error: fmt::Display,
+{
+    let failed = core::cell::RefCell::new(None);
+    ValueSeed { path: &Path::Root, failed: &failed }
+        .deserialize(deserializer)
+        .map_err(|e| (failed.into_inner().unwrap_or_default(), e.to_string()))
+}
+
+/// Builds a `Value` as serde_json's own visitor does, keeping where it is.
+struct ValueSeed<'a> {
+    path: &'a Path<'a>,
+    failed: &'a core::cell::RefCell<Option<String>>,
+}
+
+impl ValueSeed<'_> {
+    /// The innermost failure names the path; outer frames keep it.
+    fn note<E>(&self, result: Result<Value, E>) -> Result<Value, E> {
+        if result.is_err() && self.failed.borrow().is_none() {
+            *self.failed.borrow_mut() = Some(self.path.to_string());
+        }
+        result
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        let result = d.deserialize_any(ValueSeed { path: self.path, failed: self.failed });
+        self.note(result)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let path = Path::Index(self.path, out.len());
+            match seq.next_element_seed(ValueSeed { path: &path, failed: self.failed })? {
+                Some(v) => out.push(v),
+                None => return Ok(Value::Array(out)),
+            }
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = Path::Key(self.path, &key);
+            let value = map.next_value_seed(ValueSeed { path: &path, failed: self.failed })?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
