@@ -129,25 +129,41 @@ pub(crate) fn from_value<T: de::DeserializeOwned>(value: &Value) -> Result<T, Er
 /// …}`, and a repeated option passing silently is worse than an error. The
 /// error is reported as before: `duplicate field `…`` at the object's path.
 pub(crate) fn parse_json(text: &str) -> Result<Value, (String, serde_json::Error)> {
-    let duplicate_at = Cell::new(None);
+    let failed_at = Cell::new(None);
     let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
-    let value = Strict { path: &Path::Root, duplicate_at: &duplicate_at }
+    let value = Strict { path: &Path::Root, failed_at: &failed_at, name_every_failure: false }
         .deserialize(&mut de)
         .and_then(|value| de.end().map(|()| value));
-    value.map_err(|e| (duplicate_at.take().unwrap_or_default(), e))
+    value.map_err(|e| (failed_at.take().unwrap_or_default(), e))
 }
 
-/// A value of the text at `path` (see [`parse_json`]).
+/// A value at `path` (see [`parse_json`] and [`read_value`]). A key given
+/// twice records its object's path in `failed_at`; with `name_every_failure`,
+/// any other failure records the path of the innermost value that failed.
 struct Strict<'a> {
     path: &'a Path<'a>,
-    duplicate_at: &'a Cell<Option<String>>,
+    failed_at: &'a Cell<Option<String>>,
+    name_every_failure: bool,
+}
+
+impl<'a> Strict<'a> {
+    fn at(&self, path: &'a Path<'a>) -> Strict<'a> {
+        Strict { path, failed_at: self.failed_at, name_every_failure: self.name_every_failure }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Strict<'_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
+        let (path, failed_at, name_every_failure) = (self.path, self.failed_at, self.name_every_failure);
+        let result = deserializer.deserialize_any(self);
+        if result.is_err() && name_every_failure {
+            // The innermost failure names the path; the frames around it keep it.
+            let inner = failed_at.take();
+            failed_at.set(inner.or_else(|| Some(path.to_string())));
+        }
+        result
     }
 }
 
@@ -160,6 +176,14 @@ impl<'de> Visitor<'de> for Strict<'_> {
 
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        self.deserialize(deserializer)
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
@@ -190,7 +214,7 @@ impl<'de> Visitor<'de> for Strict<'_> {
         let mut items = Vec::new();
         loop {
             let path = Path::Index(self.path, items.len());
-            match seq.next_element_seed(Strict { path: &path, duplicate_at: self.duplicate_at })? {
+            match seq.next_element_seed(self.at(&path))? {
                 Some(item) => items.push(item),
                 None => return Ok(Value::Array(items)),
             }
@@ -201,11 +225,11 @@ impl<'de> Visitor<'de> for Strict<'_> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             if map.contains_key(&key) {
-                self.duplicate_at.set(Some(self.path.to_string()));
+                self.failed_at.set(Some(self.path.to_string()));
                 return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
             }
             let path = Path::Key(self.path, &key);
-            let value = access.next_value_seed(Strict { path: &path, duplicate_at: self.duplicate_at })?;
+            let value = access.next_value_seed(self.at(&path))?;
             map.insert(key, value);
         }
         Ok(Value::Object(map))
@@ -435,87 +459,10 @@ pub(crate) fn read_value<'de, D: de::Deserializer<'de>>(deserializer: D) -> Resu
 where
     D::Error: fmt::Display,
 {
-    let failed = core::cell::RefCell::new(None);
-    ValueSeed { path: &Path::Root, failed: &failed }
+    let failed_at = Cell::new(None);
+    Strict { path: &Path::Root, failed_at: &failed_at, name_every_failure: true }
         .deserialize(deserializer)
-        .map_err(|e| (failed.into_inner().unwrap_or_default(), e.to_string()))
-}
-
-/// Builds a `Value` as serde_json's own visitor does, keeping where it is.
-struct ValueSeed<'a> {
-    path: &'a Path<'a>,
-    failed: &'a core::cell::RefCell<Option<String>>,
-}
-
-impl ValueSeed<'_> {
-    /// The innermost failure names the path; outer frames keep it.
-    fn note<E>(&self, result: Result<Value, E>) -> Result<Value, E> {
-        if result.is_err() && self.failed.borrow().is_none() {
-            *self.failed.borrow_mut() = Some(self.path.to_string());
-        }
-        result
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = Value;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        let result = d.deserialize_any(ValueSeed { path: self.path, failed: self.failed });
-        self.note(result)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = Value;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        self.deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        loop {
-            let path = Path::Index(self.path, out.len());
-            match seq.next_element_seed(ValueSeed { path: &path, failed: self.failed })? {
-                Some(v) => out.push(v),
-                None => return Ok(Value::Array(out)),
-            }
-        }
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let path = Path::Key(self.path, &key);
-            let value = map.next_value_seed(ValueSeed { path: &path, failed: self.failed })?;
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
-    }
+        .map_err(|e| (failed_at.take().unwrap_or_default(), e.to_string()))
 }
 
 #[cfg(test)]
