@@ -133,13 +133,17 @@ fn rs256(now: u64) -> Case {
     let parsed = lc::RsaPublicKeyComponents { n: &n, e: &e }
         .to_parsed_public_key(&lc::RSA_PKCS1_2048_8192_SHA256)
         .expect("parse");
+    let direct = tokenkeep_awslc::RsaPublicKey::new(&n, &e).expect("rsa key");
     Case {
         alg: "RS256",
         token,
         jwk: json!({"kty": "RSA", "kid": "bench-1", "alg": "RS256", "use": "sig", "n": n64, "e": e64}),
         signing_input,
         signature,
-        raw: vec![Raw { name: "aws-lc-rs", check: Box::new(move |m, s| parsed.verify_sig(m, s).is_ok()) }],
+        raw: vec![
+            Raw { name: "aws-lc", check: Box::new(move |m, s| direct.verify_pkcs1(tokenkeep_awslc::Sha::Sha256, m, s)) },
+            Raw { name: "aws-lc-rs", check: Box::new(move |m, s| parsed.verify_sig(m, s).is_ok()) },
+        ],
         raw_ring: Box::new(move |m, s| {
             ring::signature::RsaPublicKeyComponents { n: &n, e: &e }
                 .verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, m, s)
@@ -158,6 +162,7 @@ fn es256(now: u64) -> Case {
     let signer: Signer = Box::new(move |m| pair.sign(&SystemRandom::new(), m).expect("sign").as_ref().to_vec());
     let (token, signing_input, signature) = mint("ES256", &*signer, now, None);
     let parsed = lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_FIXED, &point).expect("parse");
+    let direct = tokenkeep_awslc::EcPublicKey::new(tokenkeep_awslc::Curve::P256, &point).expect("ec key");
     let ring_key = ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point);
     Case {
         alg: "ES256",
@@ -165,7 +170,10 @@ fn es256(now: u64) -> Case {
         jwk: json!({"kty": "EC", "kid": "bench-1", "alg": "ES256", "use": "sig", "crv": "P-256", "x": x64, "y": y64}),
         signing_input,
         signature,
-        raw: vec![Raw { name: "aws-lc-rs", check: Box::new(move |m, s| parsed.verify_sig(m, s).is_ok()) }],
+        raw: vec![
+            Raw { name: "aws-lc", check: Box::new(move |m, s| direct.verify_fixed(m, s)) },
+            Raw { name: "aws-lc-rs", check: Box::new(move |m, s| parsed.verify_sig(m, s).is_ok()) },
+        ],
         raw_ring: Box::new(move |m, s| ring_key.verify(m, s).is_ok()),
         jsonwebtoken_key: jsonwebtoken::DecodingKey::from_ec_components(&x64, &y64).expect("jwt key"),
         jsonwebtoken_alg: jsonwebtoken::Algorithm::ES256,
@@ -181,6 +189,7 @@ fn eddsa(now: u64) -> Case {
     let (token, signing_input, signature) = mint("EdDSA", &*signer, now, None);
     let dalek = ed25519_dalek::VerifyingKey::from_bytes(&x.clone().try_into().expect("32 bytes")).expect("key");
     let aws = lc::ParsedPublicKey::new(&lc::ED25519, &x).expect("parse");
+    let direct: [u8; 32] = x.clone().try_into().expect("32 bytes");
     let ring_key = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, x);
     Case {
         alg: "EdDSA",
@@ -189,6 +198,7 @@ fn eddsa(now: u64) -> Case {
         signing_input,
         signature,
         raw: vec![
+            Raw { name: "aws-lc", check: Box::new(move |m, s| tokenkeep_awslc::ed25519_verify(&direct, m, s)) },
             Raw { name: "aws-lc-rs", check: Box::new(move |m, s| aws.verify_sig(m, s).is_ok()) },
             Raw {
                 name: "ed25519-dalek",

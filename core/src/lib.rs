@@ -51,7 +51,7 @@ pub mod verifier;
 pub mod verify;
 
 pub use alg::{AlgSet, Algorithm};
-/// Name of the compiled-in crypto backend (`aws-lc-rs` natively, `ring` on wasm32).
+/// Name of the compiled-in crypto backend (`aws-lc` natively, `ring` on wasm32).
 pub use crypto::BACKEND_NAME as CRYPTO_BACKEND;
 pub use header_cache::HeaderCache;
 pub use jose::{ClaimValue, DecodeError, Members, UnverifiedToken, decode_unverified};

@@ -1,82 +1,91 @@
-//! Native backend: aws-lc-rs with public keys parsed once.
+//! Native backend: aws-lc. Public-key checks go straight to aws-lc's
+//! one-shot functions through `tokenkeep-awslc` (keys built once, no EVP
+//! context per token); HMAC through aws-lc-rs, whose keys keep the padded
+//! key's hash state.
 
 use super::{Curve, InvalidKeyMaterial};
 use crate::alg::{AlgSet, Algorithm};
-use aws_lc_rs::{digest, hmac, signature};
+use aws_lc_rs::hmac;
+use tokenkeep_awslc as lc;
 
-pub(super) const NAME: &str = "aws-lc-rs";
+pub(super) const NAME: &str = "aws-lc";
 
-/// One pre-parsed key per algorithm the JWK allows: the padding and digest are
-/// part of aws-lc-rs's parsed key, and parsing per token is what we avoid.
+/// The algorithms a JWK allows decide the padding and digest per token.
 pub(crate) struct RsaKey {
-    parsed: Vec<(Algorithm, signature::ParsedPublicKey)>,
+    key: lc::RsaPublicKey,
+    algs: AlgSet,
 }
 
-pub(crate) struct EcKey {
-    curve: Curve,
-    parsed: signature::ParsedPublicKey,
-}
+pub(crate) struct EcKey(lc::EcPublicKey);
 
-/// Ed25519 public key, parsed once (aws-lc's `ED25519_verify`: `s` below the
-/// group order, `R` compared as encoded, like ed25519-dalek's `verify`).
-pub(crate) struct Ed25519Key(signature::ParsedPublicKey);
+/// Ed25519 public key (aws-lc's `ED25519_verify`: `s` below the group order,
+/// `R` compared as encoded, like ed25519-dalek's `verify`).
+pub(crate) struct Ed25519Key([u8; 32]);
 
 pub(crate) struct HmacKey {
     alg: Algorithm,
     key: hmac::Key,
 }
 
-fn rsa_params(alg: Algorithm) -> Option<&'static signature::RsaParameters> {
+/// PKCS #1 v1.5 (false) or PSS (true), and the hash.
+fn rsa_params(alg: Algorithm) -> Option<(bool, lc::Sha)> {
     Some(match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::RS256 => (false, lc::Sha::Sha256),
+        Algorithm::RS384 => (false, lc::Sha::Sha384),
+        Algorithm::RS512 => (false, lc::Sha::Sha512),
+        Algorithm::PS256 => (true, lc::Sha::Sha256),
+        Algorithm::PS384 => (true, lc::Sha::Sha384),
+        Algorithm::PS512 => (true, lc::Sha::Sha512),
         _ => return None,
     })
 }
 
 pub(super) fn rsa_key(n: &[u8], e: &[u8], algs: AlgSet) -> Result<RsaKey, InvalidKeyMaterial> {
-    let components = signature::RsaPublicKeyComponents { n, e };
-    let mut parsed = Vec::new();
-    for alg in algs.iter() {
-        let params = rsa_params(alg).ok_or(InvalidKeyMaterial)?;
-        let key = components.to_parsed_public_key(params).map_err(|_| InvalidKeyMaterial)?;
-        parsed.push((alg, key));
+    if algs.iter().any(|a| rsa_params(a).is_none()) {
+        return Err(InvalidKeyMaterial);
     }
-    Ok(RsaKey { parsed })
+    let key = lc::RsaPublicKey::new(n, e).ok_or(InvalidKeyMaterial)?;
+    // The range every RSA JWS algorithm accepts (the JWK reader checked it).
+    if !(2048..=8192).contains(&key.bits()) {
+        return Err(InvalidKeyMaterial);
+    }
+    Ok(RsaKey { key, algs })
 }
 
 pub(super) fn rsa_verify(key: &RsaKey, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
-    key.parsed.iter().find(|(a, _)| *a == alg).is_some_and(|(_, k)| k.verify_sig(message, sig).is_ok())
+    if !key.algs.contains(alg) {
+        return false;
+    }
+    match rsa_params(alg) {
+        Some((false, sha)) => key.key.verify_pkcs1(sha, message, sig),
+        Some((true, sha)) => key.key.verify_pss(sha, message, sig),
+        None => false,
+    }
 }
 
 pub(super) fn ec_key(curve: Curve, point: Vec<u8>) -> Result<EcKey, InvalidKeyMaterial> {
-    let alg: &'static signature::EcdsaVerificationAlgorithm = match curve {
-        Curve::P256 => &signature::ECDSA_P256_SHA256_FIXED,
-        Curve::P384 => &signature::ECDSA_P384_SHA384_FIXED,
+    let curve = match curve {
+        Curve::P256 => lc::Curve::P256,
+        Curve::P384 => lc::Curve::P384,
     };
-    let parsed = signature::ParsedPublicKey::new(alg, point).map_err(|_| InvalidKeyMaterial)?;
-    Ok(EcKey { curve, parsed })
+    lc::EcPublicKey::new(curve, &point).map(EcKey).ok_or(InvalidKeyMaterial)
 }
 
 pub(super) fn ec_verify(key: &EcKey, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
-    let expected = match key.curve {
-        Curve::P256 => Algorithm::ES256,
-        Curve::P384 => Algorithm::ES384,
+    let expected = match key.0.curve() {
+        lc::Curve::P256 => Algorithm::ES256,
+        lc::Curve::P384 => Algorithm::ES384,
     };
-    alg == expected && key.parsed.verify_sig(message, sig).is_ok()
+    alg == expected && key.0.verify_fixed(message, sig)
 }
 
 /// `key` was vetted (canonical encoding, not of small order) by the caller.
 pub(super) fn ed25519_key(key: ed25519_dalek::VerifyingKey) -> Result<Ed25519Key, InvalidKeyMaterial> {
-    signature::ParsedPublicKey::new(&signature::ED25519, key.as_bytes()).map(Ed25519Key).map_err(|_| InvalidKeyMaterial)
+    Ok(Ed25519Key(key.to_bytes()))
 }
 
 pub(super) fn ed25519_verify(key: &Ed25519Key, message: &[u8], sig: &[u8]) -> bool {
-    key.0.verify_sig(message, sig).is_ok()
+    lc::ed25519_verify(&key.0, message, sig)
 }
 
 fn hmac_alg(alg: Algorithm) -> Option<hmac::Algorithm> {
@@ -102,8 +111,5 @@ pub(super) fn hmac_sign(key: &HmacKey, message: &[u8]) -> Vec<u8> {
 }
 
 pub(super) fn sha256(data: &[u8]) -> [u8; 32] {
-    let d = digest::digest(&digest::SHA256, data);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
+    lc::sha256(data)
 }

@@ -43,10 +43,29 @@ fn options_schema() -> Value {
     schema.to_value()
 }
 
+/// Keys sorted at every level: the same text whether or not another crate of
+/// the build turns on serde_json's `preserve_order` (the vector generator does).
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn render(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).expect("JSON renders");
+    let mut text = serde_json::to_string_pretty(&sorted(value)).expect("JSON renders");
     text.push('\n');
     text
+}
+
+/// Each generated file: its path under the repository root and its text.
+fn generated() -> [(&'static str, String); 2] {
+    [("tests/vectors/codes.json", render(&codes())), ("schema/options.schema.json", render(&options_schema()))]
 }
 
 fn main() -> ExitCode {
@@ -59,10 +78,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let files =
-        [("tests/vectors/codes.json", render(&codes())), ("schema/options.schema.json", render(&options_schema()))];
     let mut stale = false;
-    for (path, text) in files {
+    for (path, text) in generated() {
         let target: PathBuf = Path::new(&root).join(path);
         if check {
             if std::fs::read_to_string(&target).ok().as_deref() != Some(text.as_str()) {
@@ -75,4 +92,18 @@ fn main() -> ExitCode {
         }
     }
     if stale { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `make test` runs this rather than a separate build of the generator:
+    /// the workspace's test build already compiles everything it needs.
+    #[test]
+    fn checked_in_files_are_the_generators_output() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (path, text) in super::generated() {
+            let checked_in = std::fs::read_to_string(root.join(path)).expect("generated file");
+            assert!(checked_in == text, "{path} differs from the generator's output; run `make codes` and commit it");
+        }
+    }
 }

@@ -149,3 +149,21 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `make test` runs this rather than a release build of the generator:
+    /// the workspace's test build already compiles everything it needs.
+    #[test]
+    fn checked_in_vectors_are_the_generators_output() {
+        let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let keys = Keys::load(&crate_dir.join("keys")).expect("keys");
+        let vectors = crate_dir.parent().expect("tests/vectors");
+        for (file, text) in render(&keys) {
+            let checked_in = std::fs::read_to_string(vectors.join(file)).expect("vector file");
+            assert!(checked_in == text, "{file} differs from the generator's output; run `make vectors` and commit it");
+        }
+    }
+}

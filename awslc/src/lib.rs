@@ -1,0 +1,349 @@
+//! The signature checks of tokenkeep-core's native backend, called straight
+//! on aws-lc.
+//!
+//! aws-lc-rs checks a signature through EVP: each call allocates and frees a
+//! digest context and a key context, and an ECDSA signature in JWS's fixed
+//! `r || s` form is DER-encoded only for aws-lc to decode it again. Those
+//! are a few thousand instructions per token around a check of 250,000 to
+//! 740,000, and they are the whole difference between a JWT library and
+//! another on the same aws-lc. Here the key objects are built once and each
+//! check is the one-shot function EVP ends in: `RSA_verify`,
+//! `RSA_verify_pss_mgf1`, `ECDSA_do_verify`, `ED25519_verify`, on a digest
+//! made by aws-lc's one-shot `SHA256`/`SHA384`/`SHA512`.
+//!
+//! The keys accept what aws-lc-rs's parsed keys accept (the same aws-lc
+//! calls build them), so the two give the same answer for every input; the
+//! core's vector suites hold both backends to it.
+//!
+//! The only unsafe code of the native core path is here: each block calls
+//! one aws-lc function with pointers into live Rust values of the lengths
+//! given, or frees what this crate allocated.
+
+#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
+
+use aws_lc_sys as lc;
+use std::ffi::c_int;
+use std::ptr::{NonNull, null_mut};
+
+/// A hash of the SHA-2 family, by output length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sha {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// The longest digest (SHA-512's).
+const MAX_DIGEST: usize = 64;
+
+/// A digest, on the stack.
+struct Digest {
+    bytes: [u8; MAX_DIGEST],
+    len: usize,
+}
+
+impl Digest {
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl Sha {
+    fn digest(self, data: &[u8]) -> Digest {
+        let mut bytes = [0u8; MAX_DIGEST];
+        let (ptr, len) = (data.as_ptr(), data.len());
+        let out = bytes.as_mut_ptr();
+        // SAFETY: `data` is `len` readable bytes; `out` has room for the
+        // longest digest. The one-shot functions cannot fail.
+        let len = unsafe {
+            match self {
+                Sha::Sha256 => {
+                    lc::SHA256(ptr, len, out);
+                    32
+                }
+                Sha::Sha384 => {
+                    lc::SHA384(ptr, len, out);
+                    48
+                }
+                Sha::Sha512 => {
+                    lc::SHA512(ptr, len, out);
+                    64
+                }
+            }
+        };
+        Digest { bytes, len }
+    }
+
+    fn nid(self) -> c_int {
+        match self {
+            Sha::Sha256 => lc::NID_sha256,
+            Sha::Sha384 => lc::NID_sha384,
+            Sha::Sha512 => lc::NID_sha512,
+        }
+    }
+
+    fn md(self) -> *const lc::EVP_MD {
+        // SAFETY: static descriptors, always available.
+        unsafe {
+            match self {
+                Sha::Sha256 => lc::EVP_sha256(),
+                Sha::Sha384 => lc::EVP_sha384(),
+                Sha::Sha512 => lc::EVP_sha512(),
+            }
+        }
+    }
+}
+
+/// SHA-256 of `data`.
+#[must_use]
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = Sha::Sha256.digest(data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_slice());
+    out
+}
+
+/// A big-endian unsigned integer as a new BIGNUM (None: out of memory).
+fn bignum(bytes: &[u8]) -> Option<NonNull<lc::BIGNUM>> {
+    // SAFETY: `bytes` is readable for its length; a null `ret` asks for a
+    // new BIGNUM, which the caller owns.
+    NonNull::new(unsafe { lc::BN_bin2bn(bytes.as_ptr(), bytes.len(), null_mut()) })
+}
+
+/// An RSA public key.
+pub struct RsaPublicKey {
+    rsa: NonNull<lc::RSA>,
+    bits: u32,
+}
+
+// SAFETY: after construction the key is only read; aws-lc's RSA objects
+// may be used by several threads at once for public-key operations (the
+// Montgomery context they cache on first use is built under the object's
+// lock), as aws-lc-rs's parsed keys, which hold the same object, are.
+unsafe impl Send for RsaPublicKey {}
+// SAFETY: as for Send.
+unsafe impl Sync for RsaPublicKey {}
+
+impl RsaPublicKey {
+    /// The key with modulus `n` and public exponent `e` (big-endian), built
+    /// as aws-lc-rs builds its keys from components: the values are checked
+    /// by aws-lc at each verification, which fails for an unusable key.
+    /// None when aws-lc cannot allocate it.
+    #[must_use]
+    pub fn new(n: &[u8], e: &[u8]) -> Option<Self> {
+        let n = bignum(n)?;
+        let Some(e) = bignum(e) else {
+            // SAFETY: `n` was allocated above and is not shared.
+            unsafe { lc::BN_free(n.as_ptr()) };
+            return None;
+        };
+        // SAFETY: RSA_new returns a new object or null.
+        let Some(rsa) = NonNull::new(unsafe { lc::RSA_new() }) else {
+            // SAFETY: allocated above, not shared.
+            unsafe {
+                lc::BN_free(n.as_ptr());
+                lc::BN_free(e.as_ptr());
+            }
+            return None;
+        };
+        // SAFETY: `rsa` is new and has no key: RSA_set0_key takes ownership
+        // of `n` and `e` and succeeds.
+        if unsafe { lc::RSA_set0_key(rsa.as_ptr(), n.as_ptr(), e.as_ptr(), null_mut()) } != 1 {
+            // SAFETY: on failure nothing was taken.
+            unsafe {
+                lc::BN_free(n.as_ptr());
+                lc::BN_free(e.as_ptr());
+                lc::RSA_free(rsa.as_ptr());
+            }
+            return None;
+        }
+        // SAFETY: `rsa` holds a modulus.
+        let bits = unsafe { lc::RSA_bits(rsa.as_ptr()) };
+        Some(RsaPublicKey { rsa, bits })
+    }
+
+    /// The modulus size in bits.
+    #[must_use]
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Whether `signature` is an RSASSA-PKCS1-v1_5 signature of `message`
+    /// with hash `sha`.
+    #[must_use]
+    pub fn verify_pkcs1(&self, sha: Sha, message: &[u8], signature: &[u8]) -> bool {
+        let digest = sha.digest(message);
+        let digest = digest.as_slice();
+        // SAFETY: `digest` and `signature` are readable for their lengths;
+        // `self.rsa` is a live key, shared read-only (see `Sync`).
+        unsafe {
+            lc::RSA_verify(sha.nid(), digest.as_ptr(), digest.len(), signature.as_ptr(), signature.len(), self.rsa.as_ptr())
+                == 1
+        }
+    }
+
+    /// Whether `signature` is an RSASSA-PSS signature of `message` with hash
+    /// `sha`, MGF1 with the same hash, and a salt as long as the digest
+    /// (RFC 7518 §3.5).
+    #[must_use]
+    pub fn verify_pss(&self, sha: Sha, message: &[u8], signature: &[u8]) -> bool {
+        let digest = sha.digest(message);
+        let digest = digest.as_slice();
+        // SAFETY: as `verify_pkcs1`; the digest descriptors are static.
+        unsafe {
+            lc::RSA_verify_pss_mgf1(
+                self.rsa.as_ptr(),
+                digest.as_ptr(),
+                digest.len(),
+                sha.md(),
+                sha.md(),
+                lc::RSA_PSS_SALTLEN_DIGEST,
+                signature.as_ptr(),
+                signature.len(),
+            ) == 1
+        }
+    }
+}
+
+impl Drop for RsaPublicKey {
+    fn drop(&mut self) {
+        // SAFETY: this value owns the object.
+        unsafe { lc::RSA_free(self.rsa.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaPublicKey").field("bits", &self.bits).finish_non_exhaustive()
+    }
+}
+
+/// A NIST curve for ECDSA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Curve {
+    /// P-256, with SHA-256 (ES256).
+    P256,
+    /// P-384, with SHA-384 (ES384).
+    P384,
+}
+
+impl Curve {
+    fn nid(self) -> c_int {
+        match self {
+            Curve::P256 => lc::NID_X9_62_prime256v1,
+            Curve::P384 => lc::NID_secp384r1,
+        }
+    }
+
+    /// Bytes of one coordinate or scalar.
+    fn scalar_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+        }
+    }
+
+    fn sha(self) -> Sha {
+        match self {
+            Curve::P256 => Sha::Sha256,
+            Curve::P384 => Sha::Sha384,
+        }
+    }
+}
+
+/// An ECDSA public key.
+pub struct EcPublicKey {
+    key: NonNull<lc::EC_KEY>,
+    curve: Curve,
+}
+
+// SAFETY: after construction the key is only read (`ECDSA_do_verify` takes
+// it as const), from any thread.
+unsafe impl Send for EcPublicKey {}
+// SAFETY: as for Send.
+unsafe impl Sync for EcPublicKey {}
+
+impl EcPublicKey {
+    /// The key at `point`, a SEC 1 encoding on `curve` (the uncompressed
+    /// `0x04 || x || y` for a JWK), with the checks aws-lc-rs makes on a
+    /// parsed key: a point of the curve (`EC_POINT_oct2point`), then
+    /// `EC_KEY_check_key`. None when any fails.
+    #[must_use]
+    pub fn new(curve: Curve, point: &[u8]) -> Option<Self> {
+        // SAFETY: a new EC_KEY of a built-in curve, or null.
+        let key = NonNull::new(unsafe { lc::EC_KEY_new_by_curve_name(curve.nid()) })?;
+        // Owned from here: freed by Drop on every early return.
+        let key = EcPublicKey { key, curve };
+        // SAFETY: the key has its group; the point is new (or null) for it.
+        let group = unsafe { lc::EC_KEY_get0_group(key.key.as_ptr()) };
+        let point_obj = NonNull::new(unsafe { lc::EC_POINT_new(group) })?;
+        // SAFETY: `point` is readable for its length; `point_obj` belongs to
+        // `group`; `EC_KEY_set_public_key` copies the point, freed after.
+        let ok = unsafe {
+            let ok = lc::EC_POINT_oct2point(group, point_obj.as_ptr(), point.as_ptr(), point.len(), null_mut()) == 1
+                && lc::EC_KEY_set_public_key(key.key.as_ptr(), point_obj.as_ptr()) == 1
+                && lc::EC_KEY_check_key(key.key.as_ptr()) == 1;
+            lc::EC_POINT_free(point_obj.as_ptr());
+            ok
+        };
+        ok.then_some(key)
+    }
+
+    /// The key's curve.
+    #[must_use]
+    pub fn curve(&self) -> Curve {
+        self.curve
+    }
+
+    /// Whether `signature`, JWS's fixed-length `r || s` (RFC 7518 §3.4), is
+    /// this key's ECDSA signature of `message` with the curve's hash.
+    #[must_use]
+    pub fn verify_fixed(&self, message: &[u8], signature: &[u8]) -> bool {
+        let n = self.curve.scalar_len();
+        if signature.len() != 2 * n {
+            return false;
+        }
+        let digest = self.curve.sha().digest(message);
+        let digest = digest.as_slice();
+        let (r, s) = signature.split_at(n);
+        // SAFETY: a new signature object (or null), owned here; its r and s
+        // are owned by it and refilled in place by BN_bin2bn.
+        unsafe {
+            let Some(sig) = NonNull::new(lc::ECDSA_SIG_new()) else { return false };
+            let (mut sig_r, mut sig_s) = (std::ptr::null(), std::ptr::null());
+            lc::ECDSA_SIG_get0(sig.as_ptr(), &mut sig_r, &mut sig_s);
+            let ok = !lc::BN_bin2bn(r.as_ptr(), r.len(), sig_r.cast_mut()).is_null()
+                && !lc::BN_bin2bn(s.as_ptr(), s.len(), sig_s.cast_mut()).is_null()
+                && lc::ECDSA_do_verify(digest.as_ptr(), digest.len(), sig.as_ptr(), self.key.as_ptr()) == 1;
+            lc::ECDSA_SIG_free(sig.as_ptr());
+            ok
+        }
+    }
+}
+
+impl Drop for EcPublicKey {
+    fn drop(&mut self) {
+        // SAFETY: this value owns the object.
+        unsafe { lc::EC_KEY_free(self.key.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for EcPublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EcPublicKey").field("curve", &self.curve).finish_non_exhaustive()
+    }
+}
+
+/// Whether `signature` is the Ed25519 signature (RFC 8032, as aws-lc checks
+/// it: `s` below the group order, `R` compared as encoded) of `message` by
+/// `public_key`.
+#[must_use]
+pub fn ed25519_verify(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    let Ok(signature) = <&[u8; 64]>::try_from(signature) else { return false };
+    // SAFETY: `message` is readable for its length, `signature` 64 bytes,
+    // `public_key` 32 bytes.
+    unsafe { lc::ED25519_verify(message.as_ptr(), message.len(), signature.as_ptr(), public_key.as_ptr()) == 1 }
+}
