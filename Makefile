@@ -9,6 +9,12 @@ WASM_SELFCHECK := target/wasm32-unknown-unknown/release/examples/wasm_selfcheck.
 PY_PROFILE ?= release
 # Cargo profile of the edge module (the shipped build may use another, e.g. dist).
 EDGE_PROFILE ?= edge
+# The CLI every host's tests start (dev issuer, OpenBao and PostgreSQL
+# launchers); when unset, each suite builds it. `make test` names the one its
+# workspace test build made.
+ifdef TOKENKEEP_BIN
+export TOKENKEEP_BIN
+endif
 
 .PHONY: help setup demo vectors-demo test build-all test-rust test-ring test-wasm test-python bench-python vectors vectors-check codes lint bench fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
 
@@ -28,7 +34,8 @@ vectors-demo: ## Verify every shared vector token and print claims or codes
 # unit tests of their generators, in test-rust: no separate generator builds.
 test: setup lint build-all ## Every test suite of every host (what CI runs): builds once, then runs the suites concurrently
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory -j7 --output-sync=target NODE_PREBUILT=1 test-rust test-ring test-wasm test-python test-node test-edge test-jvm; \
+	$(MAKE) --no-print-directory -j7 --output-sync=target NODE_PREBUILT=1 TOKENKEEP_BIN=$(CURDIR)/target/debug/tokenkeep \
+	  test-rust test-ring test-wasm test-python test-node test-edge test-jvm; \
 	status=$$?; echo "make test: suites took $$(( $$(date +%s) - start )) s"; exit $$status
 	@echo "make test: all suites passed"
 
@@ -37,6 +44,10 @@ test: setup lint build-all ## Every test suite of every host (what CI runs): bui
 # find them fresh.
 build-all: setup
 	$(CARGO) test -q --workspace --no-run
+	@# The CLI the suites start (dev issuer, OpenBao and PostgreSQL launchers),
+	@# built above for its own tests: a `cargo build -p tokenkeep-cli` resolves
+	@# other features and would build the runtime again (about 3 minutes).
+	test -x target/debug/tokenkeep
 	$(CARGO) test -q -p tokenkeep-core --features ring-backend --test vectors --no-run
 	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
 	$(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
@@ -71,7 +82,7 @@ edge-build: ## The edge modules: tokenkeep-wasm for wasm32 with and without in-m
 	scripts/build-edge.sh $(EDGE_PROFILE)
 
 test-edge: setup edge-build ## Edge: every vector under Node (WebCrypto and wasm paths), workerd (miniflare, wrangler's bundle), edge-runtime, a Next.js app
-	$(CARGO) build -q -p tokenkeep-cli
+	[ -n "$(TOKENKEEP_BIN)" ] || $(CARGO) build -q -p tokenkeep-cli
 	# The Next.js app's Node route uses the native addon (make test builds it beforehand: NODE_PREBUILT=1).
 	[ "$(NODE_PREBUILT)" = 1 ] || { cd bindings-node && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && node scripts/build-native.mjs --profile $(NODE_PROFILE) --check; }
 	cd tests/edge && WRANGLER_SEND_METRICS=false NEXT_TELEMETRY_DISABLED=1 npm test
@@ -102,7 +113,7 @@ kotlin-bindings-check: kotlin-lib ## Fail when the committed Kotlin declarations
 	diff -r $(KOTLIN_GENERATED) target/kotlin-generated-check || { echo "run make kotlin-bindings and commit"; exit 1; }
 
 test-jvm: kotlin-bindings-check ## JVM binding: mvn verify (vectors, dev issuer, Ktor over HTTP, Java caller, thread exit)
-	$(CARGO) build -q -p tokenkeep-cli
+	[ -n "$(TOKENKEEP_BIN)" ] || $(CARGO) build -q -p tokenkeep-cli
 	scripts/mvn.sh bindings-kotlin/jvm verify -Dtokenkeep.native.dir=$(CURDIR)/target/$(JVM_PROFILE_DIR)
 
 bench-jvm: kotlin-lib ## JMH: tokenkeep verifyBlocking vs nimbus-jose-jwt, jjwt, auth0 java-jwt (per algorithm)

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Instructions per HS256 verification, tokenkeep `Verifier.verify` (cache off)
-# against ryjwt, counted by valgrind's callgrind (reproducible where wall-clock
-# times are not: a busy machine changes nothing). Each library runs
-# benches/python/callgrind_loop.py twice, with 1000 and 3000 calls; the
+# Instructions per verification, tokenkeep `Verifier.verify` (cache off)
+# against ryjwt, for HS256, RS256, ES256 and EdDSA (or the algorithms given),
+# counted by valgrind's callgrind (reproducible where wall-clock times are
+# not: a busy machine changes nothing). Each library runs
+# benches/python/callgrind_loop.py twice per algorithm, with 1000 and 3000
+# calls on the same token and key (one fixture for the whole run); the
 # difference over 2000 is one call. Under valgrind aws-lc takes its generic
-# SHA-256 code (no SHA extensions), the same for both libraries, so the HMAC
-# weighs more here than on the CPU. Then tokenkeep's own functions per call
-# (inclusive), to see where its instructions go.
+# code (no SHA extensions, no ADX), the same for both libraries. Then
+# tokenkeep's own functions per HS256 call (inclusive), to see where its
+# instructions go.
 #
 #     make bench-python         (once: builds the wheel into target/python-bench-venv)
-#     scripts/python-callgrind.sh
+#     scripts/python-callgrind.sh [ALG...]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,22 +19,36 @@ cd "$root"
 python="target/python-bench-venv/bin/python"
 [ -x "$python" ] || { echo "python-callgrind: run make bench-python first (target/python-bench-venv)" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "python-callgrind: needs valgrind" >&2; exit 1; }
+# Hash randomisation moves the counts by a few hundred between runs.
+export PYTHONHASHSEED=0
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-count() {
-  valgrind --tool=callgrind --callgrind-out-file="$out/$1.$2" "$python" benches/python/callgrind_loop.py "$1" "$2" 2>&1 \
-    | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+algs=("$@")
+[ ${#algs[@]} -gt 0 ] || algs=(HS256 RS256 ES256 EdDSA)
+"$python" benches/python/callgrind_loop.py --fixture "$out/fixture.json"
+
+count() { # library alg calls
+  valgrind --tool=callgrind --callgrind-out-file="$out/$1.$2.$3" "$python" benches/python/callgrind_loop.py \
+    "$1" "$2" "$3" "$out/fixture.json" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-for library in tokenkeep ryjwt; do
-  a="$(count "$library" 1000)"
-  b="$(count "$library" 3000)"
-  echo "$library: $(( (b - a) / 2000 )) instructions per call"
+printf '%-6s %12s %12s %16s\n' alg tokenkeep ryjwt "tokenkeep/ryjwt"
+for alg in "${algs[@]}"; do
+  declare -A per=()
+  for library in tokenkeep ryjwt; do
+    a="$(count "$library" "$alg" 1000)"
+    b="$(count "$library" "$alg" 3000)"
+    per[$library]=$(( (b - a) / 2000 ))
+  done
+  printf '%-6s %12d %12d %+15.2f%%\n' "$alg" "${per[tokenkeep]}" "${per[ryjwt]}" \
+    "$(echo "(${per[tokenkeep]} - ${per[ryjwt]}) * 100 / ${per[ryjwt]}" | bc -l)"
+  unset per
 done
+[ -f "$out/tokenkeep.HS256.1000" ] || exit 0
 
 echo
-echo "tokenkeep, per call (inclusive):"
+echo "tokenkeep, per HS256 call (inclusive):"
 for n in 1000 3000; do
   callgrind_annotate --inclusive=yes --threshold=100 "$out/tokenkeep.$n" 2>/dev/null \
     | sed -nE 's/^ *([0-9,]+) \([^)]*\) +([^ ].*)$/\1\t\2/p' | tr -d ',' > "$out/inclusive.$n"

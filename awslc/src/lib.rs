@@ -180,8 +180,14 @@ impl RsaPublicKey {
         // SAFETY: `digest` and `signature` are readable for their lengths;
         // `self.rsa` is a live key, shared read-only (see `Sync`).
         unsafe {
-            lc::RSA_verify(sha.nid(), digest.as_ptr(), digest.len(), signature.as_ptr(), signature.len(), self.rsa.as_ptr())
-                == 1
+            lc::RSA_verify(
+                sha.nid(),
+                digest.as_ptr(),
+                digest.len(),
+                signature.as_ptr(),
+                signature.len(),
+                self.rsa.as_ptr(),
+            ) == 1
         }
     }
 
@@ -346,4 +352,119 @@ pub fn ed25519_verify(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -
     // SAFETY: `message` is readable for its length, `signature` 64 bytes,
     // `public_key` 32 bytes.
     unsafe { lc::ED25519_verify(message.as_ptr(), message.len(), signature.as_ptr(), public_key.as_ptr()) == 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{self as sig, KeyPair as _};
+
+    /// Every signature, then each one with a byte flipped, truncated,
+    /// extended and empty: the direct check and aws-lc-rs must agree on all.
+    fn agree(
+        direct: &dyn Fn(&[u8], &[u8]) -> bool,
+        reference: &dyn Fn(&[u8], &[u8]) -> bool,
+        message: &[u8],
+        good: &[u8],
+    ) {
+        assert!(direct(message, good) && reference(message, good));
+        let mut variants = vec![good[..good.len() - 1].to_vec(), [good, &[0u8][..]].concat(), Vec::new()];
+        for i in [0, good.len() / 2, good.len() - 1] {
+            let mut flipped = good.to_vec();
+            flipped[i] ^= 0x01;
+            variants.push(flipped);
+        }
+        for bad in &variants {
+            assert_eq!(direct(message, bad), reference(message, bad));
+            assert!(!direct(message, bad));
+        }
+        assert!(!direct(b"another message", good));
+    }
+
+    #[test]
+    fn rsa_pkcs1_and_pss_agree_with_aws_lc_rs() {
+        let pair = sig::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("keygen");
+        let public = pair.public_key();
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
+        let key = RsaPublicKey::new(&n, &e).expect("key");
+        assert_eq!(key.bits(), 2048);
+        let cases: [(&'static dyn sig::RsaEncoding, &'static sig::RsaParameters, Sha, bool); 4] = [
+            (&sig::RSA_PKCS1_SHA256, &sig::RSA_PKCS1_2048_8192_SHA256, Sha::Sha256, false),
+            (&sig::RSA_PKCS1_SHA512, &sig::RSA_PKCS1_2048_8192_SHA512, Sha::Sha512, false),
+            (&sig::RSA_PSS_SHA256, &sig::RSA_PSS_2048_8192_SHA256, Sha::Sha256, true),
+            (&sig::RSA_PSS_SHA384, &sig::RSA_PSS_2048_8192_SHA384, Sha::Sha384, true),
+        ];
+        let message = b"header.claims";
+        for (padding, params, sha, pss) in cases {
+            let mut signature = vec![0; pair.public_modulus_len()];
+            pair.sign(padding, &SystemRandom::new(), message, &mut signature).expect("sign");
+            let parsed = sig::RsaPublicKeyComponents { n: &n, e: &e }.to_parsed_public_key(params).expect("parse");
+            let direct = |m: &[u8], s: &[u8]| if pss { key.verify_pss(sha, m, s) } else { key.verify_pkcs1(sha, m, s) };
+            agree(&direct, &|m, s| parsed.verify_sig(m, s).is_ok(), message, &signature);
+            // The other padding, or another hash, never verifies.
+            assert!(
+                !(if pss {
+                    key.verify_pkcs1(sha, message, &signature)
+                } else {
+                    key.verify_pss(sha, message, &signature)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn an_rsa_key_aws_lc_cannot_use_fails_every_check() {
+        // An even exponent: built (as aws-lc-rs builds it), refused when used.
+        let key = RsaPublicKey::new(&[0xc5; 256], &[2]).expect("built");
+        assert!(!key.verify_pkcs1(Sha::Sha256, b"m", &[1; 256]));
+    }
+
+    #[test]
+    fn ecdsa_agrees_with_aws_lc_rs() {
+        for (curve, signing, verifying) in [
+            (Curve::P256, &sig::ECDSA_P256_SHA256_FIXED_SIGNING, &sig::ECDSA_P256_SHA256_FIXED),
+            (Curve::P384, &sig::ECDSA_P384_SHA384_FIXED_SIGNING, &sig::ECDSA_P384_SHA384_FIXED),
+        ] {
+            let pair = sig::EcdsaKeyPair::generate(signing).expect("keygen");
+            let point = pair.public_key().as_ref().to_vec();
+            let key = EcPublicKey::new(curve, &point).expect("key");
+            let parsed = sig::ParsedPublicKey::new(verifying, &point).expect("parse");
+            let message = b"header.claims";
+            let signature = pair.sign(&SystemRandom::new(), message).expect("sign").as_ref().to_vec();
+            agree(&|m, s| key.verify_fixed(m, s), &|m, s| parsed.verify_sig(m, s).is_ok(), message, &signature);
+            // r or s zero, or the group order's bytes (all 0xff is above it).
+            let n = signature.len() / 2;
+            for bad in [[&[0u8; 48][..n], &signature[n..]].concat(), [&signature[..n], &[0xffu8; 48][..n]].concat()] {
+                assert!(!key.verify_fixed(message, &bad));
+                assert!(parsed.verify_sig(message, &bad).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn an_ec_point_off_the_curve_or_on_another_is_refused() {
+        let pair = sig::EcdsaKeyPair::generate(&sig::ECDSA_P256_SHA256_FIXED_SIGNING).expect("keygen");
+        let mut point = pair.public_key().as_ref().to_vec();
+        assert!(EcPublicKey::new(Curve::P384, &point).is_none());
+        point[64] ^= 1;
+        assert!(EcPublicKey::new(Curve::P256, &point).is_none());
+        assert!(EcPublicKey::new(Curve::P256, &[]).is_none());
+    }
+
+    #[test]
+    fn ed25519_agrees_with_aws_lc_rs() {
+        let pair = sig::Ed25519KeyPair::generate().expect("keygen");
+        let public: [u8; 32] = pair.public_key().as_ref().try_into().expect("32 bytes");
+        let parsed = sig::ParsedPublicKey::new(&sig::ED25519, public).expect("parse");
+        let message = b"header.claims";
+        let signature = pair.sign(message).as_ref().to_vec();
+        agree(&|m, s| ed25519_verify(&public, m, s), &|m, s| parsed.verify_sig(m, s).is_ok(), message, &signature);
+    }
+
+    #[test]
+    fn sha256_is_sha256() {
+        assert_eq!(sha256(b"abc").as_slice(), aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"abc").as_ref());
+    }
 }

@@ -141,7 +141,10 @@ fn rs256(now: u64) -> Case {
         signing_input,
         signature,
         raw: vec![
-            Raw { name: "aws-lc", check: Box::new(move |m, s| direct.verify_pkcs1(tokenkeep_awslc::Sha::Sha256, m, s)) },
+            Raw {
+                name: "aws-lc",
+                check: Box::new(move |m, s| direct.verify_pkcs1(tokenkeep_awslc::Sha::Sha256, m, s)),
+            },
             Raw { name: "aws-lc-rs", check: Box::new(move |m, s| parsed.verify_sig(m, s).is_ok()) },
         ],
         raw_ring: Box::new(move |m, s| {
