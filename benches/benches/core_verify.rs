@@ -3,7 +3,8 @@
 //! `ROUNDS` interleaved rounds of `ITERS`, thread CPU time) and each one's ratio to the fastest
 //! raw check of the same bytes; asserts nothing about speed.
 //!
-//! - raw: the signature check alone, key pre-parsed: aws-lc-rs for every
+//! - raw: the signature check alone, key pre-parsed: aws-lc called directly
+//!   as the core calls it (tokenkeep-awslc) and through aws-lc-rs for every
 //!   algorithm, and ed25519-dalek (`verify` and `verify_strict`) for Ed25519;
 //! - tokenkeep `verify`, header cache hit: the key set has verified a token
 //!   with this header before (every token after an IdP's first);
