@@ -16,7 +16,7 @@ ifdef TOKENKEEP_BIN
 export TOKENKEEP_BIN
 endif
 
-.PHONY: help setup demo vectors-demo test build-all test-rust test-ring test-wasm test-python bench-python vectors vectors-check codes lint bench fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
+.PHONY: help setup demo vectors-demo test fmt-check build-all test-rust test-ring test-wasm test-python bench-python vectors vectors-check codes lint bench fuzz test-node bench-node edge-build test-edge bench-edge test-jvm kotlin-lib kotlin-bindings kotlin-bindings-check bench-jvm
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,28 +30,34 @@ demo: setup ## The main job: the end-to-end story on the embedded dev issuer (to
 vectors-demo: ## Verify every shared vector token and print claims or codes
 	$(CARGO) run -q --release -p tokenkeep-core --example verify_vectors
 
+# Clippy (warnings are errors) on the workspace's own crates, as part of their
+# real build: clippy-driver compiles them, dependencies go to rustc as ever.
+# `make lint`'s `cargo clippy` gives the same verdict but checks every
+# dependency once more (about 8 minutes here); `make test` builds them once.
+CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER="$$(rustup which clippy-driver)" CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
 # The generated files (vectors, codes.json, the options schema) are checked by
 # unit tests of their generators, in test-rust: no separate generator builds.
-test: setup lint build-all ## Every test suite of every host (what CI runs): builds once, then runs the suites concurrently
+test: setup fmt-check build-all ## Every test suite of every host (what CI runs): builds once, then runs the suites concurrently
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory -j7 --output-sync=target NODE_PREBUILT=1 TOKENKEEP_BIN=$(CURDIR)/target/debug/tokenkeep \
 	  test-rust test-ring test-wasm test-python test-node test-edge test-jvm; \
 	status=$$?; echo "make test: suites took $$(( $$(date +%s) - start )) s"; exit $$status
 	@echo "make test: all suites passed"
 
+# The CLI the suites start (dev issuer, OpenBao and PostgreSQL launchers) is
+# the one the workspace test build makes for its own tests: a separate
+# `cargo build -p tokenkeep-cli` resolves other features and builds the
+# runtime again (about 3 minutes).
 # Every artifact the suites use, built one after another (two cores: cargo
 # builds side by side only fight over them); the suites' own build steps then
 # find them fresh.
 build-all: setup
-	$(CARGO) test -q --workspace --no-run
-	@# The CLI the suites start (dev issuer, OpenBao and PostgreSQL launchers),
-	@# built above for its own tests: a `cargo build -p tokenkeep-cli` resolves
-	@# other features and would build the runtime again (about 3 minutes).
-	test -x target/debug/tokenkeep
+	$(CLIPPY_BUILD) $(CARGO) test -q --workspace --all-targets --no-run
+	test -x target/debug/tokenkeep && test -x $(UNIFFI_BINDGEN)
 	$(CARGO) test -q -p tokenkeep-core --features ring-backend --test vectors --no-run
 	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
 	$(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
-	$(CARGO) build -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen
 	cd bindings-node && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && node scripts/build-native.mjs --profile $(NODE_PROFILE) --check
 	scripts/edge-tools.sh
 	scripts/build-edge.sh $(EDGE_PROFILE)
@@ -59,7 +65,7 @@ build-all: setup
 	target/python-tools/bin/maturin build --quiet --profile $(PY_PROFILE) -m bindings-python/Cargo.toml --out target/wheels/$(PY_PROFILE)
 
 test-rust: ## Workspace tests on the native backend: unit, vectors, simulations, real HTTP, OpenBao, PostgreSQL (binaries run concurrently)
-	scripts/run-tests.py
+	$(CLIPPY_BUILD) scripts/run-tests.py
 
 test-ring: ## Shared vectors on the ring backend (the one wasm32 uses)
 	$(CARGO) test -p tokenkeep-core --features ring-backend --test vectors
@@ -101,14 +107,21 @@ KOTLIN_GENERATED := bindings-kotlin/jvm/tokenkeep/src/generated/kotlin
 kotlin-lib: ## Build the JVM binding's native library (JVM_PROFILE, default release)
 	$(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
 
-kotlin-bindings: kotlin-lib ## Regenerate the committed Kotlin declarations with uniffi-bindgen from the built library
+# uniffi's generator, made by the workspace test build (its crate has an
+# integration test, so cargo builds the binary with the workspace's features
+# and shares every dependency); built alone when missing or the lock changed.
+UNIFFI_BINDGEN := target/debug/uniffi-bindgen
+$(UNIFFI_BINDGEN): Cargo.lock
+	$(CARGO) build -q -p tokenkeep-uniffi-bindgen
+
+kotlin-bindings: kotlin-lib $(UNIFFI_BINDGEN) ## Regenerate the committed Kotlin declarations with uniffi-bindgen from the built library
 	rm -rf $(KOTLIN_GENERATED) && mkdir -p $(KOTLIN_GENERATED)
-	$(CARGO) run -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen -- generate --library $(KOTLIN_LIB) \
+	$(UNIFFI_BINDGEN) generate --library $(KOTLIN_LIB) \
 	  --language kotlin --no-format --out-dir $(KOTLIN_GENERATED)
 
-kotlin-bindings-check: kotlin-lib ## Fail when the committed Kotlin declarations differ from uniffi-bindgen's output
+kotlin-bindings-check: kotlin-lib $(UNIFFI_BINDGEN) ## Fail when the committed Kotlin declarations differ from uniffi-bindgen's output
 	rm -rf target/kotlin-generated-check && mkdir -p target/kotlin-generated-check
-	$(CARGO) run -q -p tokenkeep-kotlin --features cli --bin uniffi-bindgen -- generate --library $(KOTLIN_LIB) \
+	$(UNIFFI_BINDGEN) generate --library $(KOTLIN_LIB) \
 	  --language kotlin --no-format --out-dir target/kotlin-generated-check
 	diff -r $(KOTLIN_GENERATED) target/kotlin-generated-check || { echo "run make kotlin-bindings and commit"; exit 1; }
 
@@ -131,8 +144,10 @@ vectors-check: ## Fail when the checked-in vectors, codes.json or options.schema
 codes: ## Regenerate tests/vectors/codes.json and schema/options.schema.json from the code
 	$(CARGO) run -q -p tokenkeep-codegen -- --out .
 
-lint: ## Formatting and clippy, warnings are errors
+fmt-check: ## Formatting (rustfmt), differences are errors
 	$(CARGO) fmt --all --check
+
+lint: fmt-check ## Formatting and clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
 
 bench: ## Benchmarks against the peer libraries (prints per-op times and ratios)

@@ -39,6 +39,10 @@ pub enum Sha {
 /// The longest digest (SHA-512's).
 const MAX_DIGEST: usize = 64;
 
+/// The largest RSA modulus checked, in bytes (8192 bits: the largest JWS
+/// algorithms accept).
+const MAX_MODULUS_BYTES: usize = 1024;
+
 /// A digest, on the stack.
 struct Digest {
     bytes: [u8; MAX_DIGEST],
@@ -77,11 +81,31 @@ impl Sha {
         Digest { bytes, len }
     }
 
+    /// `RSA_verify`'s name of the hash (the tests compare with it).
+    #[cfg(test)]
     fn nid(self) -> c_int {
         match self {
             Sha::Sha256 => lc::NID_sha256,
             Sha::Sha384 => lc::NID_sha384,
             Sha::Sha512 => lc::NID_sha512,
+        }
+    }
+
+    /// The DER `DigestInfo` up to the digest (RFC 8017 §9.2, note 1).
+    fn digest_info_prefix(self) -> &'static [u8] {
+        match self {
+            Sha::Sha256 => &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+                0x04, 0x20,
+            ],
+            Sha::Sha384 => &[
+                0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00,
+                0x04, 0x30,
+            ],
+            Sha::Sha512 => &[
+                0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00,
+                0x04, 0x40,
+            ],
         }
     }
 
@@ -173,22 +197,34 @@ impl RsaPublicKey {
 
     /// Whether `signature` is an RSASSA-PKCS1-v1_5 signature of `message`
     /// with hash `sha`.
+    ///
+    /// `RSA_verify`'s check without its two heap buffers: the public-key
+    /// operation and the padding check by `RSA_verify_raw`, into a buffer on
+    /// this stack, then what follows the padding compared with the hash's
+    /// `DigestInfo` prefix and the digest (RFC 8017 §8.2.2 step 4, the same
+    /// comparison `RSA_verify` makes). Keys above 8192 bits never verify.
     #[must_use]
     pub fn verify_pkcs1(&self, sha: Sha, message: &[u8], signature: &[u8]) -> bool {
         let digest = sha.digest(message);
         let digest = digest.as_slice();
-        // SAFETY: `digest` and `signature` are readable for their lengths;
-        // `self.rsa` is a live key, shared read-only (see `Sync`).
-        unsafe {
-            lc::RSA_verify(
-                sha.nid(),
-                digest.as_ptr(),
-                digest.len(),
+        let mut encoded = [0u8; MAX_MODULUS_BYTES];
+        let mut encoded_len = 0usize;
+        // SAFETY: `encoded` is writable for its length, which is passed as
+        // the limit; `signature` is readable for its length; `self.rsa` is a
+        // live key, shared read-only (see `Sync`).
+        let ok = unsafe {
+            lc::RSA_verify_raw(
+                self.rsa.as_ptr(),
+                &mut encoded_len,
+                encoded.as_mut_ptr(),
+                encoded.len(),
                 signature.as_ptr(),
                 signature.len(),
-                self.rsa.as_ptr(),
+                lc::RSA_PKCS1_PADDING,
             ) == 1
-        }
+        };
+        let prefix = sha.digest_info_prefix();
+        ok && encoded.get(..encoded_len).and_then(|e| e.strip_prefix(prefix)) == Some(digest)
     }
 
     /// Whether `signature` is an RSASSA-PSS signature of `message` with hash
@@ -411,6 +447,38 @@ mod tests {
                     key.verify_pss(sha, message, &signature)
                 })
             );
+        }
+    }
+
+    /// `verify_pkcs1` against aws-lc's own `RSA_verify` on the same key, for
+    /// the good signature and every variant `agree` makes, per hash.
+    #[test]
+    fn pkcs1_answers_as_rsa_verify() {
+        let pair = sig::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa3072).expect("keygen");
+        let public = pair.public_key();
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
+        let key = RsaPublicKey::new(&n, &e).expect("key");
+        for (padding, sha) in [
+            (&sig::RSA_PKCS1_SHA256, Sha::Sha256),
+            (&sig::RSA_PKCS1_SHA384, Sha::Sha384),
+            (&sig::RSA_PKCS1_SHA512, Sha::Sha512),
+        ] {
+            let message = b"header.claims";
+            let mut signature = vec![0; pair.public_modulus_len()];
+            pair.sign(padding, &SystemRandom::new(), message, &mut signature).expect("sign");
+            let rsa_verify = |m: &[u8], s: &[u8]| {
+                let digest = sha.digest(m);
+                let digest = digest.as_slice();
+                // SAFETY: as in `verify_pkcs1`.
+                unsafe {
+                    lc::RSA_verify(sha.nid(), digest.as_ptr(), digest.len(), s.as_ptr(), s.len(), key.rsa.as_ptr()) == 1
+                }
+            };
+            agree(&|m, s| key.verify_pkcs1(sha, m, s), &rsa_verify, message, &signature);
+            for other in [Sha::Sha256, Sha::Sha384, Sha::Sha512] {
+                assert_eq!(key.verify_pkcs1(other, message, &signature), other == sha);
+            }
         }
     }
 

@@ -63,13 +63,20 @@ impl KeyRing {
     }
 
     /// A new current key for every algorithm in use; the previous ones stay
-    /// published until `now + retire_after`.
-    pub fn rotate(&mut self, now: Instant, retire_after: Duration) -> Result<Vec<String>, DevIssuerError> {
+    /// published until `now() + retire_after`, `now()` read once the new keys
+    /// exist (an RSA key can take seconds to generate on a busy machine, and
+    /// the window is the time clients have to see both).
+    pub fn rotate(
+        &mut self,
+        now: impl FnOnce() -> Instant,
+        retire_after: Duration,
+    ) -> Result<Vec<String>, DevIssuerError> {
         let algs: Vec<Algorithm> = self.current.keys().copied().collect();
         let mut fresh = Vec::with_capacity(algs.len());
         for alg in &algs {
             fresh.push((*alg, self.new_key(*alg)?));
         }
+        let now = now();
         let mut kids = Vec::new();
         for (alg, key) in fresh {
             kids.extend(key.kid().map(str::to_owned));

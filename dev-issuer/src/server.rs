@@ -83,7 +83,7 @@ impl Shared {
     }
 
     fn rotate(&self) -> Result<Vec<String>, DevIssuerError> {
-        let kids = lock(&self.keys).rotate(Instant::now(), self.retire_after)?;
+        let kids = lock(&self.keys).rotate(Instant::now, self.retire_after)?;
         debug!(new_keys = kids.len(), "dev issuer rotated its keys");
         Ok(kids)
     }
