@@ -21,6 +21,9 @@
 
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 
+#[cfg(tokenkeep_s2n_ed25519)]
+mod s2n_ed25519;
+
 use aws_lc_sys as lc;
 use std::ffi::c_int;
 use std::ptr::{NonNull, null_mut};
@@ -379,6 +382,54 @@ impl std::fmt::Debug for EcPublicKey {
     }
 }
 
+/// An Ed25519 public key. Where the build found aws-lc's s2n-bignum
+/// functions (x86_64 Linux, macOS and the BSDs) it is decoded once, here,
+/// rather than in every `ED25519_verify`; the answers are the same.
+pub struct Ed25519PublicKey {
+    encoded: [u8; 32],
+    /// `None` where the key is no point (every check fails, as in aws-lc).
+    #[cfg(tokenkeep_s2n_ed25519)]
+    decoded: Option<s2n_ed25519::DecodedKey>,
+}
+
+impl Ed25519PublicKey {
+    /// The key with this 32-byte encoding. Never fails: an encoding that is
+    /// no point gives a key no signature verifies with, as in aws-lc.
+    #[must_use]
+    pub fn new(encoded: [u8; 32]) -> Ed25519PublicKey {
+        Ed25519PublicKey {
+            #[cfg(tokenkeep_s2n_ed25519)]
+            decoded: s2n_ed25519::DecodedKey::new(&encoded),
+            encoded,
+        }
+    }
+
+    /// Whether `signature` is this key's Ed25519 signature of `message`,
+    /// answered as [`ed25519_verify`] answers.
+    #[must_use]
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        #[cfg(tokenkeep_s2n_ed25519)]
+        {
+            let Ok(signature) = <&[u8; 64]>::try_from(signature) else { return false };
+            self.decoded.as_ref().is_some_and(|key| key.verify(&self.encoded, message, signature))
+        }
+        #[cfg(not(tokenkeep_s2n_ed25519))]
+        ed25519_verify(&self.encoded, message, signature)
+    }
+
+    /// Whether checks use the key decoded once (else `ED25519_verify`).
+    #[must_use]
+    pub fn decoded_once() -> bool {
+        cfg!(tokenkeep_s2n_ed25519)
+    }
+}
+
+impl std::fmt::Debug for Ed25519PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ed25519PublicKey").finish_non_exhaustive()
+    }
+}
+
 /// Whether `signature` is the Ed25519 signature (RFC 8032, as aws-lc checks
 /// it: `s` below the group order, `R` compared as encoded) of `message` by
 /// `public_key`.
@@ -529,6 +580,134 @@ mod tests {
         let message = b"header.claims";
         let signature = pair.sign(message).as_ref().to_vec();
         agree(&|m, s| ed25519_verify(&public, m, s), &|m, s| parsed.verify_sig(m, s).is_ok(), message, &signature);
+    }
+
+    /// Where aws-lc has s2n-bignum, the build must have found it: else this
+    /// crate would silently check every Ed25519 token the slower way.
+    #[test]
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    fn ed25519_keys_are_decoded_once_here() {
+        assert!(Ed25519PublicKey::decoded_once());
+    }
+
+    /// Deterministic bytes for the random cases (a SHA-512 counter stream).
+    fn stream(seed: u64, len: usize) -> Vec<u8> {
+        (0u64..)
+            .flat_map(|i| {
+                let block = aws_lc_rs::digest::digest(
+                    &aws_lc_rs::digest::SHA512,
+                    &[seed.to_le_bytes(), i.to_le_bytes()].concat(),
+                );
+                block.as_ref().to_vec()
+            })
+            .take(len)
+            .collect()
+    }
+
+    /// `Ed25519PublicKey::verify` and `ED25519_verify` give the same answer.
+    fn same_answer(encoded: [u8; 32], message: &[u8], signature: &[u8]) -> bool {
+        let answer = Ed25519PublicKey::new(encoded).verify(message, signature);
+        assert_eq!(
+            answer,
+            ed25519_verify(&encoded, message, signature),
+            "key {encoded:02x?}, signature {signature:02x?}"
+        );
+        answer
+    }
+
+    /// Group order, little-endian bytes.
+    const ED25519_ORDER: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+
+    fn add_le(a: &[u8], b: &[u8]) -> Vec<u8> {
+        let mut carry = 0u16;
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| {
+                let sum = u16::from(*x) + u16::from(*y) + carry;
+                carry = sum >> 8;
+                sum as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ed25519_key_decoded_once_answers_as_ed25519_verify() {
+        for round in 0..24u64 {
+            let pair = sig::Ed25519KeyPair::generate().expect("keygen");
+            let public: [u8; 32] = pair.public_key().as_ref().try_into().expect("32 bytes");
+            let message = stream(round, (round as usize) * 37);
+            let good = pair.sign(&message).as_ref().to_vec();
+            assert!(same_answer(public, &message, &good));
+            assert!(!same_answer(public, b"another message", &good));
+            // Every bit of R and S, and of the message's first and last bytes.
+            for bit in 0..512 {
+                let mut bad = good.clone();
+                bad[bit / 8] ^= 1 << (bit % 8);
+                assert!(!same_answer(public, &message, &bad));
+            }
+            if let (Some(first), Some(last)) = (message.first(), message.last()) {
+                for altered in
+                    [[&[first ^ 1], &message[1..]].concat(), [&message[..message.len() - 1], &[last ^ 0x80]].concat()]
+                {
+                    assert!(!same_answer(public, &altered, &good));
+                }
+            }
+            // S + n: the same point, refused as malleable by both.
+            let s_plus_n = [&good[..32], &add_le(&good[32..], &ED25519_ORDER)].concat();
+            assert!(!same_answer(public, &message, &s_plus_n));
+            // Wrong lengths.
+            for len in [0, 32, 63, 65] {
+                let mut wrong = good.clone();
+                wrong.resize(len, 0);
+                assert!(!same_answer(public, &message, &wrong));
+            }
+        }
+    }
+
+    #[test]
+    fn ed25519_odd_and_random_keys_answer_as_ed25519_verify() {
+        let p_bytes = |low: u8, top: u8| {
+            let mut y = [0xffu8; 32];
+            y[0] = low;
+            y[31] = top;
+            y
+        };
+        // y = p, p + 1 (not reduced), y = 1 with the sign bit (no such x),
+        // the identity (small order), a y with no x.
+        let mut odd = vec![p_bytes(0xed, 0x7f), p_bytes(0xee, 0x7f), p_bytes(0xed, 0xff)];
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        odd.push(one);
+        one[31] = 0x80;
+        odd.push(one);
+        let mut two = [0u8; 32];
+        two[0] = 2;
+        odd.push(two);
+        for key in &odd {
+            for signature in [stream(1, 64), [&stream(2, 32)[..], &[0u8; 32]].concat()] {
+                same_answer(*key, b"m", &signature);
+            }
+        }
+        // With the identity as key, R = B and S = 1 verify for any message.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut base = [0x66u8; 32];
+        base[0] = 0x58;
+        let mut s_one = [0u8; 32];
+        s_one[0] = 1;
+        assert!(same_answer(identity, b"any message", &[base, s_one].concat()));
+        // Random keys (about half are points) with random signatures, S
+        // reduced below 2^252 so the arithmetic, not the range test, answers.
+        for seed in 0..3000u64 {
+            let bytes = stream(1000 + seed, 96);
+            let key: [u8; 32] = bytes[..32].try_into().expect("32 bytes");
+            let mut signature = bytes[32..].to_vec();
+            signature[63] &= 0x0f;
+            assert!(!same_answer(key, &seed.to_le_bytes(), &signature));
+        }
     }
 
     #[test]

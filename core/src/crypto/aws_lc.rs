@@ -5,6 +5,7 @@
 
 use super::{Curve, InvalidKeyMaterial};
 use crate::alg::{AlgSet, Algorithm};
+use crate::jwk;
 use aws_lc_rs::hmac;
 use tokenkeep_awslc as lc;
 
@@ -18,9 +19,10 @@ pub(crate) struct RsaKey {
 
 pub(crate) struct EcKey(lc::EcPublicKey);
 
-/// Ed25519 public key (aws-lc's `ED25519_verify`: `s` below the group order,
-/// `R` compared as encoded, like ed25519-dalek's `verify`).
-pub(crate) struct Ed25519Key([u8; 32]);
+/// Ed25519 public key, decoded once (the answers of aws-lc's `ED25519_verify`:
+/// `s` below the group order, `R` compared as encoded, like ed25519-dalek's
+/// `verify`).
+pub(crate) struct Ed25519Key(lc::Ed25519PublicKey);
 
 pub(crate) struct HmacKey {
     alg: Algorithm,
@@ -46,7 +48,7 @@ pub(super) fn rsa_key(n: &[u8], e: &[u8], algs: AlgSet) -> Result<RsaKey, Invali
     }
     let key = lc::RsaPublicKey::new(n, e).ok_or(InvalidKeyMaterial)?;
     // The range every RSA JWS algorithm accepts (the JWK reader checked it).
-    if !(2048..=8192).contains(&key.bits()) {
+    if !(jwk::MIN_RSA_BITS..=jwk::MAX_RSA_BITS).contains(&(key.bits() as usize)) {
         return Err(InvalidKeyMaterial);
     }
     Ok(RsaKey { key, algs })
@@ -81,11 +83,11 @@ pub(super) fn ec_verify(key: &EcKey, alg: Algorithm, message: &[u8], sig: &[u8])
 
 /// `key` was vetted (canonical encoding, not of small order) by the caller.
 pub(super) fn ed25519_key(key: ed25519_dalek::VerifyingKey) -> Result<Ed25519Key, InvalidKeyMaterial> {
-    Ok(Ed25519Key(key.to_bytes()))
+    Ok(Ed25519Key(lc::Ed25519PublicKey::new(key.to_bytes())))
 }
 
 pub(super) fn ed25519_verify(key: &Ed25519Key, message: &[u8], sig: &[u8]) -> bool {
-    lc::ed25519_verify(&key.0, message, sig)
+    key.0.verify(message, sig)
 }
 
 fn hmac_alg(alg: Algorithm) -> Option<hmac::Algorithm> {

@@ -1,7 +1,8 @@
 //! The only place that names a crypto crate. Chosen at compile time, each the
 //! fastest measured for its target (`make bench` prints the raw checks side by
 //! side): natively aws-lc for RSA, ECDSA, HMAC and Ed25519 (keys
-//! pre-parsed; its Ed25519 check beat ed25519-dalek's by about 4-8% of time on
+//! pre-parsed, Ed25519 keys decoded once where aws-lc's s2n-bignum is there;
+//! even `ED25519_verify` beat ed25519-dalek's check by about 4-8% of time on
 //! this CPU, though it executes more instructions), on wasm32 (or with the
 //! `ring-backend` feature) ring, with curve25519-dalek's arithmetic for Ed25519. Ed25519 keys
 //! are vetted by ed25519-dalek on every backend, once, when they are imported.
