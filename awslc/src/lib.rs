@@ -7,16 +7,21 @@
 //! are a few thousand instructions per token around a check of 250,000 to
 //! 740,000, and they are the whole difference between a JWT library and
 //! another on the same aws-lc. Here the key objects are built once and each
-//! check is the one-shot function EVP ends in: `RSA_verify`,
-//! `RSA_verify_pss_mgf1`, `ECDSA_do_verify`, `ED25519_verify`, on a digest
-//! made by aws-lc's one-shot `SHA256`/`SHA384`/`SHA512`.
+//! check calls what EVP ends in, on a digest made by aws-lc's one-shot
+//! `SHA256`/`SHA384`/`SHA512`: `ECDSA_do_verify`; for RSA the public-key
+//! operation `RSA_verify_raw` performs (with the modulus's Montgomery form
+//! built once and a scratch context kept per thread: `RSA_verify_raw` makes
+//! both, and a dozen heap allocations, per call), then the padding checks;
+//! for Ed25519, where the build found them, aws-lc's s2n-bignum functions on
+//! a key decoded once (`s2n_ed25519.rs`), else `ED25519_verify`.
 //!
 //! The keys accept what aws-lc-rs's parsed keys accept (the same aws-lc
 //! calls build them), so the two give the same answer for every input; the
-//! core's vector suites hold both backends to it.
+//! tests compare each check with aws-lc's own function on valid, altered and
+//! crafted inputs, and the core's vector suites hold both backends to it.
 //!
 //! The only unsafe code of the native core path is here: each block calls
-//! one aws-lc function with pointers into live Rust values of the lengths
+//! aws-lc functions with pointers into live Rust values of the lengths
 //! given, or frees what this crate allocated.
 
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
@@ -140,24 +145,63 @@ fn bignum(bytes: &[u8]) -> Option<NonNull<lc::BIGNUM>> {
     NonNull::new(unsafe { lc::BN_bin2bn(bytes.as_ptr(), bytes.len(), null_mut()) })
 }
 
+/// aws-lc's scratch space for big-number arithmetic, one per thread and
+/// kept: `RSA_verify_raw` makes a new one per call, and with it a dozen heap
+/// allocations (its numbers' storage) that are freed again before it returns.
+struct BnCtx(NonNull<lc::BN_CTX>);
+
+impl BnCtx {
+    fn new() -> Option<BnCtx> {
+        // SAFETY: returns a new context or null.
+        NonNull::new(unsafe { lc::BN_CTX_new() }).map(BnCtx)
+    }
+}
+
+impl Drop for BnCtx {
+    fn drop(&mut self) {
+        // SAFETY: this value owns the context.
+        unsafe { lc::BN_CTX_free(self.0.as_ptr()) }
+    }
+}
+
+thread_local! {
+    static BN_CTX: Option<BnCtx> = BnCtx::new();
+}
+
+/// Runs `f` with this thread's context (a fresh one while the thread's own is
+/// being destroyed); None when aws-lc cannot allocate one.
+fn with_bn_ctx<R>(f: impl FnOnce(*mut lc::BN_CTX) -> R) -> Option<R> {
+    let mut f = Some(f);
+    let mut call = |ctx: &BnCtx| (f.take().expect("called once"))(ctx.0.as_ptr());
+    match BN_CTX.try_with(|ctx| ctx.as_ref().map(&mut call)) {
+        Ok(answer) => answer,
+        Err(_) => BnCtx::new().as_ref().map(call),
+    }
+}
+
 /// An RSA public key.
 pub struct RsaPublicKey {
     rsa: NonNull<lc::RSA>,
+    /// The modulus's Montgomery form, built once (`None`: aws-lc refuses the
+    /// key, so no signature verifies with it).
+    mont: Option<NonNull<lc::BN_MONT_CTX>>,
     bits: u32,
+    size: usize,
 }
 
-// SAFETY: after construction the key is only read; aws-lc's RSA objects
-// may be used by several threads at once for public-key operations (the
-// Montgomery context they cache on first use is built under the object's
-// lock), as aws-lc-rs's parsed keys, which hold the same object, are.
+// SAFETY: after construction the key is only read; aws-lc's RSA objects and
+// Montgomery contexts may be used by several threads at once for public-key
+// operations (aws-lc shares the one an RSA object caches the same way), as
+// aws-lc-rs's parsed keys, which hold the same objects, are.
 unsafe impl Send for RsaPublicKey {}
 // SAFETY: as for Send.
 unsafe impl Sync for RsaPublicKey {}
 
 impl RsaPublicKey {
     /// The key with modulus `n` and public exponent `e` (big-endian), built
-    /// as aws-lc-rs builds its keys from components: the values are checked
-    /// by aws-lc at each verification, which fails for an unusable key.
+    /// as aws-lc-rs builds its keys from components. A key aws-lc would
+    /// refuse to verify with (its public-key checks: sizes, an odd exponent
+    /// above 1, ...) is built too, and fails every check, as in aws-lc-rs.
     /// None when aws-lc cannot allocate it.
     #[must_use]
     pub fn new(n: &[u8], e: &[u8]) -> Option<Self> {
@@ -188,8 +232,38 @@ impl RsaPublicKey {
             return None;
         }
         // SAFETY: `rsa` holds a modulus.
-        let bits = unsafe { lc::RSA_bits(rsa.as_ptr()) };
-        Some(RsaPublicKey { rsa, bits })
+        let (bits, size) = unsafe { (lc::RSA_bits(rsa.as_ptr()), lc::RSA_size(rsa.as_ptr()) as usize) };
+        let mut key = RsaPublicKey { rsa, mont: None, bits, size };
+        if key.aws_lc_accepts() {
+            // SAFETY: `n` is the key's live modulus; the context is this thread's.
+            key.mont =
+                with_bn_ctx(|ctx| unsafe { lc::BN_MONT_CTX_new_for_modulus(n.as_ptr(), ctx) }).and_then(NonNull::new);
+        }
+        Some(key)
+    }
+
+    /// Whether aws-lc's `RSA_verify_raw` takes the key: its own public-key
+    /// checks, asked once with the input 0 (which every usable key maps to
+    /// 0) instead of on every signature.
+    fn aws_lc_accepts(&self) -> bool {
+        if self.size == 0 || self.size > MAX_MODULUS_BYTES {
+            return false;
+        }
+        let zero = [0u8; MAX_MODULUS_BYTES];
+        let mut out = [0u8; MAX_MODULUS_BYTES];
+        let mut out_len = 0usize;
+        // SAFETY: `out` is writable and `zero` readable for the lengths given.
+        unsafe {
+            lc::RSA_verify_raw(
+                self.rsa.as_ptr(),
+                &mut out_len,
+                out.as_mut_ptr(),
+                out.len(),
+                zero.as_ptr(),
+                self.size,
+                lc::RSA_NO_PADDING,
+            ) == 1
+        }
     }
 
     /// The modulus size in bits.
@@ -198,56 +272,81 @@ impl RsaPublicKey {
         self.bits
     }
 
+    /// `signature ^ e mod n`, as `RSA_verify_raw` computes it without
+    /// padding (same length as the modulus, below it), into `out`; its
+    /// length, or None when the signature cannot be one of this key's.
+    fn public_op(&self, signature: &[u8], out: &mut [u8; MAX_MODULUS_BYTES]) -> Option<usize> {
+        let mont = self.mont?;
+        if signature.len() != self.size {
+            return None;
+        }
+        with_bn_ctx(|ctx| {
+            // SAFETY: `ctx` is live and used by this thread only; the numbers
+            // it hands out live until `BN_CTX_end`. `self.rsa` holds `n` and
+            // `e`, and `mont` was built for `n`; all are only read. `out` has
+            // room for `self.size` bytes.
+            unsafe {
+                lc::BN_CTX_start(ctx);
+                let (f, result) = (lc::BN_CTX_get(ctx), lc::BN_CTX_get(ctx));
+                let n = lc::RSA_get0_n(self.rsa.as_ptr());
+                let ok = !f.is_null()
+                    && !result.is_null()
+                    && !lc::BN_bin2bn(signature.as_ptr(), signature.len(), f).is_null()
+                    && lc::BN_ucmp(f, n) < 0
+                    && lc::BN_mod_exp_mont(result, f, lc::RSA_get0_e(self.rsa.as_ptr()), n, ctx, mont.as_ptr()) == 1
+                    && lc::BN_bn2bin_padded(out.as_mut_ptr(), self.size, result) == 1;
+                lc::BN_CTX_end(ctx);
+                ok.then_some(self.size)
+            }
+        })
+        .flatten()
+    }
+
     /// Whether `signature` is an RSASSA-PKCS1-v1_5 signature of `message`
     /// with hash `sha`.
     ///
-    /// `RSA_verify`'s check without its two heap buffers: the public-key
-    /// operation and the padding check by `RSA_verify_raw`, into a buffer on
-    /// this stack, then what follows the padding compared with the hash's
-    /// `DigestInfo` prefix and the digest (RFC 8017 §8.2.2 step 4, the same
-    /// comparison `RSA_verify` makes). Keys above 8192 bits never verify.
+    /// `RSA_verify`'s check without its allocations: the public-key
+    /// operation as `RSA_verify_raw` does it (see `public_op`), then the
+    /// encoded message compared with the one expected, `00 01 FF..FF 00`,
+    /// the hash's `DigestInfo` prefix and the digest (RFC 8017 §8.2.2: at
+    /// least 8 bytes of padding, as aws-lc's padding check requires).
     #[must_use]
     pub fn verify_pkcs1(&self, sha: Sha, message: &[u8], signature: &[u8]) -> bool {
-        let digest = sha.digest(message);
-        let digest = digest.as_slice();
         let mut encoded = [0u8; MAX_MODULUS_BYTES];
-        let mut encoded_len = 0usize;
-        // SAFETY: `encoded` is writable for its length, which is passed as
-        // the limit; `signature` is readable for its length; `self.rsa` is a
-        // live key, shared read-only (see `Sync`).
-        let ok = unsafe {
-            lc::RSA_verify_raw(
-                self.rsa.as_ptr(),
-                &mut encoded_len,
-                encoded.as_mut_ptr(),
-                encoded.len(),
-                signature.as_ptr(),
-                signature.len(),
-                lc::RSA_PKCS1_PADDING,
-            ) == 1
-        };
-        let prefix = sha.digest_info_prefix();
-        ok && encoded.get(..encoded_len).and_then(|e| e.strip_prefix(prefix)) == Some(digest)
+        let Some(len) = self.public_op(signature, &mut encoded) else { return false };
+        let digest = sha.digest(message);
+        let (prefix, digest) = (sha.digest_info_prefix(), digest.as_slice());
+        let t_len = prefix.len() + digest.len();
+        let Some(padding) = len.checked_sub(t_len + 3).filter(|p| *p >= 8) else { return false };
+        let (head, rest) = encoded[..len].split_at(2);
+        let (ps, rest) = rest.split_at(padding);
+        head == [0x00, 0x01]
+            && ps.iter().all(|b| *b == 0xff)
+            && rest[0] == 0x00
+            && rest[1..].strip_prefix(prefix) == Some(digest)
     }
 
     /// Whether `signature` is an RSASSA-PSS signature of `message` with hash
     /// `sha`, MGF1 with the same hash, and a salt as long as the digest
-    /// (RFC 7518 §3.5).
+    /// (RFC 7518 §3.5): `RSA_verify_pss_mgf1`'s steps, the public-key
+    /// operation as in `public_op`.
     #[must_use]
     pub fn verify_pss(&self, sha: Sha, message: &[u8], signature: &[u8]) -> bool {
+        let mut encoded = [0u8; MAX_MODULUS_BYTES];
+        let Some(len) = self.public_op(signature, &mut encoded) else { return false };
         let digest = sha.digest(message);
-        let digest = digest.as_slice();
-        // SAFETY: as `verify_pkcs1`; the digest descriptors are static.
+        debug_assert_eq!(len, self.size);
+        // SAFETY: the digest is the hash's length, `encoded` holds the
+        // modulus's length (what the function reads); the key and the digest
+        // descriptors are only read.
         unsafe {
-            lc::RSA_verify_pss_mgf1(
+            lc::RSA_verify_PKCS1_PSS_mgf1(
                 self.rsa.as_ptr(),
-                digest.as_ptr(),
-                digest.len(),
+                digest.as_slice().as_ptr(),
                 sha.md(),
                 sha.md(),
+                encoded.as_ptr(),
                 lc::RSA_PSS_SALTLEN_DIGEST,
-                signature.as_ptr(),
-                signature.len(),
             ) == 1
         }
     }
@@ -255,8 +354,13 @@ impl RsaPublicKey {
 
 impl Drop for RsaPublicKey {
     fn drop(&mut self) {
-        // SAFETY: this value owns the object.
-        unsafe { lc::RSA_free(self.rsa.as_ptr()) }
+        // SAFETY: this value owns both objects.
+        unsafe {
+            if let Some(mont) = self.mont {
+                lc::BN_MONT_CTX_free(mont.as_ptr());
+            }
+            lc::RSA_free(self.rsa.as_ptr());
+        }
     }
 }
 
@@ -531,6 +635,105 @@ mod tests {
                 assert_eq!(key.verify_pkcs1(other, message, &signature), other == sha);
             }
         }
+    }
+
+    /// Encoded messages of every shape, signed with aws-lc's raw private
+    /// operation: `verify_pkcs1` answers each as aws-lc's `RSA_verify`, and
+    /// `verify_pss` as `RSA_verify_pss_mgf1`.
+    #[test]
+    fn crafted_encodings_answer_as_aws_lc() {
+        // SAFETY (whole test): a key generated by aws-lc, buffers of the
+        // modulus's length, everything freed at the end.
+        unsafe {
+            let rsa = lc::RSA_new();
+            let e = lc::BN_new();
+            assert_eq!(lc::BN_set_word(e, 65537), 1);
+            assert_eq!(lc::RSA_generate_key_ex(rsa, 2048, e, null_mut()), 1);
+            let bytes = |bn: *const lc::BIGNUM| {
+                let mut out = vec![0u8; lc::BN_num_bytes(bn) as usize];
+                lc::BN_bn2bin(bn, out.as_mut_ptr());
+                out
+            };
+            let key = RsaPublicKey::new(&bytes(lc::RSA_get0_n(rsa)), &bytes(lc::RSA_get0_e(rsa))).expect("key");
+            let k = lc::RSA_size(rsa) as usize;
+            let sign_raw = |em: &[u8]| {
+                assert_eq!(em.len(), k);
+                let mut sig = vec![0u8; k];
+                let mut len = 0usize;
+                assert_eq!(lc::RSA_sign_raw(rsa, &mut len, sig.as_mut_ptr(), k, em.as_ptr(), k, lc::RSA_NO_PADDING), 1);
+                sig
+            };
+            let message = b"header.claims";
+            for sha in [Sha::Sha256, Sha::Sha384, Sha::Sha512] {
+                let digest = sha.digest(message);
+                let t = [sha.digest_info_prefix(), digest.as_slice()].concat();
+                let good = [&[0x00, 0x01][..], &vec![0xff; k - 3 - t.len()], &[0x00], &t].concat();
+                let mut variants = vec![good.clone()];
+                for (i, value) in [(0, 0x01), (1, 0x02), (2, 0xfe), (k / 2, 0x00), (k - t.len() - 2, 0xfe)] {
+                    let mut em = good.clone();
+                    em[i] = value;
+                    variants.push(em);
+                }
+                // The separator moved: T one byte longer, or shorter.
+                variants.push([&[0x00, 0x01][..], &vec![0xff; k - 4 - t.len()], &[0x00, 0x00], &t].concat());
+                variants.push([&[0x00, 0x01][..], &vec![0xff; k - 2 - t.len()], &[0x00], &t[1..]].concat());
+                for i in [k - t.len(), k - digest.len, k - 1] {
+                    let mut em = good.clone();
+                    em[i] ^= 0x01;
+                    variants.push(em);
+                }
+                for (n, em) in variants.iter().enumerate() {
+                    let sig = sign_raw(em);
+                    let expected =
+                        lc::RSA_verify(sha.nid(), digest.as_slice().as_ptr(), digest.len, sig.as_ptr(), k, rsa) == 1;
+                    assert_eq!(key.verify_pkcs1(sha, message, &sig), expected, "{sha:?} variant {n}");
+                    assert_eq!(expected, n == 0, "{sha:?} variant {n}");
+                    let pss = lc::RSA_verify_pss_mgf1(
+                        rsa,
+                        digest.as_slice().as_ptr(),
+                        digest.len,
+                        sha.md(),
+                        sha.md(),
+                        lc::RSA_PSS_SALTLEN_DIGEST,
+                        sig.as_ptr(),
+                        k,
+                    ) == 1;
+                    assert_eq!(key.verify_pss(sha, message, &sig), pss);
+                }
+                // Numbers at or above the modulus, zero, wrong lengths.
+                for sig in [vec![0xff; k], bytes(lc::RSA_get0_n(rsa)), vec![0; k], vec![1; k - 1], vec![1; k + 1]] {
+                    assert!(!key.verify_pkcs1(sha, message, &sig));
+                    assert!(!key.verify_pss(sha, message, &sig));
+                }
+            }
+            lc::BN_free(e);
+            lc::RSA_free(rsa);
+        }
+    }
+
+    /// The same key from many threads at once (each with its own scratch
+    /// context), and from a thread that ends right after.
+    #[test]
+    fn rsa_checks_run_on_many_threads() {
+        let pair = sig::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("keygen");
+        let public = pair.public_key();
+        let key = RsaPublicKey::new(
+            public.modulus().big_endian_without_leading_zero(),
+            public.exponent().big_endian_without_leading_zero(),
+        )
+        .expect("key");
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(&sig::RSA_PKCS1_SHA256, &SystemRandom::new(), b"m", &mut signature).expect("sign");
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..50 {
+                        assert!(key.verify_pkcs1(Sha::Sha256, b"m", &signature));
+                        assert!(!key.verify_pkcs1(Sha::Sha256, b"n", &signature));
+                    }
+                });
+            }
+        });
     }
 
     #[test]
