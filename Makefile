@@ -40,7 +40,8 @@ CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER="$$(rustup which clippy-driver)" CLIPPY_
 # unit tests of their generators, in test-rust: no separate generator builds.
 test: setup fmt-check build-all ## Every test suite of every host (what CI runs): builds once, then runs the suites concurrently
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory -j7 --output-sync=target NODE_PREBUILT=1 TOKENKEEP_BIN=$(CURDIR)/target/debug/tokenkeep \
+	$(MAKE) --no-print-directory -j7 --output-sync=target NODE_PREBUILT=1 EDGE_PREBUILT=1 \
+	  TOKENKEEP_BIN=$(CURDIR)/target/debug/tokenkeep KOTLIN_LIB_DIR=$(WORKSPACE_KOTLIN_LIB_DIR) \
 	  test-rust test-ring test-wasm test-python test-node test-edge test-jvm; \
 	status=$$?; echo "make test: suites took $$(( $$(date +%s) - start )) s"; exit $$status
 	@echo "make test: all suites passed"
@@ -54,10 +55,9 @@ test: setup fmt-check build-all ## Every test suite of every host (what CI runs)
 # find them fresh.
 build-all: setup
 	$(CLIPPY_BUILD) $(CARGO) test -q --workspace --all-targets --no-run
-	test -x target/debug/tokenkeep && test -x $(UNIFFI_BINDGEN)
+	test -x target/debug/tokenkeep && test -x $(UNIFFI_BINDGEN) && test -f $(WORKSPACE_KOTLIN_LIB_DIR)/libtokenkeep_kotlin.so
 	$(CARGO) test -q -p tokenkeep-core --features ring-backend --test vectors --no-run
 	$(CARGO) build -q -p tokenkeep-core --release --target wasm32-unknown-unknown --example wasm_selfcheck
-	$(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
 	cd bindings-node && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && node scripts/build-native.mjs --profile $(NODE_PROFILE) --check
 	scripts/edge-tools.sh
 	scripts/build-edge.sh $(EDGE_PROFILE)
@@ -87,7 +87,7 @@ edge-build: ## The edge modules: tokenkeep-wasm for wasm32 with and without in-m
 	scripts/edge-tools.sh
 	scripts/build-edge.sh $(EDGE_PROFILE)
 
-test-edge: setup edge-build ## Edge: every vector under Node (WebCrypto and wasm paths), workerd (miniflare, wrangler's bundle), edge-runtime, a Next.js app
+test-edge: setup $(if $(EDGE_PREBUILT),,edge-build) ## Edge: every vector under Node (WebCrypto and wasm paths), workerd (miniflare, wrangler's bundle), edge-runtime, a Next.js app
 	[ -n "$(TOKENKEEP_BIN)" ] || $(CARGO) build -q -p tokenkeep-cli
 	# The Next.js app's Node route uses the native addon (make test builds it beforehand: NODE_PREBUILT=1).
 	[ "$(NODE_PREBUILT)" = 1 ] || { cd bindings-node && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && node scripts/build-native.mjs --profile $(NODE_PROFILE) --check; }
@@ -101,11 +101,18 @@ bench-edge: setup edge-build ## Edge benchmark: tokenkeep vs jose and @cfworker/
 # shipped jars), its generated Kotlin (committed, diff-checked) and the Maven build.
 JVM_PROFILE ?= release
 JVM_PROFILE_DIR := $(if $(filter dev,$(JVM_PROFILE)),debug,$(JVM_PROFILE))
-KOTLIN_LIB := target/$(JVM_PROFILE_DIR)/libtokenkeep_kotlin.so
+# Where the suite finds the cdylib. `make test` names the one its workspace
+# test build made (the crate's integration test has cargo build the library,
+# cdylib included, with the workspace's features): a `cargo build -p
+# tokenkeep-kotlin` resolves features for that package alone and compiled the
+# runtime and its dependencies once more (4.5 minutes of CI).
+KOTLIN_LIB_DIR ?= target/$(JVM_PROFILE_DIR)
+WORKSPACE_KOTLIN_LIB_DIR := target/debug/deps
+KOTLIN_LIB := $(KOTLIN_LIB_DIR)/libtokenkeep_kotlin.so
 KOTLIN_GENERATED := bindings-kotlin/jvm/tokenkeep/src/generated/kotlin
 
-kotlin-lib: ## Build the JVM binding's native library (JVM_PROFILE, default release)
-	$(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
+kotlin-lib: ## Build the JVM binding's native library (JVM_PROFILE, default release; not when KOTLIN_LIB_DIR names another build's)
+	[ "$(KOTLIN_LIB_DIR)" != target/$(JVM_PROFILE_DIR) ] || $(CARGO) build -q --profile $(JVM_PROFILE) -p tokenkeep-kotlin --lib
 
 # uniffi's generator, made by the workspace test build (its crate has an
 # integration test, so cargo builds the binary with the workspace's features
@@ -127,10 +134,10 @@ kotlin-bindings-check: kotlin-lib $(UNIFFI_BINDGEN) ## Fail when the committed K
 
 test-jvm: kotlin-bindings-check ## JVM binding: mvn verify (vectors, dev issuer, Ktor over HTTP, Java caller, thread exit)
 	[ -n "$(TOKENKEEP_BIN)" ] || $(CARGO) build -q -p tokenkeep-cli
-	scripts/mvn.sh bindings-kotlin/jvm verify -Dtokenkeep.native.dir=$(CURDIR)/target/$(JVM_PROFILE_DIR)
+	scripts/mvn.sh bindings-kotlin/jvm verify -Dtokenkeep.native.dir=$(CURDIR)/$(KOTLIN_LIB_DIR)
 
 bench-jvm: kotlin-lib ## JMH: tokenkeep verifyBlocking vs nimbus-jose-jwt, jjwt, auth0 java-jwt (per algorithm)
-	scripts/mvn.sh bindings-kotlin/jvm install -DskipTests -Dtokenkeep.native.dir=$(CURDIR)/target/$(JVM_PROFILE_DIR)
+	scripts/mvn.sh bindings-kotlin/jvm install -DskipTests -Dtokenkeep.native.dir=$(CURDIR)/$(KOTLIN_LIB_DIR)
 	scripts/mvn.sh benches/jvm package
 	java -jar benches/jvm/target/benchmarks.jar $${JMH_ARGS:-}
 
