@@ -818,22 +818,27 @@ mod tests {
         answer
     }
 
-    /// Group order, little-endian bytes.
-    const ED25519_ORDER: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-    ];
-
-    fn add_le(a: &[u8], b: &[u8]) -> Vec<u8> {
-        let mut carry = 0u16;
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| {
-                let sum = u16::from(*x) + u16::from(*y) + carry;
-                carry = sum >> 8;
-                sum as u8
-            })
-            .collect()
+    /// `s + n` for the Ed25519 group order `n`, by aws-lc's own arithmetic
+    /// (32 bytes little-endian in and out).
+    fn plus_group_order(s: &[u8]) -> Vec<u8> {
+        // The group order, big-endian: 2^252 + 27742317777372353535851937790883648493.
+        let order = [
+            &[0x10u8][..],
+            &[0; 15],
+            &[0x14, 0xde, 0xf9, 0xde, 0xa2, 0xf7, 0x9c, 0xd6, 0x58, 0x12, 0x63, 0x1a, 0x5c, 0xf5, 0xd3, 0xed],
+        ]
+        .concat();
+        let mut out = vec![0u8; 32];
+        // SAFETY: buffers of the lengths given; the numbers are freed here.
+        unsafe {
+            let (a, b, sum) = (lc::BN_le2bn(s.as_ptr(), s.len(), null_mut()), bignum(&order).expect("n"), lc::BN_new());
+            assert_eq!(lc::BN_add(sum, a, b.as_ptr()), 1);
+            assert_eq!(lc::BN_bn2le_padded(out.as_mut_ptr(), out.len(), sum), 1);
+            for bn in [a, b.as_ptr(), sum] {
+                lc::BN_free(bn);
+            }
+        }
+        out
     }
 
     #[test]
@@ -859,7 +864,7 @@ mod tests {
                 }
             }
             // S + n: the same point, refused as malleable by both.
-            let s_plus_n = [&good[..32], &add_le(&good[32..], &ED25519_ORDER)].concat();
+            let s_plus_n = [&good[..32], &plus_group_order(&good[32..])].concat();
             assert!(!same_answer(public, &message, &s_plus_n));
             // Wrong lengths.
             for len in [0, 32, 63, 65] {
