@@ -273,12 +273,13 @@ impl RsaPublicKey {
     }
 
     /// `signature ^ e mod n`, as `RSA_verify_raw` computes it without
-    /// padding (same length as the modulus, below it), into `out`; its
-    /// length, or None when the signature cannot be one of this key's.
-    fn public_op(&self, signature: &[u8], out: &mut [u8; MAX_MODULUS_BYTES]) -> Option<usize> {
-        let mont = self.mont?;
+    /// padding (same length as the modulus, below it), into the first
+    /// `self.size` bytes of `out`; false when the signature cannot be one of
+    /// this key's.
+    fn public_op(&self, signature: &[u8], out: &mut [u8; MAX_MODULUS_BYTES]) -> bool {
+        let Some(mont) = self.mont else { return false };
         if signature.len() != self.size {
-            return None;
+            return false;
         }
         with_bn_ctx(|ctx| {
             // SAFETY: `ctx` is live and used by this thread only; the numbers
@@ -296,10 +297,10 @@ impl RsaPublicKey {
                     && lc::BN_mod_exp_mont(result, f, lc::RSA_get0_e(self.rsa.as_ptr()), n, ctx, mont.as_ptr()) == 1
                     && lc::BN_bn2bin_padded(out.as_mut_ptr(), self.size, result) == 1;
                 lc::BN_CTX_end(ctx);
-                ok.then_some(self.size)
+                ok
             }
         })
-        .flatten()
+        .unwrap_or(false)
     }
 
     /// Whether `signature` is an RSASSA-PKCS1-v1_5 signature of `message`
@@ -313,7 +314,10 @@ impl RsaPublicKey {
     #[must_use]
     pub fn verify_pkcs1(&self, sha: Sha, message: &[u8], signature: &[u8]) -> bool {
         let mut encoded = [0u8; MAX_MODULUS_BYTES];
-        let Some(len) = self.public_op(signature, &mut encoded) else { return false };
+        if !self.public_op(signature, &mut encoded) {
+            return false;
+        }
+        let len = self.size;
         let digest = sha.digest(message);
         let (prefix, digest) = (sha.digest_info_prefix(), digest.as_slice());
         let t_len = prefix.len() + digest.len();
@@ -333,9 +337,10 @@ impl RsaPublicKey {
     #[must_use]
     pub fn verify_pss(&self, sha: Sha, message: &[u8], signature: &[u8]) -> bool {
         let mut encoded = [0u8; MAX_MODULUS_BYTES];
-        let Some(len) = self.public_op(signature, &mut encoded) else { return false };
+        if !self.public_op(signature, &mut encoded) {
+            return false;
+        }
         let digest = sha.digest(message);
-        debug_assert_eq!(len, self.size);
         // SAFETY: the digest is the hash's length, `encoded` holds the
         // modulus's length (what the function reads); the key and the digest
         // descriptors are only read.
